@@ -1,0 +1,55 @@
+// key generate, key add, config check.
+#include <nlohmann/json.hpp>
+
+#include "agent/commands.h"
+#include "agent/config.h"
+#include "backup/keyring.h"
+
+namespace aura::agent {
+
+using nlohmann::json;
+
+int RunKeyGenerate(const std::string& path, const Output& out) {
+  auto key = backup::CreateKeyFile(path);
+  if (!key.ok()) return out.Fail(key.status());
+  out.Json({{"key_file", path}, {"key_id", key->IdHex()}});
+  out.Line("created key " + key->IdHex() + " in " + path +
+           " (mode 0600). Keep a copy off this host: without it, backups cannot be restored.");
+  return 0;
+}
+
+int RunKeyAdd(const std::string& path, const Output& out) {
+  auto key = backup::AddKeyToFile(path);
+  if (!key.ok()) return out.Fail(key.status());
+  out.Json({{"key_file", path}, {"key_id", key->IdHex()}});
+  out.Line("added key " + key->IdHex() + " to " + path +
+           "; new backups use it, older ones still restore with the keys before it");
+  return 0;
+}
+
+int RunConfigCheck(const std::string& path, const Output& out) {
+  auto cfg = LoadConfig(path);
+  if (!cfg.ok()) {
+    if (out.json()) return out.Fail(cfg.status());
+    std::fprintf(stderr, "%s\n", cfg.status().message().c_str());
+    std::fprintf(stderr, "aura-agent: error: %s is not valid\n", path.c_str());
+    return ExitCode(cfg.status());
+  }
+  json dbs = json::array();
+  for (const DatabaseConfig& d : cfg->databases) {
+    dbs.push_back({{"name", d.name}, {"path", d.path}, {"targets", d.targets},
+                   {"continuous", d.continuous}});
+    out.Line("database " + d.name + " (" + d.path + ") -> " + std::to_string(d.targets.size()) +
+             " target(s)");
+  }
+  json targets = json::array();
+  for (const TargetConfig& t : cfg->targets) {
+    targets.push_back({{"name", t.name}, {"url", t.url}, {"encryption", t.encryption}});
+    out.Line("target " + t.name + ": " + t.url + " (" + t.encryption + ")");
+  }
+  out.Json({{"config", path}, {"valid", true}, {"databases", dbs}, {"targets", targets}});
+  out.Line(path + " is valid");
+  return 0;
+}
+
+}  // namespace aura::agent

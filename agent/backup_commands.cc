@@ -1,0 +1,207 @@
+// backup, restore, list and verify.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "agent/commands.h"
+#include "agent/repo_resolver.h"
+#include "backup/restore.h"
+#include "backup/snapshot.h"
+#include "common/clock.h"
+#include "integrity/verify.h"
+
+namespace aura::agent {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Ratio(uint64_t a, uint64_t b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f:1", b == 0 ? 0.0 : double(a) / double(b));
+  return buf;
+}
+
+std::string Seconds(int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", ms / 1000.0);
+  return buf;
+}
+
+json SummaryJson(const backup::SnapshotSummary& s) {
+  return {{"database", s.database},       {"snapshot", s.snapshot},
+          {"kind", s.kind},               {"created", FormatRfc3339(s.created, 3)},
+          {"label", s.label},             {"size", s.size},
+          {"stored_size", s.stored_size}, {"page_size", s.page_size},
+          {"page_count", s.page_count},   {"encrypted", s.encrypted},
+          {"key_id", s.key_id}};
+}
+
+bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+int RunBackup(const BackupArgs& args, const Output& out) {
+  auto jobs = ResolveForBackup(args.repo, args.db);
+  if (!jobs.ok()) return out.Fail(jobs.status());
+  json results = json::array();
+  for (ResolvedRepo& job : *jobs) {
+    auto repo = backup::Repository::OpenForWrite(job.storage, job.keys, SystemClock::Instance());
+    if (!repo.ok()) return out.Fail(repo.status());
+    backup::SnapshotOptions o;
+    o.database_name = job.database;
+    o.label = args.label;
+    o.busy_timeout_ms = args.repo.config.empty() ? args.busy_timeout_ms : job.busy_timeout_ms;
+    o.threads = args.threads;
+    auto snap = backup::TakeSnapshot(job.db_path, **repo, o);
+    if (!snap.ok()) {
+      return out.Fail(snap.status().WithContext("backup of " + job.db_path + " to " +
+                                                job.storage->Describe() + " failed"));
+    }
+    const backup::Manifest& m = snap->manifest;
+    const backup::SnapshotSummary& s = m.summary;
+    json j = SummaryJson(s);
+    j["target"] = job.storage->Describe();
+    j["source_path"] = m.source_path;
+    j["sha256"] = m.sha256;
+    j["duration_ms"] = m.duration_ms;
+    j["journal_mode"] = m.journal_mode;
+    results.push_back(j);
+    out.Line("snapshot " + s.snapshot + " of " + job.db_path + " -> " + job.storage->Describe() +
+             " (database \"" + s.database + "\")");
+    out.Line("  " + HumanBytes(s.size) + " stored as " + HumanBytes(s.stored_size) + " (" +
+             Ratio(s.size, s.stored_size) + "), " +
+             (s.encrypted ? "aes-256-gcm, key " + s.key_id : std::string("unencrypted")) + ", " +
+             Seconds(m.duration_ms));
+    out.Line("  sha256 " + m.sha256);
+  }
+  out.Json(results.size() == 1 ? results[0] : json{{"snapshots", results}});
+  return 0;
+}
+
+int RunRestore(const RestoreArgs& args, const Output& out) {
+  auto level = ParseIntegrityLevel(args.check);
+  if (!level.ok()) return out.Fail(level.status());
+  if (args.to.empty()) return out.Fail(InvalidArgument("--to is required (the file to create)"));
+  backup::RestoreOptions o;
+  o.force = args.force;
+  o.check = *level;
+  o.threads = args.threads;
+  Result<backup::RestoreResult> result = InternalError("unreachable");
+  if (args.repo.config.empty() && IsRegularFile(args.repo.url)) {
+    if (args.latest || !args.snapshot.empty()) {
+      return out.Fail(InvalidArgument(args.repo.url +
+                                      " is a database file; --latest/--snapshot apply to "
+                                      "backup folders"));
+    }
+    result = backup::RestoreFromDatabaseFile(args.repo.url, args.to, o);
+  } else {
+    if (args.latest == !args.snapshot.empty()) {
+      return out.Fail(InvalidArgument("pass exactly one of --latest or --snapshot ID"));
+    }
+    auto resolved = ResolveForRead(args.repo);
+    if (!resolved.ok()) return out.Fail(resolved.status());
+    auto repo = backup::Repository::Open(resolved->storage, resolved->keys);
+    if (!repo.ok()) return out.Fail(repo.status());
+    auto ref = args.latest ? (*repo)->LatestSnapshot(resolved->database)
+                           : (*repo)->FindSnapshot(resolved->database, args.snapshot);
+    if (!ref.ok()) return out.Fail(ref.status());
+    result = backup::RestoreSnapshot(**repo, *ref, args.to, o);
+  }
+  if (!result.ok()) return out.Fail(result.status().WithContext("restore to " + args.to + " failed"));
+  const backup::RestoreResult& r = *result;
+  out.Json({{"target", r.target},
+            {"source", r.source},
+            {"size", r.bytes},
+            {"sha256", r.sha256},
+            {"integrity_check", r.integrity},
+            {"duration_ms", r.duration_ms}});
+  out.Line("restored " + r.source + " to " + r.target + ": " + HumanBytes(r.bytes) +
+           ", sha256 " + r.sha256.substr(0, 16) + "... verified, integrity check " + r.integrity +
+           ", " + Seconds(r.duration_ms));
+  return 0;
+}
+
+int RunList(const ListArgs& args, const Output& out) {
+  auto resolved = ResolveForRead(args.repo);
+  if (!resolved.ok()) return out.Fail(resolved.status());
+  auto repo = backup::Repository::Open(resolved->storage, resolved->keys);
+  if (!repo.ok()) return out.Fail(repo.status());
+  auto refs = (*repo)->ListSnapshots(resolved->database);
+  if (!refs.ok()) return out.Fail(refs.status());
+  json items = json::array();
+  char line[512];
+  std::snprintf(line, sizeof line, "%-16s %-26s %-20s %11s %11s  %s", "DATABASE", "SNAPSHOT",
+                "CREATED (UTC)", "SIZE", "STORED", "LABEL");
+  if (!refs->empty()) out.Line(line);
+  int unreadable = 0;
+  for (const backup::SnapshotRef& ref : *refs) {
+    auto s = (*repo)->ReadSummary(ref);
+    if (!s.ok()) {
+      ++unreadable;
+      items.push_back({{"database", ref.database}, {"snapshot", ref.id},
+                       {"error", s.status().message()}});
+      out.Line(ref.database + " " + ref.id + "  (unreadable: " + s.status().message() + ")");
+      continue;
+    }
+    items.push_back(SummaryJson(*s));
+    std::string created = FormatRfc3339(s->created, 0);
+    created[10] = ' ';
+    created.pop_back();
+    std::snprintf(line, sizeof line, "%-16s %-26s %-20s %11s %11s  %s", s->database.c_str(),
+                  s->snapshot.c_str(), created.c_str(), HumanBytes(s->size).c_str(),
+                  HumanBytes(s->stored_size).c_str(), s->label.c_str());
+    out.Line(line);
+  }
+  out.Line(std::to_string(refs->size()) + " snapshot" + (refs->size() == 1 ? "" : "s") + " in " +
+           resolved->storage->Describe());
+  out.Json({{"repository", resolved->storage->Describe()}, {"snapshots", items}});
+  return unreadable == 0 ? 0 : ExitCode(Corruption("unreadable manifests"));
+}
+
+int RunVerify(const VerifyArgs& args, const Output& out) {
+  auto resolved = ResolveForRead(args.repo);
+  if (!resolved.ok()) return out.Fail(resolved.status());
+  auto repo = backup::Repository::Open(resolved->storage, resolved->keys);
+  if (!repo.ok()) return out.Fail(repo.status());
+  integrity::VerifyOptions o;
+  o.database = resolved->database;
+  o.snapshot = args.snapshot;
+  o.threads = args.threads;
+  auto report = integrity::VerifyRepository(**repo, o);
+  if (!report.ok()) return out.Fail(report.status());
+  json bad = json::array();
+  for (const auto& p : report->bad) {
+    bad.push_back({{"object", p.name},
+                   {"code", std::string(CodeName(p.error.code()))},
+                   {"error", p.error.message()}});
+    out.Line("BAD " + p.name + ": " + p.error.message());
+  }
+  for (const std::string& o2 : report->orphans) {
+    out.Line("orphan " + o2 + " (no manifest names it; left by an interrupted backup)");
+  }
+  out.Json({{"ok", report->ok()},
+            {"snapshots", report->snapshots},
+            {"objects", report->objects},
+            {"bytes", report->bytes},
+            {"bad", bad},
+            {"orphans", report->orphans}});
+  std::string summary = "verified " + std::to_string(report->snapshots) + " snapshot" +
+                        (report->snapshots == 1 ? "" : "s") + ", " +
+                        std::to_string(report->objects) + " objects, " +
+                        HumanBytes(report->bytes) + ": ";
+  if (report->ok()) {
+    out.Line(summary + "all good");
+    return 0;
+  }
+  out.Line(summary + std::to_string(report->bad.size()) + " bad");
+  std::fprintf(stderr, "aura-agent: error: %zu bad object(s) in %s\n", report->bad.size(),
+               resolved->storage->Describe().c_str());
+  return ExitCode(Corruption("bad objects"));
+}
+
+}  // namespace aura::agent

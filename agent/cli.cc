@@ -1,0 +1,138 @@
+#include "agent/cli.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "agent/commands.h"
+#include "common/version.h"
+
+namespace aura::agent {
+
+namespace {
+
+void AddKeyFlags(CLI::App* cmd, RepoArgs& r, bool with_no_encryption) {
+  cmd->add_option("--key-file", r.key_file, "Key file (from 'aura-agent key generate')");
+  cmd->add_option("--passphrase-env", r.passphrase_env,
+                  "Environment variable holding a passphrase instead of a key file");
+  cmd->add_option("--passphrase-file", r.passphrase_file, "File holding a passphrase");
+  if (with_no_encryption) {
+    cmd->add_flag("--no-encryption", r.no_encryption,
+                  "Store backups unencrypted (must be chosen explicitly)");
+  }
+}
+
+void AddConfigFlags(CLI::App* cmd, RepoArgs& r) {
+  cmd->add_option("--config", r.config, "Agent config file (instead of --to/--from)");
+  cmd->add_option("--database", r.database, "Configured database to use (with --config)");
+  cmd->add_option("--target", r.target, "Configured target to use (with --config)");
+}
+
+void SetupLogging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("aura");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"aura-agent: backups, restores, integrity and migrations for SQLite databases"};
+  app.set_version_flag("--version", std::string("aura-agent ") + kAgentVersion);
+  app.require_subcommand(1);
+  bool json = false;
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  auto add_json = [&json](CLI::App* cmd) {
+    cmd->add_flag("--json", json, "Print one JSON document instead of text");
+  };
+
+  BackupArgs backup;
+  CLI::App* b = app.add_subcommand("backup", "Take a snapshot of a database now");
+  b->add_option("--db", backup.db, "Database file to back up");
+  b->add_option("--to", backup.repo.url, "Backup folder or s3://bucket/prefix");
+  b->add_option("--name", backup.repo.database,
+                "Name of the database in the repository (default: file name without extension)");
+  b->add_option("--label", backup.label, "Free text stored with the snapshot");
+  b->add_option("--busy-timeout", backup.busy_timeout_ms,
+                "Milliseconds to wait for a lock held by another process")
+      ->check(CLI::Range(0, 3600000));
+  b->add_option("--threads", backup.threads, "Worker threads (default: one per core)")
+      ->check(CLI::Range(0, 64));
+  AddKeyFlags(b, backup.repo, true);
+  AddConfigFlags(b, backup.repo);
+  add_json(b);
+
+  RestoreArgs restore;
+  CLI::App* r = app.add_subcommand("restore", "Restore a snapshot (or a plain .db file)");
+  r->add_option("--from", restore.repo.url, "Backup folder, s3:// URL, or a plain .db file");
+  r->add_option("--to", restore.to, "Database file to create");
+  r->add_flag("--latest", restore.latest, "Restore the newest snapshot");
+  r->add_option("--snapshot", restore.snapshot, "Restore this snapshot id");
+  r->add_option("--name", restore.repo.database, "Database name in the repository");
+  r->add_flag("--force", restore.force, "Replace an existing --to (stop the application first)");
+  r->add_option("--check", restore.check, "Integrity check before renaming: full, quick, none")
+      ->check(CLI::IsMember({"full", "quick", "none"}));
+  r->add_option("--threads", restore.threads, "Worker threads")->check(CLI::Range(0, 64));
+  AddKeyFlags(r, restore.repo, false);
+  AddConfigFlags(r, restore.repo);
+  add_json(r);
+
+  ListArgs list;
+  CLI::App* l = app.add_subcommand("list", "List snapshots (no key needed)");
+  l->add_option("--from", list.repo.url, "Backup folder or s3:// URL");
+  l->add_option("--name", list.repo.database, "Only this database");
+  AddKeyFlags(l, list.repo, false);
+  AddConfigFlags(l, list.repo);
+  add_json(l);
+
+  VerifyArgs verify;
+  CLI::App* v = app.add_subcommand("verify", "Re-read, decrypt and check every backup object");
+  v->add_option("--from", verify.repo.url, "Backup folder or s3:// URL");
+  v->add_option("--name", verify.repo.database, "Only this database");
+  v->add_option("--snapshot", verify.snapshot, "Only this snapshot");
+  v->add_option("--threads", verify.threads, "Worker threads")->check(CLI::Range(0, 64));
+  AddKeyFlags(v, verify.repo, false);
+  AddConfigFlags(v, verify.repo);
+  add_json(v);
+
+  std::string key_path;
+  CLI::App* k = app.add_subcommand("key", "Manage backup keys");
+  k->require_subcommand(1);
+  CLI::App* kg = k->add_subcommand("generate", "Create a new key file (mode 0600)");
+  kg->add_option("--out", key_path, "Key file to create")->required();
+  add_json(kg);
+  CLI::App* ka = k->add_subcommand("add", "Rotate: append a new key that seals new backups");
+  ka->add_option("--file", key_path, "Existing key file")->required();
+  add_json(ka);
+
+  std::string config_path;
+  CLI::App* c = app.add_subcommand("config", "Configuration tools");
+  c->require_subcommand(1);
+  CLI::App* cc = c->add_subcommand("check", "Validate a config file");
+  cc->add_option("--config,config", config_path, "Config file")->required();
+  add_json(cc);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  SetupLogging(log_level);
+  Output out(json);
+  if (b->parsed()) return RunBackup(backup, out);
+  if (r->parsed()) return RunRestore(restore, out);
+  if (l->parsed()) return RunList(list, out);
+  if (v->parsed()) return RunVerify(verify, out);
+  if (kg->parsed()) return RunKeyGenerate(key_path, out);
+  if (ka->parsed()) return RunKeyAdd(key_path, out);
+  if (cc->parsed()) return RunConfigCheck(config_path, out);
+  return 2;
+}
+
+}  // namespace aura::agent

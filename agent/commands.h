@@ -1,0 +1,61 @@
+// The CLI's commands, each a function from parsed options to an exit code. cli.cc builds the
+// CLI11 parser and fills these structs; the functions never see argv.
+#pragma once
+
+#include <string>
+
+#include "agent/output.h"
+
+namespace aura::agent {
+
+// Where a command reads or writes backups, and with which key: either from flags
+// (--to/--from URL and --key-file/--passphrase-env/--passphrase-file/--no-encryption) or from a
+// config file (--config, --database, --target).
+struct RepoArgs {
+  std::string url;
+  std::string key_file;
+  std::string passphrase_env;
+  std::string passphrase_file;
+  bool no_encryption = false;
+  std::string config;
+  std::string database;  // config: [[database]] name; flags: the name in the repository
+  std::string target;    // config: which target of the database (default: its first)
+};
+
+struct BackupArgs {
+  RepoArgs repo;
+  std::string db;
+  std::string label;
+  int busy_timeout_ms = 5000;
+  int threads = 0;
+};
+
+struct RestoreArgs {
+  RepoArgs repo;
+  std::string to;
+  bool latest = false;
+  std::string snapshot;
+  bool force = false;
+  std::string check = "full";
+  int threads = 0;
+};
+
+struct ListArgs {
+  RepoArgs repo;
+};
+
+struct VerifyArgs {
+  RepoArgs repo;
+  std::string snapshot;
+  int threads = 0;
+};
+
+int RunBackup(const BackupArgs& args, const Output& out);
+int RunRestore(const RestoreArgs& args, const Output& out);
+int RunList(const ListArgs& args, const Output& out);
+int RunVerify(const VerifyArgs& args, const Output& out);
+int RunKeyGenerate(const std::string& path, const Output& out);
+int RunKeyAdd(const std::string& path, const Output& out);
+int RunConfigCheck(const std::string& path, const Output& out);
+
+}  // namespace aura::agent

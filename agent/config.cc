@@ -1,0 +1,378 @@
+#include "agent/config.h"
+
+#include <cstdlib>
+#include <set>
+#include <toml++/toml.h>
+
+#include "common/file_io.h"
+
+namespace aura::agent {
+
+namespace {
+
+// Reads typed values out of one TOML table, recording every problem with file:line, and
+// reporting keys nobody asked for as unknown.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string context, const std::string& file,
+              std::vector<std::string>& errors)
+      : table_(table), context_(std::move(context)), file_(file), errors_(errors) {}
+
+  std::optional<std::string> String(const std::string& key, bool required = false) {
+    const toml::node* n = Take(key, required);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_string()) return Wrong(*n, key, "a string");
+    return n->value<std::string>();
+  }
+
+  std::optional<int64_t> Int(const std::string& key, int64_t min, int64_t max) {
+    const toml::node* n = Take(key, false);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_integer()) return Wrong<int64_t>(*n, key, "an integer");
+    int64_t v = *n->value<int64_t>();
+    if (v < min || v > max) {
+      Error(*n, "'" + key + "' must be between " + std::to_string(min) + " and " +
+                    std::to_string(max));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<bool> Bool(const std::string& key) {
+    const toml::node* n = Take(key, false);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_boolean()) return Wrong<bool>(*n, key, "true or false");
+    return n->value<bool>();
+  }
+
+  std::vector<std::string> StringArray(const std::string& key) {
+    std::vector<std::string> out;
+    const toml::node* n = Take(key, false);
+    if (n == nullptr) return out;
+    const toml::array* a = n->as_array();
+    if (a == nullptr) {
+      Error(*n, "'" + key + "' must be an array of strings");
+      return out;
+    }
+    for (const toml::node& e : *a) {
+      if (!e.is_string()) {
+        Error(e, "'" + key + "' must contain only strings");
+        continue;
+      }
+      out.push_back(*e.value<std::string>());
+    }
+    return out;
+  }
+
+  const toml::table* Table(const std::string& key) {
+    const toml::node* n = Take(key, false);
+    if (n == nullptr) return nullptr;
+    if (!n->is_table()) {
+      Error(*n, "'" + key + "' must be a table, e.g. " + key + " = { keep = 24 }");
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+  // Reports the keys that were never read.
+  void Finish(const std::string& hint = "") {
+    for (auto&& [k, v] : table_) {
+      std::string key(k.str());
+      if (taken_.count(key)) continue;
+      std::string msg = "unknown key '" + key + "' in " + context_;
+      if (key.find("passphrase") != std::string::npos || key.find("secret") != std::string::npos ||
+          key == "key") {
+        msg += " (secrets are never inline: use key_file, passphrase_env or passphrase_file)";
+      } else if (!hint.empty()) {
+        msg += " (known keys: " + hint + ")";
+      }
+      Error(v, msg);
+    }
+  }
+
+  void Error(const toml::node& n, const std::string& msg) {
+    errors_.push_back(file_ + ":" + std::to_string(n.source().begin.line) + ": " + msg);
+  }
+
+  void ErrorHere(const std::string& msg) {
+    errors_.push_back(file_ + ":" + std::to_string(table_.source().begin.line) + ": " + msg);
+  }
+
+  int line() const { return static_cast<int>(table_.source().begin.line); }
+
+  // Marks `key` as known without reading it (the caller reads it another way).
+  void Claim(const std::string& key) { taken_.insert(key); }
+
+ private:
+  const toml::node* Take(const std::string& key, bool required) {
+    taken_.insert(key);
+    const toml::node* n = table_.get(key);
+    if (n == nullptr && required) ErrorHere("missing required key '" + key + "' in " + context_);
+    return n;
+  }
+
+  template <typename T = std::string>
+  std::optional<T> Wrong(const toml::node& n, const std::string& key, const char* want) {
+    Error(n, "'" + key + "' in " + context_ + " must be " + want);
+    return std::nullopt;
+  }
+
+  const toml::table& table_;
+  std::string context_;
+  const std::string& file_;
+  std::vector<std::string>& errors_;
+  std::set<std::string> taken_;
+};
+
+bool ValidHourMinute(const std::string& s) {
+  return s.size() == 5 && s[2] == ':' && std::isdigit(s[0]) && std::isdigit(s[1]) &&
+         std::isdigit(s[3]) && std::isdigit(s[4]) && std::stoi(s.substr(0, 2)) < 24 &&
+         std::stoi(s.substr(3, 2)) < 60;
+}
+
+void ReadPolicy(TableReader& parent, const std::string& kind, PolicyConfig& p,
+                const std::string& context, const std::string& file,
+                std::vector<std::string>& errors) {
+  const toml::table* t = parent.Table(kind);
+  if (t == nullptr) return;
+  TableReader r(*t, context + "." + kind, file, errors);
+  p.enabled = true;
+  p.keep = static_cast<int>(r.Int("keep", 1, 100000).value_or(kind == "hourly" ? 24 : 7));
+  p.targets = r.StringArray("targets");
+  p.timezone = r.String("timezone").value_or("local");
+  if (kind == "hourly") {
+    p.minute = static_cast<int>(r.Int("minute", 0, 59).value_or(0));
+  } else {
+    p.at = r.String("at").value_or("00:00");
+    if (!ValidHourMinute(p.at)) r.ErrorHere("'at' in " + context + "." + kind + " must be HH:MM");
+  }
+  if (kind == "weekly") {
+    static const std::set<std::string> kDays = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    p.day = r.String("day").value_or("sun");
+    if (!kDays.count(p.day)) r.ErrorHere("'day' in " + context + ".weekly must be mon..sun");
+  } else if (kind == "monthly") {
+    auto d = r.Int("day", 1, 28);
+    p.day = d ? std::to_string(*d) : "1";
+  }
+  r.Finish("keep, minute, at, day, timezone, targets");
+}
+
+void ReadDatabase(const toml::table& t, int index, const std::string& file, Config& cfg,
+                  std::vector<std::string>& errors) {
+  std::string context = "[[database]] #" + std::to_string(index + 1);
+  TableReader r(t, context, file, errors);
+  DatabaseConfig d;
+  d.line = r.line();
+  d.name = r.String("name", true).value_or("");
+  if (!d.name.empty()) {
+    context = "[[database]] '" + d.name + "'";
+    Status s = backup::ValidateDatabaseName(d.name);
+    if (!s.ok()) r.ErrorHere(s.message());
+  }
+  d.path = r.String("path", true).value_or("");
+  d.targets = r.StringArray("targets");
+  d.continuous = r.Bool("continuous").value_or(false);
+  d.busy_timeout_ms = static_cast<int>(r.Int("busy_timeout_ms", 0, 3600000).value_or(5000));
+  ReadPolicy(r, "hourly", d.hourly, context, file, errors);
+  ReadPolicy(r, "daily", d.daily, context, file, errors);
+  ReadPolicy(r, "weekly", d.weekly, context, file, errors);
+  ReadPolicy(r, "monthly", d.monthly, context, file, errors);
+  if (const toml::table* m = r.Table("migrations")) {
+    TableReader mr(*m, context + ".migrations", file, errors);
+    d.migrations.enabled = true;
+    d.migrations.dir = mr.String("dir", true).value_or("");
+    d.migrations.auto_apply = mr.Bool("auto_apply").value_or(false);
+    mr.Finish("dir, auto_apply");
+  }
+  r.Finish("name, path, targets, continuous, busy_timeout_ms, hourly, daily, weekly, monthly, "
+           "migrations");
+  if (d.targets.empty()) r.ErrorHere(context + " needs targets = [\"...\"]");
+  cfg.databases.push_back(std::move(d));
+}
+
+void ReadTarget(const toml::table& t, int index, const std::string& file, Config& cfg,
+                std::vector<std::string>& errors) {
+  TableReader r(t, "[[target]] #" + std::to_string(index + 1), file, errors);
+  TargetConfig tc;
+  tc.line = r.line();
+  tc.name = r.String("name", true).value_or("");
+  tc.url = r.String("url", true).value_or("");
+  tc.encryption = r.String("encryption").value_or("aes-256-gcm");
+  if (tc.encryption != "aes-256-gcm" && tc.encryption != "none") {
+    r.ErrorHere("target '" + tc.name + "': encryption must be \"aes-256-gcm\" or \"none\"");
+  }
+  r.Finish("name, url, encryption");
+  cfg.targets.push_back(std::move(tc));
+}
+
+template <typename F>
+void ForEachArrayTable(TableReader& root, const toml::table& tbl, const std::string& key,
+                       std::vector<std::string>& errors, const std::string& file, F&& f) {
+  root.Claim(key);
+  const toml::node* n = tbl.get(key);
+  if (n == nullptr) return;
+  const toml::array* a = n->as_array();
+  if (a == nullptr || !a->is_array_of_tables()) {
+    errors.push_back(file + ":" + std::to_string(n->source().begin.line) + ": '" + key +
+                     "' must be written as [[" + key + "]] tables");
+    return;
+  }
+  int i = 0;
+  for (const toml::node& e : *a) f(*e.as_table(), i++);
+}
+
+void CrossCheck(const Config& cfg, const std::string& file, std::vector<std::string>& errors) {
+  std::set<std::string> names;
+  bool needs_key = false;
+  for (const TargetConfig& t : cfg.targets) {
+    if (!names.insert(t.name).second) {
+      errors.push_back(file + ":" + std::to_string(t.line) + ": duplicate target '" + t.name + "'");
+    }
+    if (t.encryption != "none") needs_key = true;
+  }
+  std::set<std::string> dbs;
+  for (const DatabaseConfig& d : cfg.databases) {
+    if (!dbs.insert(d.name).second) {
+      errors.push_back(file + ":" + std::to_string(d.line) + ": duplicate database '" + d.name +
+                       "'");
+    }
+    for (const PolicyConfig* p : {&d.hourly, &d.daily, &d.weekly, &d.monthly}) {
+      for (const std::string& t : p->targets) {
+        if (!names.count(t)) {
+          errors.push_back(file + ":" + std::to_string(d.line) + ": database '" + d.name +
+                           "' policy names unknown target '" + t + "'");
+        }
+      }
+    }
+    for (const std::string& t : d.targets) {
+      if (!names.count(t)) {
+        errors.push_back(file + ":" + std::to_string(d.line) + ": database '" + d.name +
+                         "' names unknown target '" + t + "'");
+      }
+    }
+  }
+  if (needs_key && !cfg.keys.any()) {
+    errors.push_back(file + ": encrypted targets need [keys] key_file (or passphrase_env / "
+                     "passphrase_file); or set encryption = \"none\" on the target explicitly");
+  }
+  int sources = !cfg.keys.key_file.empty() + !cfg.keys.passphrase_env.empty() +
+                !cfg.keys.passphrase_file.empty();
+  if (sources > 1) {
+    errors.push_back(file + ": [keys] takes one of key_file, passphrase_env, passphrase_file");
+  }
+}
+
+}  // namespace
+
+const TargetConfig* Config::FindTarget(const std::string& name) const {
+  for (const TargetConfig& t : targets) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+const DatabaseConfig* Config::FindDatabase(const std::string& name) const {
+  for (const DatabaseConfig& d : databases) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+Result<Config> ParseConfig(std::string_view text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return ConfigError(path + ":" + std::to_string(e.source().begin.line) + ": " +
+                       std::string(e.description()));
+  }
+  Config cfg;
+  cfg.path = path;
+  std::vector<std::string> errors;
+  TableReader r(root, "the top level", path, errors);
+  if (const toml::table* a = r.Table("agent")) {
+    TableReader ar(*a, "[agent]", path, errors);
+    cfg.agent.state_dir = ar.String("state_dir").value_or(cfg.agent.state_dir);
+    cfg.agent.status_socket = ar.String("status_socket").value_or(cfg.agent.status_socket);
+    cfg.agent.log_level = ar.String("log_level").value_or("info");
+    static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
+    if (!kLevels.count(cfg.agent.log_level)) {
+      ar.ErrorHere("[agent] log_level must be one of trace, debug, info, warn, error, off");
+    }
+    ar.Finish("state_dir, status_socket, log_level");
+  }
+  if (const toml::table* k = r.Table("keys")) {
+    TableReader kr(*k, "[keys]", path, errors);
+    cfg.keys.key_file = kr.String("key_file").value_or("");
+    cfg.keys.passphrase_env = kr.String("passphrase_env").value_or("");
+    cfg.keys.passphrase_file = kr.String("passphrase_file").value_or("");
+    kr.Finish("key_file, passphrase_env, passphrase_file");
+  }
+  ForEachArrayTable(r, root, "target", errors, path, [&](const toml::table& t, int i) {
+    ReadTarget(t, i, path, cfg, errors);
+  });
+  ForEachArrayTable(r, root, "database", errors, path, [&](const toml::table& t, int i) {
+    ReadDatabase(t, i, path, cfg, errors);
+  });
+  r.Finish("agent, keys, target, database");
+  CrossCheck(cfg, path, errors);
+  if (!errors.empty()) {
+    std::string all;
+    for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;
+    return ConfigError(all);
+  }
+  return cfg;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  auto text = ReadFileToString(path, 4 << 20);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) {
+      return NotFound("config file " + path + " does not exist");
+    }
+    return text.status();
+  }
+  return ParseConfig(*text, path);
+}
+
+Result<backup::KeySource> PassphraseFromEnv(const std::string& variable) {
+  const char* v = std::getenv(variable.c_str());
+  if (v == nullptr || *v == '\0') {
+    return KeyError("the passphrase variable $" + variable + " is not set or empty");
+  }
+  backup::KeySource k;
+  k.kind = backup::KeySource::Kind::kPassphrase;
+  k.passphrase = v;
+  k.passphrase_origin = "$" + variable;
+  return k;
+}
+
+Result<backup::KeySource> PassphraseFromFile(const std::string& path) {
+  auto text = ReadFileToString(path, 64 * 1024);
+  if (!text.ok()) return text.status().WithContext("passphrase file");
+  std::string p = *text;
+  while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
+  backup::KeySource k;
+  k.kind = backup::KeySource::Kind::kPassphrase;
+  k.passphrase = p;
+  k.passphrase_origin = path;
+  return k;
+}
+
+Result<backup::KeySource> KeySourceFor(const Config& config, const TargetConfig& target) {
+  backup::KeySource k;
+  if (target.encryption == "none") {
+    k.kind = backup::KeySource::Kind::kNone;
+    return k;
+  }
+  if (!config.keys.key_file.empty()) {
+    k.kind = backup::KeySource::Kind::kKeyFile;
+    k.key_file = config.keys.key_file;
+    return k;
+  }
+  if (!config.keys.passphrase_env.empty()) return PassphraseFromEnv(config.keys.passphrase_env);
+  if (!config.keys.passphrase_file.empty()) return PassphraseFromFile(config.keys.passphrase_file);
+  return KeyError("target '" + target.name + "' is encrypted but [keys] names no key");
+}
+
+}  // namespace aura::agent

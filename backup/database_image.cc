@@ -1,0 +1,138 @@
+#include "backup/database_image.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace aura::backup {
+
+Status CheckSqliteFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return NotFound("database " + path + " does not exist; check the path (--db)");
+    }
+    return ErrnoStatus(errno, "stat database", path);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return InvalidArgument(path + " is a directory, not an SQLite database file");
+  }
+  auto f = File::OpenForRead(path);
+  if (!f.ok()) return f.status().WithContext("cannot read database");
+  uint8_t header[16] = {};
+  AURA_ASSIGN_OR_RETURN(size_t n, f->ReadAt(0, header));
+  if (n < 16 || std::memcmp(header, "SQLite format 3\0", 16) != 0) {
+    return NotADatabase(path + " is not an SQLite database (it lacks the 'SQLite format 3' "
+                        "header); check the path");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<DatabaseImage>> DatabaseImage::Open(const std::string& path,
+                                                           int busy_timeout_ms) {
+  AURA_RETURN_IF_ERROR(CheckSqliteFile(path));
+  std::unique_ptr<DatabaseImage> img(new DatabaseImage());
+  img->path_ = path;
+  Status s = img->Init(busy_timeout_ms);
+  if (!s.ok()) return s;
+  return img;
+}
+
+Status DatabaseImage::Init(int busy_timeout_ms) {
+  auto db = SqliteDb::Open(path_, SQLITE_OPEN_READWRITE, busy_timeout_ms);
+  if (!db.ok() && db.status().code() == Code::kPermissionDenied) {
+    db = SqliteDb::Open(path_, SQLITE_OPEN_READONLY, busy_timeout_ms);
+  }
+  if (!db.ok()) return db.status();
+  db_ = std::move(db).value();
+  // Closing the last connection would otherwise checkpoint, rewriting the source file.
+  sqlite3_db_config(db_.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+
+  AURA_RETURN_IF_ERROR(db_.Exec("BEGIN"));
+  in_txn_ = true;
+  // The first read starts the transaction's snapshot (and waits out a lock holder, bounded by
+  // the busy timeout).
+  auto pages = db_.QueryInt("PRAGMA page_count");
+  if (!pages.ok()) {
+    if (pages.status().code() == Code::kBusy) {
+      return Busy("database " + path_ + " is locked by another process (waited " +
+                  std::to_string(busy_timeout_ms) +
+                  " ms); retry when the writer is done, or raise --busy-timeout");
+    }
+    if (pages.status().code() == Code::kNotADatabase) {
+      return NotADatabase(path_ + " is not a valid SQLite database: " + pages.status().message());
+    }
+    return pages.status();
+  }
+  AURA_ASSIGN_OR_RETURN(int64_t page_size, db_.QueryInt("PRAGMA page_size"));
+  AURA_ASSIGN_OR_RETURN(std::string mode, db_.QueryText("PRAGMA journal_mode"));
+  page_size_ = static_cast<uint32_t>(page_size);
+  page_count_ = static_cast<uint32_t>(*pages);
+  mode_ = mode == "wal" ? JournalMode::kWal : JournalMode::kRollback;
+
+  AURA_ASSIGN_OR_RETURN(db_file_, File::OpenForRead(path_));
+  if (mode_ == JournalMode::kWal) {
+    AURA_ASSIGN_OR_RETURN(wal_, ScanWal(path_ + "-wal"));
+    if (wal_.last_commit_frame > 0) {
+      if (wal_.header.page_size != page_size_) {
+        return Corruption(path_ + "-wal has page size " + std::to_string(wal_.header.page_size) +
+                          " but the database has " + std::to_string(page_size_));
+      }
+      page_count_ = wal_.db_pages;
+      AURA_ASSIGN_OR_RETURN(wal_file_, File::OpenForRead(path_ + "-wal"));
+    }
+  }
+  return Status::Ok();
+}
+
+DatabaseImage::~DatabaseImage() { Release(); }
+
+WalPosition DatabaseImage::wal_position() const {
+  WalPosition p;
+  if (wal_.last_commit_frame == 0) return p;
+  p.salt1 = wal_.header.salt1;
+  p.salt2 = wal_.header.salt2;
+  p.frame = wal_.last_commit_frame;
+  p.checksum = wal_.checksum;
+  return p;
+}
+
+Status DatabaseImage::ReadPages(uint32_t first, uint32_t count, std::span<uint8_t> out) {
+  if (first < 1 || uint64_t{first} + count - 1 > page_count_ ||
+      out.size() != uint64_t{count} * page_size_) {
+    return InternalError("ReadPages out of range");
+  }
+  uint64_t offset = uint64_t{first - 1} * page_size_;
+  AURA_ASSIGN_OR_RETURN(size_t n, db_file_.ReadAt(offset, out));
+  // Pages past the end of the file read as zeros, as SQLite's pager does.
+  if (n < out.size()) std::memset(out.data() + n, 0, out.size() - n);
+  if (wal_.page_frames.empty()) return Status::Ok();
+  std::vector<uint8_t> frame_header(kWalFrameHeaderSize);
+  for (uint32_t i = 0; i < count; ++i) {
+    auto it = wal_.page_frames.find(first + i);
+    if (it == wal_.page_frames.end()) continue;
+    uint64_t at = WalFrameOffset(page_size_, it->second);
+    // Page first, then its frame header: SQLite writes a frame's header before its page, so a
+    // header still carrying our salts proves the page read before it was not overwritten.
+    std::span<uint8_t> page = out.subspan(uint64_t{i} * page_size_, page_size_);
+    AURA_ASSIGN_OR_RETURN(size_t p, wal_file_.ReadAt(at + kWalFrameHeaderSize, page));
+    AURA_ASSIGN_OR_RETURN(size_t h, wal_file_.ReadAt(at, frame_header));
+    WalFrameHeader fh = ParseWalFrameHeader(
+        std::span<const uint8_t, kWalFrameHeaderSize>(frame_header.data(), kWalFrameHeaderSize));
+    if (h != kWalFrameHeaderSize || p != page_size_ || fh.pgno != first + i ||
+        fh.salt1 != wal_.header.salt1 || fh.salt2 != wal_.header.salt2) {
+      return Busy("the WAL of " + path_ + " was reset during the snapshot; retrying");
+    }
+  }
+  return Status::Ok();
+}
+
+void DatabaseImage::Release() {
+  if (!in_txn_) return;
+  in_txn_ = false;
+  (void)db_.Exec("COMMIT");
+}
+
+}  // namespace aura::backup

@@ -1,0 +1,89 @@
+// DatabaseImage: a consistent page image of a live SQLite database at one committed
+// transaction, read without blocking the application's writers (WAL mode).
+//
+// How it stays consistent (WAL mode). Open() starts a read transaction on its own connection
+// and keeps it until Release(). While any reader holds a transaction:
+//   - a checkpoint copies into the database file only frames at or below that reader's snapshot
+//     (src/wal.c walCheckpoint: mxSafeFrame is capped by every held read mark, and backfilling
+//     needs an exclusive WAL_READ_LOCK(0), which a reader of the bare file holds shared);
+//   - the WAL is not reset while the reader's snapshot uses it.
+// Open() then scans the -wal file to its last valid commit frame X (X is at or after the
+// reader's snapshot, since frames are only appended meanwhile). The image at X is: for each page
+// 1..N (N from X's commit frame), the newest frame <= X holding it, else the page in the
+// database file. Any database page a concurrent checkpoint rewrites during the copy has a frame
+// <= X, which is what we use for it, so a torn or newer read of that page never reaches the
+// image. One case needs a retry: if the WAL was fully checkpointed when the transaction began, a
+// writer may reset it between the scan and the read of a frame; the frame's salts then differ,
+// ReadPages returns kBusy, and the caller starts over.
+//
+// Rollback-journal mode: the read transaction holds a SHARED lock, so no writer can commit
+// until Release(): the file is stable, and writers wait (see docs/OPERATIONS.md: use WAL).
+//
+// The source is never modified: the connection disables the checkpoint-on-close that would
+// otherwise rewrite the database file when the last connection closes.
+//
+// Thread-safety: one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "backup/wal_format.h"
+#include "common/file_io.h"
+#include "common/sqlite.h"
+#include "common/status.h"
+
+namespace aura::backup {
+
+enum class JournalMode { kWal, kRollback };
+
+// Where in the WAL an image stands; recorded in manifests so WAL shipping can continue from it.
+struct WalPosition {
+  uint32_t salt1 = 0;
+  uint32_t salt2 = 0;
+  uint64_t frame = 0;  // last commit frame included; 0 = nothing from the WAL
+  WalChecksum checksum;
+};
+
+// Checks that `path` exists, is a regular file and starts with the SQLite header. kNotFound,
+// kPermissionDenied, kInvalidArgument (a directory) or kNotADatabase otherwise.
+Status CheckSqliteFile(const std::string& path);
+
+class DatabaseImage {
+ public:
+  static Result<std::unique_ptr<DatabaseImage>> Open(const std::string& path,
+                                                     int busy_timeout_ms);
+  ~DatabaseImage();
+
+  uint32_t page_size() const { return page_size_; }
+  uint32_t page_count() const { return page_count_; }
+  uint64_t size_bytes() const { return uint64_t{page_size_} * page_count_; }
+  JournalMode journal_mode() const { return mode_; }
+  WalPosition wal_position() const;
+  const std::string& path() const { return path_; }
+
+  // Reads pages [first, first + count) (1-based) into `out`, which holds count * page_size
+  // bytes. kBusy if the WAL was reset under us (retry the whole image).
+  Status ReadPages(uint32_t first, uint32_t count, std::span<uint8_t> out);
+
+  // Ends the read transaction so checkpoints and (rollback mode) writers proceed. Idempotent.
+  void Release();
+
+ private:
+  DatabaseImage() = default;
+  Status Init(int busy_timeout_ms);
+
+  std::string path_;
+  SqliteDb db_;
+  File db_file_;
+  File wal_file_;
+  WalScan wal_;
+  JournalMode mode_ = JournalMode::kRollback;
+  uint32_t page_size_ = 0;
+  uint32_t page_count_ = 0;
+  bool in_txn_ = false;
+};
+
+}  // namespace aura::backup

@@ -1,0 +1,120 @@
+#include "backup/keyring.h"
+
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "common/bytes.h"
+#include "common/file_io.h"
+#include "common/hashing.h"
+
+namespace aura::backup {
+
+namespace {
+constexpr char kKeyLinePrefix[] = "aura-key-v1 ";
+constexpr char kKeyIdLabel[] = "aura-agent key id v1";
+}  // namespace
+
+Key Key::FromBytes(const std::array<uint8_t, 32>& bytes) {
+  Key k;
+  k.bytes = bytes;
+  Digest d = HmacSha256(k.bytes, AsBytes(kKeyIdLabel));
+  k.id = GetBE64(d.data());
+  return k;
+}
+
+std::string Key::IdHex() const {
+  uint8_t b[8];
+  PutBE64(b, id);
+  return HexEncode(b);
+}
+
+Result<Key> DeriveKeyFromPassphrase(const std::string& passphrase,
+                                    const std::vector<uint8_t>& salt, const ScryptParams& params) {
+  if (passphrase.empty()) return KeyError("the backup passphrase is empty");
+  std::array<uint8_t, 32> out{};
+  if (EVP_PBE_scrypt(passphrase.data(), passphrase.size(), salt.data(), salt.size(), params.n,
+                     params.r, params.p, 256ull << 20, out.data(), out.size()) != 1) {
+    return InternalError("scrypt key derivation failed");
+  }
+  return Key::FromBytes(out);
+}
+
+const Key* Keyring::Find(KeyId id) const {
+  for (const Key& k : keys_) {
+    if (k.id == id) return &k;
+  }
+  return nullptr;
+}
+
+Result<Keyring> Keyring::LoadFile(const std::string& path) {
+  auto text = ReadFileToString(path, 1 << 20);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) {
+      return NotFound("key file " + path +
+                      " does not exist; create one with 'aura-agent key generate --out " + path +
+                      "'");
+    }
+    return text.status().WithContext("key file");
+  }
+  std::istringstream in(*text);
+  std::string line;
+  std::vector<Key> keys;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    Status bad = KeyError(path + ":" + std::to_string(line_no) +
+                          ": not a key line (expected 'aura-key-v1 <base64 of 32 bytes>')");
+    if (line.rfind(kKeyLinePrefix, 0) != 0) return bad;
+    auto raw = Base64Decode(line.substr(std::strlen(kKeyLinePrefix)));
+    if (!raw.ok() || raw->size() != 32) return bad;
+    std::array<uint8_t, 32> bytes{};
+    std::memcpy(bytes.data(), raw->data(), 32);
+    keys.push_back(Key::FromBytes(bytes));
+  }
+  if (keys.empty()) return KeyError("key file " + path + " holds no key");
+  return Keyring(std::move(keys));
+}
+
+Result<Key> GenerateKey() {
+  std::array<uint8_t, 32> bytes{};
+  AURA_RETURN_IF_ERROR(RandomBytes(bytes));
+  return Key::FromBytes(bytes);
+}
+
+std::string FormatKeyFile(const std::vector<Key>& keys) {
+  std::string out =
+      "# Aura Sync Agent backup keys. Keep this file secret and keep a copy off this host:\n"
+      "# without it, encrypted backups cannot be restored. The last key seals new objects.\n";
+  for (const Key& k : keys) {
+    out += "# key id " + k.IdHex() + "\n";
+    out += kKeyLinePrefix + Base64Encode(k.bytes) + "\n";
+  }
+  return out;
+}
+
+Result<Key> CreateKeyFile(const std::string& path) {
+  if (PathExists(path)) {
+    return AlreadyExists("key file " + path +
+                         " already exists; refusing to overwrite a key (use 'aura-agent key add' "
+                         "to rotate)");
+  }
+  AURA_ASSIGN_OR_RETURN(Key k, GenerateKey());
+  AURA_RETURN_IF_ERROR(WriteFileAtomic(path, FormatKeyFile({k}), 0600, /*no_replace=*/true));
+  return k;
+}
+
+Result<Key> AddKeyToFile(const std::string& path) {
+  AURA_ASSIGN_OR_RETURN(Keyring ring, Keyring::LoadFile(path));
+  AURA_ASSIGN_OR_RETURN(Key k, GenerateKey());
+  std::vector<Key> keys = ring.keys();
+  keys.push_back(k);
+  AURA_RETURN_IF_ERROR(WriteFileAtomic(path, FormatKeyFile(keys), 0600));
+  return k;
+}
+
+}  // namespace aura::backup

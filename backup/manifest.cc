@@ -1,0 +1,129 @@
+#include "backup/manifest.h"
+
+#include <nlohmann/json.hpp>
+
+namespace aura::backup {
+
+using nlohmann::json;
+
+namespace {
+
+json SummaryJson(const SnapshotSummary& s) {
+  return json{{"format", kManifestFormat},
+              {"database", s.database},
+              {"snapshot", s.snapshot},
+              {"kind", s.kind},
+              {"created", FormatRfc3339(s.created)},
+              {"label", s.label},
+              {"page_size", s.page_size},
+              {"page_count", s.page_count},
+              {"size", s.size},
+              {"stored_size", s.stored_size},
+              {"encrypted", s.encrypted},
+              {"key_id", s.key_id}};
+}
+
+Result<SnapshotSummary> SummaryFrom(const json& j) {
+  SnapshotSummary s;
+  s.database = j.at("database").get<std::string>();
+  s.snapshot = j.at("snapshot").get<std::string>();
+  s.kind = j.at("kind").get<std::string>();
+  auto created = ParseRfc3339(j.at("created").get<std::string>());
+  if (!created.ok()) return created.status();
+  s.created = *created;
+  s.label = j.value("label", "");
+  s.page_size = j.at("page_size").get<uint32_t>();
+  s.page_count = j.at("page_count").get<uint64_t>();
+  s.size = j.at("size").get<uint64_t>();
+  s.stored_size = j.value("stored_size", uint64_t{0});
+  s.encrypted = j.value("encrypted", false);
+  s.key_id = j.value("key_id", "");
+  return s;
+}
+
+template <typename F>
+auto Guard(const std::string& what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const json::exception& e) {
+    return Corruption(what + ": malformed manifest JSON (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+std::string SummaryToJson(const SnapshotSummary& s) { return SummaryJson(s).dump(); }
+
+Result<SnapshotSummary> SummaryFromJson(const std::string& text, const std::string& what) {
+  return Guard(what, [&]() -> Result<SnapshotSummary> {
+    json j = json::parse(text);
+    if (j.value("format", 0) != kManifestFormat) {
+      return Unsupported(what + ": manifest format " + std::to_string(j.value("format", 0)) +
+                         " is not supported; upgrade aura-agent");
+    }
+    return SummaryFrom(j);
+  });
+}
+
+std::string ManifestToJson(const Manifest& m) {
+  json j = SummaryJson(m.summary);
+  j["host"] = m.host;
+  j["source_path"] = m.source_path;
+  j["journal_mode"] = m.journal_mode;
+  j["sha256"] = m.sha256;
+  if (m.wal) {
+    j["wal"] = {{"salt1", m.wal->salt1},
+                {"salt2", m.wal->salt2},
+                {"frame", m.wal->frame},
+                {"checksum", {m.wal->checksum.s0, m.wal->checksum.s1}}};
+  }
+  json objs = json::array();
+  for (const ManifestObject& o : m.objects) {
+    objs.push_back({{"name", o.name},
+                    {"kind", o.kind},
+                    {"stored_size", o.stored_size},
+                    {"plaintext_size", o.plaintext_size},
+                    {"chunks", o.chunks},
+                    {"sha256", o.sha256}});
+  }
+  j["objects"] = objs;
+  j["duration_ms"] = m.duration_ms;
+  j["agent_version"] = m.agent_version;
+  return j.dump(2);
+}
+
+Result<Manifest> ManifestFromJson(const std::string& text, const std::string& what) {
+  return Guard(what, [&]() -> Result<Manifest> {
+    json j = json::parse(text);
+    if (j.value("format", 0) != kManifestFormat) {
+      return Unsupported(what + ": manifest format is not supported; upgrade aura-agent");
+    }
+    Manifest m;
+    AURA_ASSIGN_OR_RETURN(m.summary, SummaryFrom(j));
+    m.host = j.value("host", "");
+    m.source_path = j.value("source_path", "");
+    m.journal_mode = j.value("journal_mode", "");
+    m.sha256 = j.at("sha256").get<std::string>();
+    if (j.contains("wal")) {
+      const json& w = j["wal"];
+      WalPosition p;
+      p.salt1 = w.at("salt1").get<uint32_t>();
+      p.salt2 = w.at("salt2").get<uint32_t>();
+      p.frame = w.at("frame").get<uint64_t>();
+      p.checksum = {w.at("checksum").at(0).get<uint32_t>(), w.at("checksum").at(1).get<uint32_t>()};
+      m.wal = p;
+    }
+    for (const json& o : j.at("objects")) {
+      m.objects.push_back({o.at("name").get<std::string>(), o.at("kind").get<std::string>(),
+                           o.at("stored_size").get<uint64_t>(),
+                           o.at("plaintext_size").get<uint64_t>(), o.at("chunks").get<uint64_t>(),
+                           o.at("sha256").get<std::string>()});
+    }
+    if (m.objects.empty()) return Corruption(what + ": manifest names no objects");
+    m.duration_ms = j.value("duration_ms", int64_t{0});
+    m.agent_version = j.value("agent_version", "");
+    return m;
+  });
+}
+
+}  // namespace aura::backup

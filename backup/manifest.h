@@ -1,0 +1,66 @@
+// Snapshot manifests: what a snapshot is and which objects hold it.
+//
+// A manifest is a sealed object (kind 2) whose plaintext is the JSON of Manifest, below. Its
+// header's public metadata is the JSON of SnapshotSummary, readable without the key, which is
+// what `aura-agent list` shows. A manifest is written only after every object it names is
+// committed, so a snapshot is either listed and complete, or not listed at all; data objects
+// left without a manifest by a crash are orphans that verify reports and prune deletes.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backup/database_image.h"
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace aura::backup {
+
+inline constexpr int kManifestFormat = 1;
+
+struct ManifestObject {
+  std::string name;
+  std::string kind;  // "data"
+  uint64_t stored_size = 0;
+  uint64_t plaintext_size = 0;
+  uint64_t chunks = 0;
+  std::string sha256;  // hex SHA-256 of the object's plaintext
+};
+
+// The part of a manifest anyone with read access to the repository can see.
+struct SnapshotSummary {
+  std::string database;
+  std::string snapshot;  // id
+  std::string kind = "full";
+  TimePoint created{};
+  std::string label;
+  uint32_t page_size = 0;
+  uint64_t page_count = 0;
+  uint64_t size = 0;         // bytes of the restored database
+  uint64_t stored_size = 0;  // bytes of all objects
+  bool encrypted = false;
+  std::string key_id;  // hex, empty when not encrypted
+};
+
+struct Manifest {
+  SnapshotSummary summary;
+  std::string host;
+  std::string source_path;
+  std::string journal_mode;  // "wal" or "rollback"
+  std::string sha256;        // hex SHA-256 of the whole restored database file
+  std::optional<WalPosition> wal;
+  std::vector<ManifestObject> objects;
+  int64_t duration_ms = 0;
+  std::string agent_version;
+};
+
+std::string SummaryToJson(const SnapshotSummary& s);
+Result<SnapshotSummary> SummaryFromJson(const std::string& json, const std::string& what);
+std::string ManifestToJson(const Manifest& m);
+Result<Manifest> ManifestFromJson(const std::string& json, const std::string& what);
+
+}  // namespace aura::backup

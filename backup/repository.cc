@@ -1,0 +1,245 @@
+#include "backup/repository.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "backup/object_codec.h"
+#include "common/hashing.h"
+
+namespace aura::backup {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kSnapshotsDir[] = "/snapshots/";
+constexpr char kManifestSuffix[] = ".manifest";
+constexpr char kDataSuffix[] = ".data";
+
+std::string InfoToJson(const RepositoryInfo& i) {
+  return json{{"format", i.format},
+              {"id", i.id},
+              {"created", i.created},
+              {"encryption", i.encryption},
+              {"kdf",
+               {{"algorithm", "scrypt"},
+                {"salt", Base64Encode(i.kdf_salt)},
+                {"n", i.kdf.n},
+                {"r", i.kdf.r},
+                {"p", i.kdf.p}}}}
+      .dump(2);
+}
+
+Result<RepositoryInfo> InfoFromJson(const std::string& text, const std::string& where) {
+  try {
+    json j = json::parse(text);
+    RepositoryInfo i;
+    i.format = j.at("format").get<int>();
+    if (i.format != 1) {
+      return Unsupported(where + " has repository format " + std::to_string(i.format) +
+                         "; upgrade aura-agent");
+    }
+    i.id = j.at("id").get<std::string>();
+    i.created = j.value("created", "");
+    i.encryption = j.at("encryption").get<std::string>();
+    const json& k = j.at("kdf");
+    auto salt = Base64Decode(k.at("salt").get<std::string>());
+    if (!salt.ok()) return Corruption(where + ": bad KDF salt");
+    i.kdf_salt = *salt;
+    i.kdf.n = k.at("n").get<uint64_t>();
+    i.kdf.r = k.at("r").get<uint32_t>();
+    i.kdf.p = k.at("p").get<uint32_t>();
+    return i;
+  } catch (const json::exception& e) {
+    return Corruption(where + " is not a valid repository file (" + e.what() + ")");
+  }
+}
+
+// Parses "<db>/snapshots/<id>.manifest" into a ref.
+std::optional<SnapshotRef> ParseManifestName(const std::string& name, uint64_t size) {
+  auto at = name.rfind(kSnapshotsDir);
+  if (at == std::string::npos || at == 0) return std::nullopt;
+  std::string file = name.substr(at + std::string(kSnapshotsDir).size());
+  std::string suffix = kManifestSuffix;
+  if (file.size() <= suffix.size() || file.find('/') != std::string::npos ||
+      file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return std::nullopt;
+  }
+  return SnapshotRef{name.substr(0, at), file.substr(0, file.size() - suffix.size()), size};
+}
+
+}  // namespace
+
+std::string SnapshotRef::ManifestName() const {
+  return database + kSnapshotsDir + id + kManifestSuffix;
+}
+std::string SnapshotRef::DataName() const { return database + kSnapshotsDir + id + kDataSuffix; }
+
+Status ValidateDatabaseName(const std::string& name) {
+  Status s = ValidateObjectName(name);
+  if (!s.ok()) {
+    return InvalidArgument("invalid database name '" + name +
+                           "': use letters, digits, spaces and '-', '_', '.', '/' (not leading)");
+  }
+  for (const char* reserved : {"snapshots", "wal", "segments"}) {
+    std::string r = reserved;
+    if (name == r || name.find("/" + r + "/") != std::string::npos ||
+        name.rfind(r + "/", 0) == 0 ||
+        (name.size() > r.size() && name.compare(name.size() - r.size() - 1, r.size() + 1,
+                                                "/" + r) == 0)) {
+      return InvalidArgument("invalid database name '" + name + "': '" + r +
+                             "' is reserved as a path component");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> NewSnapshotId(TimePoint t) {
+  uint8_t r[4];
+  AURA_RETURN_IF_ERROR(RandomBytes(r));
+  return FormatCompactUtc(t) + "-" + HexEncode(r);
+}
+
+Status Repository::LoadKeys(const KeySource& keys) {
+  switch (keys.kind) {
+    case KeySource::Kind::kUnset:
+    case KeySource::Kind::kNone:
+      return Status::Ok();
+    case KeySource::Kind::kKeyFile: {
+      AURA_ASSIGN_OR_RETURN(keyring_, Keyring::LoadFile(keys.key_file));
+      break;
+    }
+    case KeySource::Kind::kPassphrase: {
+      auto key = DeriveKeyFromPassphrase(keys.passphrase, info_.kdf_salt, info_.kdf);
+      if (!key.ok()) return key.status().WithContext(keys.passphrase_origin);
+      keyring_ = Keyring({*key});
+      break;
+    }
+  }
+  write_key_ = &keyring_.WriteKey();
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<Storage> storage,
+                                                     const KeySource& keys) {
+  std::unique_ptr<Repository> repo(new Repository());
+  repo->storage_ = std::move(storage);
+  const std::string where = repo->storage_->Describe();
+  auto text = GetObject(*repo->storage_, kRepositoryConfigName, 1 << 20);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) {
+      return NotFound(where + " is not an Aura backup repository (no " + kRepositoryConfigName +
+                      "); check --from");
+    }
+    return text.status();
+  }
+  AURA_ASSIGN_OR_RETURN(repo->info_,
+                        InfoFromJson(*text, where + "/" + kRepositoryConfigName));
+  AURA_RETURN_IF_ERROR(repo->LoadKeys(keys));
+  return repo;
+}
+
+Result<std::unique_ptr<Repository>> Repository::OpenForWrite(std::shared_ptr<Storage> storage,
+                                                             const KeySource& keys,
+                                                             const Clock& clock) {
+  if (keys.kind == KeySource::Kind::kUnset) {
+    return KeyError(
+        "no encryption decided: pass --key-file FILE (make one with 'aura-agent key generate "
+        "--out FILE'), or --no-encryption to store backups unencrypted");
+  }
+  auto existing = Open(storage, keys);
+  if (existing.ok()) {
+    if ((*existing)->info_.encryption != "none" && keys.kind == KeySource::Kind::kNone) {
+      return KeyError(storage->Describe() +
+                      " is an encrypted repository; pass its key (--key-file) instead of "
+                      "writing unencrypted backups into it");
+    }
+    return existing;
+  }
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+
+  RepositoryInfo info;
+  uint8_t id[8];
+  AURA_RETURN_IF_ERROR(RandomBytes(id));
+  info.id = HexEncode(id);
+  info.created = FormatRfc3339(clock.Now(), 0);
+  info.encryption = keys.kind == KeySource::Kind::kNone ? "none" : "aes-256-gcm";
+  info.kdf_salt.resize(32);
+  AURA_RETURN_IF_ERROR(RandomBytes(info.kdf_salt));
+  std::string text = InfoToJson(info);
+  WriteOptions no_overwrite;
+  no_overwrite.no_overwrite = true;
+  Status s = PutObject(*storage, kRepositoryConfigName, AsBytes(text), no_overwrite);
+  // Another writer may have initialized it first; then theirs is the repository.
+  if (!s.ok() && s.code() != Code::kAlreadyExists) return s;
+  return OpenForWrite(std::move(storage), keys, clock);
+}
+
+Result<std::vector<SnapshotRef>> Repository::ListSnapshots(const std::string& database) {
+  std::string prefix = database.empty() ? std::string() : database + kSnapshotsDir;
+  AURA_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, storage_->List(prefix));
+  std::vector<SnapshotRef> out;
+  for (const ObjectInfo& o : objects) {
+    auto ref = ParseManifestName(o.name, o.size);
+    if (ref && (database.empty() || ref->database == database)) out.push_back(*ref);
+  }
+  std::sort(out.begin(), out.end(), [](const SnapshotRef& a, const SnapshotRef& b) {
+    return a.id != b.id ? a.id < b.id : a.database < b.database;
+  });
+  return out;
+}
+
+Result<SnapshotRef> Repository::FindSnapshot(const std::string& database, const std::string& id) {
+  AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> all, ListSnapshots(database));
+  std::vector<SnapshotRef> hits;
+  for (const SnapshotRef& r : all) {
+    if (r.id == id) hits.push_back(r);
+  }
+  if (hits.empty()) {
+    return NotFound("no snapshot " + id + " in " + storage_->Describe() +
+                    "; 'aura-agent list --from " + storage_->Describe() + "' shows them");
+  }
+  if (hits.size() > 1) {
+    return InvalidArgument("snapshot id " + id + " exists for several databases; pass --name");
+  }
+  return hits[0];
+}
+
+Result<SnapshotRef> Repository::LatestSnapshot(const std::string& database) {
+  AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> all, ListSnapshots(database));
+  if (all.empty()) {
+    return NotFound("no snapshots" + (database.empty() ? "" : " of '" + database + "'") +
+                    " in " + storage_->Describe());
+  }
+  std::set<std::string> dbs;
+  for (const SnapshotRef& r : all) dbs.insert(r.database);
+  if (dbs.size() > 1) {
+    std::string names;
+    for (const std::string& d : dbs) names += (names.empty() ? "" : ", ") + d;
+    return InvalidArgument(storage_->Describe() + " holds several databases (" + names +
+                           "); pick one with --name");
+  }
+  return all.back();
+}
+
+Result<SnapshotSummary> Repository::ReadSummary(const SnapshotRef& ref) {
+  const std::string name = ref.ManifestName();
+  AURA_ASSIGN_OR_RETURN(auto reader, storage_->Open(name, 0, kMaxHeaderSize));
+  AURA_ASSIGN_OR_RETURN(ObjectHeader h, ReadObjectHeader(*reader, name));
+  if (h.name != name) return Corruption(name + ": holds the object named '" + h.name + "'");
+  return SummaryFromJson(h.public_metadata, name);
+}
+
+Result<Manifest> Repository::ReadManifest(const SnapshotRef& ref) {
+  const std::string name = ref.ManifestName();
+  AURA_ASSIGN_OR_RETURN(std::string text, GetSealedObject(*storage_, name, keyring_));
+  AURA_ASSIGN_OR_RETURN(Manifest m, ManifestFromJson(text, name));
+  if (m.summary.snapshot != ref.id || m.summary.database != ref.database) {
+    return Corruption(name + ": manifest describes a different snapshot (" +
+                      m.summary.database + "/" + m.summary.snapshot + ")");
+  }
+  return m;
+}
+
+}  // namespace aura::backup

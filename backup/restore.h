@@ -1,0 +1,49 @@
+// Restore: rebuild a database file from a snapshot (or from a plain .db backup file), never
+// exposing a partial or unverified result.
+//
+// Steps: refuse an existing target unless forced (and, when forced, refuse a target that a
+// process still has open); stream into a temp file beside the target; check the plaintext
+// SHA-256 against the manifest; fsync; run PRAGMA integrity_check (or quick_check) on the temp
+// file; remove the target's stale -wal/-shm/-journal (an old WAL replayed onto the restored file
+// would corrupt it); rename into place; fsync the directory. Any failure deletes the temp file
+// and leaves the target as it was.
+//
+// Thread-safety: independent calls may run concurrently on different targets.
+#pragma once
+
+#include <string>
+
+#include "backup/repository.h"
+#include "common/sqlite_integrity.h"
+
+namespace aura::backup {
+
+struct RestoreOptions {
+  bool force = false;                          // replace an existing target
+  IntegrityLevel check = IntegrityLevel::kFull;
+  int threads = 0;                             // 0: one per core
+  int busy_timeout_ms = 5000;                  // for reading a plain .db source
+};
+
+struct RestoreResult {
+  std::string target;
+  std::string source;  // snapshot id, or the source file
+  uint64_t bytes = 0;
+  std::string sha256;
+  std::string integrity;  // "ok" or "skipped"
+  int64_t duration_ms = 0;
+};
+
+Result<RestoreResult> RestoreSnapshot(Repository& repo, const SnapshotRef& ref,
+                                      const std::string& target, const RestoreOptions& options);
+
+// Restores from a plain SQLite file (e.g. backups/aura_backup_20251110_120000.db), including
+// its -wal if it has one.
+Result<RestoreResult> RestoreFromDatabaseFile(const std::string& source, const std::string& target,
+                                              const RestoreOptions& options);
+
+// kAlreadyExists if `target` (or its -wal/-journal) exists and !force; kBusy if forced but a
+// process has the target open.
+Status CheckRestoreTarget(const std::string& target, bool force);
+
+}  // namespace aura::backup

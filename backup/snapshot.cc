@@ -1,0 +1,150 @@
+#include "backup/snapshot.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "backup/database_image.h"
+#include "backup/object_codec.h"
+#include "common/file_io.h"
+#include "common/version.h"
+
+namespace aura::backup {
+
+namespace {
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) return path;
+  return buf;
+}
+
+struct DataResult {
+  ObjectSummary summary;
+  WalPosition wal;
+  JournalMode mode = JournalMode::kRollback;
+  uint32_t page_size = 0;
+  uint32_t page_count = 0;
+};
+
+// Streams the page image into `writer`. kBusy means the WAL was reset mid-read: retry.
+Result<DataResult> WriteData(DatabaseImage& image, ObjectWriter& writer, const ObjectSpec& spec,
+                             const Key* key, int threads) {
+  AURA_ASSIGN_OR_RETURN(auto encoder, ObjectEncoder::Start(&writer, spec, key, threads));
+  const uint32_t ps = image.page_size();
+  const uint32_t pages_per_block = std::max<uint32_t>(1, spec.block_size / ps);
+  for (uint32_t pg = 1; pg <= image.page_count(); pg += pages_per_block) {
+    uint32_t n = std::min(pages_per_block, image.page_count() - pg + 1);
+    std::vector<uint8_t> block(uint64_t{n} * ps);
+    AURA_RETURN_IF_ERROR(image.ReadPages(pg, n, block));
+    AURA_RETURN_IF_ERROR(encoder->WriteBlock(std::move(block)));
+  }
+  DataResult r;
+  r.wal = image.wal_position();
+  r.mode = image.journal_mode();
+  r.page_size = ps;
+  r.page_count = image.page_count();
+  // Every page is read: let checkpoints and writers go before the pipeline drains.
+  image.Release();
+  AURA_ASSIGN_OR_RETURN(r.summary, encoder->Finish());
+  return r;
+}
+
+Result<DataResult> SnapshotData(const std::string& db_path, Repository& repo,
+                                const ObjectSpec& spec, const SnapshotOptions& o, int threads) {
+  for (int attempt = 1;; ++attempt) {
+    AURA_ASSIGN_OR_RETURN(auto image, DatabaseImage::Open(db_path, o.busy_timeout_ms));
+    uint32_t bs = std::max(image->page_size(), spec.block_size / image->page_size() *
+                                                   image->page_size());
+    ObjectSpec s = spec;
+    s.block_size = bs;
+    WriteOptions wo;
+    wo.size_hint = image->size_bytes() / 3;
+    AURA_ASSIGN_OR_RETURN(auto writer, repo.storage().Create(spec.name, wo));
+    auto r = WriteData(*image, *writer, s, repo.write_key(), threads);
+    if (r.ok()) {
+      AURA_RETURN_IF_ERROR(writer->Commit());
+      return r;
+    }
+    writer->Abort();
+    if (r.status().code() != Code::kBusy || attempt >= o.max_attempts) return r.status();
+  }
+}
+
+}  // namespace
+
+std::string DefaultDatabaseName(const std::string& db_path) {
+  std::string base = BaseName(db_path);
+  auto dot = base.find_last_of('.');
+  if (dot != std::string::npos && dot > 0) base = base.substr(0, dot);
+  return base.empty() ? "database" : base;
+}
+
+Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo,
+                                    const SnapshotOptions& o) {
+  const Clock& clock = o.clock != nullptr ? *o.clock : SystemClock::Instance();
+  AURA_RETURN_IF_ERROR(ValidateDatabaseName(o.database_name));
+  AURA_RETURN_IF_ERROR(CheckSqliteFile(db_path));
+  const auto t0 = std::chrono::steady_clock::now();
+  const TimePoint created = clock.Now();
+  AURA_ASSIGN_OR_RETURN(std::string id, NewSnapshotId(created));
+  SnapshotRef ref{o.database_name, id, 0};
+
+  ObjectSpec data_spec;
+  data_spec.kind = ObjectKind::kSnapshotData;
+  data_spec.name = ref.DataName();
+  data_spec.block_size = o.block_size;
+  data_spec.zstd_level = o.zstd_level;
+  data_spec.created = created;
+  int threads = o.threads > 0 ? o.threads : DefaultCodecThreads();
+  AURA_ASSIGN_OR_RETURN(DataResult data, SnapshotData(db_path, repo, data_spec, o, threads));
+
+  Manifest m;
+  SnapshotSummary& s = m.summary;
+  s.database = o.database_name;
+  s.snapshot = id;
+  s.created = created;
+  s.label = o.label;
+  s.page_size = data.page_size;
+  s.page_count = data.page_count;
+  s.size = data.summary.plaintext_size;
+  s.encrypted = repo.write_key() != nullptr;
+  s.key_id = s.encrypted ? repo.write_key()->IdHex() : "";
+  m.host = HostName();
+  m.source_path = AbsolutePath(db_path);
+  m.journal_mode = data.mode == JournalMode::kWal ? "wal" : "rollback";
+  m.sha256 = HexEncode(data.summary.sha256);
+  if (data.wal.frame > 0) m.wal = data.wal;
+  m.objects.push_back({data.summary.name, "data", data.summary.stored_size,
+                       data.summary.plaintext_size, data.summary.chunk_count, m.sha256});
+  m.agent_version = kAgentVersion;
+
+  m.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
+  s.stored_size = data.summary.stored_size;  // the manifest itself adds a few hundred bytes
+
+  ObjectSpec ms;
+  ms.kind = ObjectKind::kManifest;
+  ms.name = ref.ManifestName();
+  ms.created = created;
+  ms.public_metadata = SummaryToJson(s);
+  const std::string manifest_json = ManifestToJson(m);
+  WriteOptions no_overwrite;
+  no_overwrite.no_overwrite = true;
+  AURA_RETURN_IF_ERROR(PutSealedObject(repo.storage(), ms, AsBytes(manifest_json),
+                                       repo.write_key(), no_overwrite)
+                           .status());
+  return SnapshotResult{ref, std::move(m)};
+}
+
+}  // namespace aura::backup

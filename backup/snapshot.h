@@ -1,0 +1,46 @@
+// Snapshots: a consistent copy of a live database, streamed once through zstd, AES-256-GCM and
+// SHA-256 into a repository, followed by its manifest.
+//
+// Order of writes (what a crash can leave): the data object is committed first, the manifest
+// after it. A crash before the manifest leaves an orphan data object that no listing shows; a
+// crash before the data commit leaves only a temp file (local) or an aborted upload (S3).
+//
+// Writers: in WAL mode the application keeps committing throughout (see database_image.h); the
+// snapshot is the database at one commit. The read transaction ends as soon as the last page is
+// read, before the upload is finalized.
+//
+// Thread-safety: TakeSnapshot may run concurrently for different databases.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "backup/manifest.h"
+#include "backup/repository.h"
+#include "common/clock.h"
+
+namespace aura::backup {
+
+struct SnapshotOptions {
+  std::string database_name;  // name in the repository
+  std::string label;
+  int busy_timeout_ms = 5000;
+  uint32_t block_size = 1u << 20;
+  int threads = 0;  // 0: one per core
+  int zstd_level = 1;
+  int max_attempts = 3;  // restarts if the WAL is reset mid-read
+  const Clock* clock = nullptr;  // nullptr: system clock
+};
+
+struct SnapshotResult {
+  SnapshotRef ref;
+  Manifest manifest;
+};
+
+Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo,
+                                    const SnapshotOptions& options);
+
+// A database name derived from a file path: "aura" for "/var/lib/aura/aura.db".
+std::string DefaultDatabaseName(const std::string& db_path);
+
+}  // namespace aura::backup

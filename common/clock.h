@@ -1,0 +1,61 @@
+// Clock: the one seam through which the agent reads time, so the scheduler, retention and
+// snapshot naming can be driven by a simulated clock in tests. Plus RFC 3339 formatting and
+// parsing.
+//
+// Thread-safety: SystemClock is stateless; FakeClock is safe to share (atomic).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace aura {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time.
+  virtual TimePoint Now() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  TimePoint Now() const override { return std::chrono::system_clock::now(); }
+  // The process-wide instance.
+  static const Clock& Instance();
+};
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(TimePoint start) : us_(ToMicros(start)) {}
+  TimePoint Now() const override { return FromMicros(us_.load()); }
+  void Advance(std::chrono::microseconds d) { us_ += d.count(); }
+  void Set(TimePoint t) { us_ = ToMicros(t); }
+
+ private:
+  static int64_t ToMicros(TimePoint t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  }
+  static TimePoint FromMicros(int64_t us) {
+    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(us)));
+  }
+  std::atomic<int64_t> us_;
+};
+
+int64_t ToUnixMicros(TimePoint t);
+TimePoint FromUnixMicros(int64_t us);
+
+// "2026-11-24T20:14:05.123456Z" (UTC, microseconds; `digits` fractional digits, 0 to 6).
+std::string FormatRfc3339(TimePoint t, int digits = 6);
+// "20261124T201405Z": compact UTC, used inside object names so they sort by time.
+std::string FormatCompactUtc(TimePoint t);
+// Parses RFC 3339 with "Z" or a "+hh:mm"/"-hh:mm" offset, optional fraction.
+Result<TimePoint> ParseRfc3339(std::string_view text);
+
+}  // namespace aura

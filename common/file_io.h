@@ -1,0 +1,111 @@
+// File I/O with explicit durability: RAII file descriptors, full reads and writes, fsync of
+// files and directories, and temp-file-then-rename commits.
+//
+// Durability contract used across the project: a file is visible under its final name only when
+// it is complete and durable, i.e. written to a temp name in the same directory, fsynced,
+// renamed, and the directory fsynced. TempFile implements that; WriteFileAtomic is the one-shot
+// form.
+//
+// Thread-safety: a File is used by one thread at a time; different Files are independent.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace aura {
+
+class File {
+ public:
+  File() = default;
+  explicit File(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~File();
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  // Opens an existing file read-only. NotFound if it does not exist.
+  static Result<File> OpenForRead(const std::string& path);
+  // Creates a new file for writing; AlreadyExists if `path` exists. `mode` as for open(2).
+  static Result<File> CreateExclusive(const std::string& path, int mode = 0644);
+
+  bool is_open() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+  // Reads up to buf.size() bytes at the current offset; returns the count, 0 at end of file.
+  Result<size_t> Read(std::span<uint8_t> buf);
+  // Reads until buf is full or end of file; returns the count.
+  Result<size_t> ReadFull(std::span<uint8_t> buf);
+  // Reads buf.size() bytes at `offset` (pread); returns the count (short only at end of file).
+  Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) const;
+  Status WriteAll(std::span<const uint8_t> data);
+  Status Sync();
+  Result<uint64_t> Size() const;
+  Status Close();
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// fsync on a directory so that a rename or unlink inside it is durable.
+Status SyncDirectory(const std::string& dir);
+
+// rename(2) that fails with AlreadyExists instead of replacing `to`.
+Status RenameNoReplace(const std::string& from, const std::string& to);
+
+// rename(2), replacing `to` if it exists.
+Status RenameReplace(const std::string& from, const std::string& to);
+
+// Directory part of a path ("." when there is none).
+std::string DirName(const std::string& path);
+// Last component of a path.
+std::string BaseName(const std::string& path);
+
+// mkdir -p. Existing directories are fine.
+Status CreateDirectories(const std::string& dir, int mode = 0755);
+
+bool PathExists(const std::string& path);
+
+// Reads a whole file; fails with kIOError if it is larger than max_bytes.
+Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 64 << 20);
+
+// A file being written under a temporary name beside its final name. Destroying it without
+// Commit() deletes the temp file, so an interrupted write never leaves a partial file visible.
+class TempFile {
+ public:
+  // Creates "<dir>/.<base>.tmp-XXXXXX" for final path `final_path`, with `mode`.
+  static Result<TempFile> Create(const std::string& final_path, int mode = 0644);
+
+  TempFile() = default;
+  ~TempFile();
+  TempFile(TempFile&& other) noexcept;
+  TempFile& operator=(TempFile&&) noexcept;
+
+  File& file() { return file_; }
+  const std::string& temp_path() const { return temp_path_; }
+  const std::string& final_path() const { return final_path_; }
+
+  // fsync, rename to the final path, fsync the directory. With no_replace, fails with
+  // AlreadyExists (and keeps nothing) when the final path already exists.
+  Status Commit(bool no_replace);
+  // Deletes the temp file now. Idempotent.
+  void Abandon();
+
+ private:
+  File file_;
+  std::string temp_path_;
+  std::string final_path_;
+};
+
+// Writes `data` to `path` through a TempFile: complete and durable, or not there at all.
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode = 0644,
+                       bool no_replace = false);
+
+}  // namespace aura

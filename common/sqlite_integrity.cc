@@ -1,0 +1,51 @@
+#include "common/sqlite_integrity.h"
+
+namespace aura {
+
+Result<IntegrityLevel> ParseIntegrityLevel(const std::string& text) {
+  if (text == "full") return IntegrityLevel::kFull;
+  if (text == "quick") return IntegrityLevel::kQuick;
+  if (text == "none") return IntegrityLevel::kNone;
+  return InvalidArgument("integrity check level '" + text + "' is not one of full, quick, none");
+}
+
+const char* IntegrityLevelName(IntegrityLevel level) {
+  switch (level) {
+    case IntegrityLevel::kFull: return "full";
+    case IntegrityLevel::kQuick: return "quick";
+    case IntegrityLevel::kNone: return "none";
+  }
+  return "?";
+}
+
+Result<std::vector<std::string>> RunIntegrityCheck(SqliteDb& db, IntegrityLevel level,
+                                                   int max_errors) {
+  std::vector<std::string> problems;
+  if (level == IntegrityLevel::kNone) return problems;
+  std::string sql = std::string(level == IntegrityLevel::kFull ? "PRAGMA integrity_check("
+                                                               : "PRAGMA quick_check(") +
+                    std::to_string(max_errors) + ")";
+  auto st = db.Prepare(sql);
+  if (!st.ok()) {
+    if (st.status().code() == Code::kCorruption || st.status().code() == Code::kNotADatabase) {
+      return std::vector<std::string>{st.status().message()};
+    }
+    return st.status();
+  }
+  for (;;) {
+    auto row = st->Step();
+    if (!row.ok()) {
+      if (row.status().code() == Code::kCorruption || row.status().code() == Code::kNotADatabase) {
+        problems.push_back(row.status().message());
+        return problems;
+      }
+      return row.status();
+    }
+    if (!*row) break;
+    std::string line = st->ColumnText(0);
+    if (line != "ok") problems.push_back(line);
+  }
+  return problems;
+}
+
+}  // namespace aura
