@@ -1,0 +1,132 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/file_io.h"
+#include "tests/support/test_env.h"
+
+namespace aura::agent {
+namespace {
+
+const char kGood[] = R"(
+[agent]
+state_dir = "/var/lib/aura-agent"
+log_level = "info"
+
+[keys]
+key_file = "/etc/aura-agent/backup.key"
+
+[[target]]
+name = "local"
+url = "/var/backups/aura"
+
+[[target]]
+name = "plain"
+url = "/mnt/encrypted-disk/aura"
+encryption = "none"
+
+[[database]]
+name = "aura"
+path = "/var/lib/aura/aura.db"
+targets = ["local"]
+continuous = true
+hourly = { keep = 24, minute = 15 }
+daily = { keep = 7, at = "02:30" }
+weekly = { keep = 4, day = "sun", at = "03:00" }
+migrations = { dir = "/opt/aura/migrations", auto_apply = false }
+)";
+
+// 1-based line of the first occurrence of `needle` in `text`.
+int LineOf(const std::string& text, const std::string& needle) {
+  size_t at = text.find(needle);
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+}
+
+TEST(Config, TheDesignSketchParses) {
+  auto cfg = ParseConfig(kGood, "agent.toml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  ASSERT_EQ(cfg->databases.size(), 1u);
+  const DatabaseConfig& d = cfg->databases[0];
+  EXPECT_EQ(d.path, "/var/lib/aura/aura.db");
+  EXPECT_TRUE(d.continuous);
+  EXPECT_EQ(d.hourly.keep, 24);
+  EXPECT_EQ(d.hourly.minute, 15);
+  EXPECT_EQ(d.daily.at, "02:30");
+  EXPECT_EQ(d.weekly.day, "sun");
+  EXPECT_TRUE(d.migrations.enabled);
+  EXPECT_EQ(cfg->FindTarget("plain")->encryption, "none");
+}
+
+TEST(Config, UnknownKeyIsAnErrorWithFileAndLine) {
+  std::string text = std::string(kGood) + "hourley = 3\n";
+  auto cfg = ParseConfig(text, "agent.toml");
+  ASSERT_EQ(cfg.status().code(), Code::kConfig);
+  std::string want = "agent.toml:" + std::to_string(LineOf(text, "hourley")) +
+                     ": unknown key 'hourley'";
+  EXPECT_NE(cfg.status().message().find(want), std::string::npos) << cfg.status().message();
+}
+
+TEST(Config, UnknownKeyInsideAPolicyIsAnError) {
+  std::string text = kGood;
+  text.replace(text.find("keep = 24"), 9, "kepe = 24");
+  auto cfg = ParseConfig(text, "a.toml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_NE(cfg.status().message().find("unknown key 'kepe'"), std::string::npos);
+}
+
+TEST(Config, WrongTypeIsAnErrorWithTheLine) {
+  std::string text = kGood;
+  text.replace(text.find("continuous = true"), 17, "continuous = \"yes\"");
+  auto cfg = ParseConfig(text, "a.toml");
+  ASSERT_FALSE(cfg.ok());
+  std::string want = "a.toml:" + std::to_string(LineOf(text, "continuous =")) + ": 'continuous'";
+  EXPECT_NE(cfg.status().message().find(want), std::string::npos) << cfg.status().message();
+}
+
+TEST(Config, InlineSecretIsRefusedWithAHint) {
+  std::string text = kGood;
+  text.replace(text.find("key_file ="), 10, "passphrase = \"hunter2\"\nkey_file =");
+  auto cfg = ParseConfig(text, "a.toml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_NE(cfg.status().message().find("secrets are never inline"), std::string::npos);
+}
+
+TEST(Config, EncryptedTargetWithoutKeyIsAnError) {
+  std::string text = kGood;
+  const std::string line = "key_file = \"/etc/aura-agent/backup.key\"";
+  text.replace(text.find(line), line.size(), "");
+  auto cfg = ParseConfig(text, "a.toml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_NE(cfg.status().message().find("encryption = \"none\""), std::string::npos);
+}
+
+TEST(Config, UnknownTargetAndBadTimeAreReported) {
+  std::string text = kGood;
+  text.replace(text.find("targets = [\"local\"]"), 19, "targets = [\"nas\"]");
+  text.replace(text.find("\"02:30\""), 7, "\"25:00\"");
+  auto cfg = ParseConfig(text, "a.toml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_NE(cfg.status().message().find("unknown target 'nas'"), std::string::npos);
+  EXPECT_NE(cfg.status().message().find("HH:MM"), std::string::npos);
+}
+
+TEST(Config, SyntaxErrorNamesTheLine) {
+  auto cfg = ParseConfig("[agent]\nlog_level = \n", "a.toml");
+  ASSERT_EQ(cfg.status().code(), Code::kConfig);
+  EXPECT_NE(cfg.status().message().find("a.toml:2"), std::string::npos) << cfg.status().message();
+}
+
+TEST(Config, ExampleFileInTheRepositoryIsValid) {
+  auto cfg = LoadConfig(AURA_SOURCE_DIR "/examples/agent.toml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+}
+
+TEST(Config, PassphraseFromAnUnsetVariableIsAKeyError) {
+  ::unsetenv("AURA_TEST_UNSET_PASSPHRASE");
+  EXPECT_EQ(PassphraseFromEnv("AURA_TEST_UNSET_PASSPHRASE").status().code(), Code::kKeyError);
+}
+
+}  // namespace
+}  // namespace aura::agent

@@ -1,0 +1,237 @@
+#include "tests/backup/storage_contract.h"
+
+#include <thread>
+#include <vector>
+
+#include "backup/storage/fault_storage.h"
+#include "backup/storage/local_storage.h"
+#include "common/hashing.h"
+#include "tests/support/test_env.h"
+
+namespace aura::backup {
+namespace {
+
+using aura::testing::TempDir;
+
+std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 131 + seed + (i >> 12));
+  return v;
+}
+
+std::string AsString(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+std::vector<std::string> Names(Storage& s, const std::string& prefix) {
+  auto list = s.List(prefix);
+  EXPECT_TRUE(list.ok()) << list.status().ToString();
+  std::vector<std::string> out;
+  if (list.ok()) {
+    for (const auto& o : *list) out.push_back(o.name);
+  }
+  return out;
+}
+
+TEST_P(StorageContract, PutThenGetReturnsTheSameBytes) {
+  auto data = Pattern(1000, 1);
+  ASSERT_TRUE(PutObject(*storage_, "db/a.bin", data).ok());
+  auto got = GetObject(*storage_, "db/a.bin");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, AsString(data));
+}
+
+TEST_P(StorageContract, StreamedMultiMegabyteObjectRoundTrips) {
+  auto data = Pattern(7 << 20, 2);
+  auto w = storage_->Create("db/big.bin", {});
+  ASSERT_TRUE(w.ok());
+  for (size_t off = 0; off < data.size(); off += 300000) {
+    size_t n = std::min<size_t>(300000, data.size() - off);
+    ASSERT_TRUE((*w)->Append({data.data() + off, n}).ok());
+  }
+  ASSERT_TRUE((*w)->Commit().ok());
+  auto got = GetObject(*storage_, "db/big.bin", 64 << 20);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(Sha256::Of(*got), Sha256::Of(data));
+  auto st = storage_->Stat("db/big.bin");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->size, data.size());
+}
+
+TEST_P(StorageContract, EmptyObjectRoundTrips) {
+  ASSERT_TRUE(PutObject(*storage_, "empty", {}).ok());
+  auto got = GetObject(*storage_, "empty");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->empty());
+}
+
+TEST_P(StorageContract, MissingObjectIsNotFound) {
+  EXPECT_EQ(storage_->Open("nope/x", 0, kToEnd).status().code(), Code::kNotFound);
+  EXPECT_EQ(storage_->Stat("nope/x").status().code(), Code::kNotFound);
+}
+
+TEST_P(StorageContract, RangedReadReturnsTheSlice) {
+  auto data = Pattern(100000, 3);
+  ASSERT_TRUE(PutObject(*storage_, "r", data).ok());
+  auto r = storage_->Open("r", 1000, 5000);
+  ASSERT_TRUE(r.ok());
+  std::vector<uint8_t> buf(10000);
+  size_t total = 0;
+  for (;;) {
+    auto n = (*r)->Read(std::span<uint8_t>(buf.data() + total, buf.size() - total));
+    ASSERT_TRUE(n.ok());
+    if (*n == 0) break;
+    total += *n;
+  }
+  ASSERT_EQ(total, 5000u);
+  EXPECT_TRUE(std::equal(buf.begin(), buf.begin() + 5000, data.begin() + 1000));
+  auto tail = storage_->Open("r", 99990, kToEnd);
+  ASSERT_TRUE(tail.ok());
+  auto n = (*tail)->Read(buf);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 10u);
+}
+
+TEST_P(StorageContract, ListIsSortedAndFilteredByPrefix) {
+  for (const char* n : {"b/2", "a/b/x", "a/bc", "a/b/y/z", "c"}) {
+    ASSERT_TRUE(PutObject(*storage_, n, Pattern(10, 4)).ok());
+  }
+  EXPECT_EQ(Names(*storage_, "a/b"), (std::vector<std::string>{"a/b/x", "a/b/y/z", "a/bc"}));
+  EXPECT_EQ(Names(*storage_, "a/b/"), (std::vector<std::string>{"a/b/x", "a/b/y/z"}));
+  EXPECT_EQ(Names(*storage_, ""),
+            (std::vector<std::string>{"a/b/x", "a/b/y/z", "a/bc", "b/2", "c"}));
+  EXPECT_TRUE(Names(*storage_, "zzz").empty());
+}
+
+TEST_P(StorageContract, UncommittedWriteIsInvisibleAndLeavesNothing) {
+  {
+    auto w = storage_->Create("db/partial", {});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Append(Pattern(5000, 5)).ok());
+    EXPECT_EQ(storage_->Stat("db/partial").status().code(), Code::kNotFound);
+    EXPECT_TRUE(Names(*storage_, "").empty());
+  }  // destroyed without Commit
+  EXPECT_TRUE(Names(*storage_, "").empty());
+  auto w = storage_->Create("db/aborted", {});
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Append(Pattern(10, 6)).ok());
+  (*w)->Abort();
+  EXPECT_TRUE(Names(*storage_, "").empty());
+}
+
+TEST_P(StorageContract, NoOverwriteKeepsTheExistingObject) {
+  ASSERT_TRUE(PutObject(*storage_, "m", Pattern(10, 7)).ok());
+  WriteOptions o;
+  o.no_overwrite = true;
+  Status s = PutObject(*storage_, "m", Pattern(20, 8), o);
+  EXPECT_EQ(s.code(), Code::kAlreadyExists) << s.ToString();
+  EXPECT_EQ(*GetObject(*storage_, "m"), AsString(Pattern(10, 7)));
+  EXPECT_EQ(Names(*storage_, ""), std::vector<std::string>{"m"});
+}
+
+TEST_P(StorageContract, PlainWriteReplaces) {
+  ASSERT_TRUE(PutObject(*storage_, "m", Pattern(10, 7)).ok());
+  ASSERT_TRUE(PutObject(*storage_, "m", Pattern(20, 8)).ok());
+  EXPECT_EQ(*GetObject(*storage_, "m"), AsString(Pattern(20, 8)));
+}
+
+TEST_P(StorageContract, DeleteIsIdempotent) {
+  ASSERT_TRUE(PutObject(*storage_, "d/x", Pattern(10, 9)).ok());
+  EXPECT_TRUE(storage_->Delete("d/x").ok());
+  EXPECT_EQ(storage_->Stat("d/x").status().code(), Code::kNotFound);
+  EXPECT_TRUE(storage_->Delete("d/x").ok());
+  EXPECT_TRUE(storage_->Delete("never/was").ok());
+}
+
+TEST_P(StorageContract, NamesWithSpacesAndUnicodeRoundTrip) {
+  const std::string name = "host one/caf\xc3\xa9 db/snapshots/r\xc3\xa9sum\xc3\xa9 #1.data";
+  ASSERT_TRUE(PutObject(*storage_, name, Pattern(33, 10)).ok());
+  EXPECT_EQ(Names(*storage_, "host one/"), std::vector<std::string>{name});
+  EXPECT_EQ(*GetObject(*storage_, name), AsString(Pattern(33, 10)));
+}
+
+TEST_P(StorageContract, InvalidNamesAreRejected) {
+  for (const char* bad : {"", "/abs", "a//b", "a/../b", ".hidden", "a/.tmp", "a/", "x\ny"}) {
+    EXPECT_EQ(storage_->Create(bad, {}).status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST_P(StorageContract, ConcurrentWritersToDifferentNames) {
+  std::vector<std::thread> threads;
+  std::vector<Status> results(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = PutObject(*storage_, "c/" + std::to_string(i), Pattern(200000, uint8_t(i)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].ToString();
+    EXPECT_EQ(*GetObject(*storage_, "c/" + std::to_string(i)),
+              AsString(Pattern(200000, uint8_t(i))));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Local, StorageContract,
+    ::testing::Values(
+        StorageFactory{"local",
+                       [](const std::string& scratch) -> std::shared_ptr<Storage> {
+                         return std::make_shared<LocalStorage>(scratch + "/repo");
+                       }},
+        StorageFactory{"fault_wrapper_without_faults",
+                       [](const std::string& scratch) -> std::shared_ptr<Storage> {
+                         return std::make_shared<FaultStorage>(
+                             std::make_shared<LocalStorage>(scratch + "/repo"));
+                       }}),
+    StorageFactoryName);
+
+// Fault wrapper behaviour beyond the contract.
+
+TEST(FaultStorage, FailsTheNthCallOnceWhenTransient) {
+  TempDir dir;
+  auto fs = std::make_shared<FaultStorage>(std::make_shared<LocalStorage>(dir / "repo"));
+  fs->FailNth(StorageOp::kCommit, 2, Unavailable("injected"));
+  EXPECT_TRUE(PutObject(*fs, "a", Pattern(10, 1)).ok());
+  EXPECT_EQ(PutObject(*fs, "b", Pattern(10, 1)).code(), Code::kUnavailable);
+  EXPECT_TRUE(PutObject(*fs, "c", Pattern(10, 1)).ok());
+  EXPECT_EQ(Names(*fs, ""), (std::vector<std::string>{"a", "c"}));
+}
+
+TEST(FaultStorage, PersistentFaultKeepsFailing) {
+  TempDir dir;
+  auto fs = std::make_shared<FaultStorage>(std::make_shared<LocalStorage>(dir / "repo"));
+  fs->FailNth(StorageOp::kList, 1, IOError("injected"), /*persistent=*/true);
+  EXPECT_FALSE(fs->List("").ok());
+  EXPECT_FALSE(fs->List("").ok());
+  fs->Clear();
+  EXPECT_TRUE(fs->List("").ok());
+}
+
+TEST(FaultStorage, DiskFullFailsTheWriteAndLeavesNothingVisible) {
+  TempDir dir;
+  auto local = std::make_shared<LocalStorage>(dir / "repo");
+  auto fs = std::make_shared<FaultStorage>(local);
+  fs->DiskFullAfter(1000);
+  Status s = PutObject(*fs, "x/full", Pattern(5000, 1));
+  EXPECT_EQ(s.code(), Code::kIOError);
+  EXPECT_NE(s.message().find("disk full"), std::string::npos) << s.message();
+  EXPECT_TRUE(Names(*local, "").empty());
+  // And no temp file is left behind either.
+  auto removed = local->RemoveStaleTempFiles(0);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 0);
+}
+
+TEST(LocalStorage, StaleTempFilesFromACrashAreRemoved) {
+  TempDir dir;
+  LocalStorage local(dir / "repo");
+  ASSERT_TRUE(CreateDirectories(dir / "repo/db").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir / "repo/db/.x.data.tmp-abc123", "partial").ok());
+  EXPECT_TRUE(Names(local, "").empty());
+  auto removed = local.RemoveStaleTempFiles(0);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1);
+  EXPECT_FALSE(PathExists(dir / "repo/db/.x.data.tmp-abc123"));
+}
+
+}  // namespace
+}  // namespace aura::backup
