@@ -76,9 +76,11 @@ class DatabaseImage {
   Status Init(int busy_timeout_ms);
 
   std::string path_;
-  SqliteDb db_;
+  // Declared before db_ so they close after it: closing any descriptor of a file drops every
+  // POSIX lock this process holds on it, including the read lock db_ relies on.
   File db_file_;
   File wal_file_;
+  SqliteDb db_;
   WalScan wal_;
   JournalMode mode_ = JournalMode::kRollback;
   uint32_t page_size_ = 0;

@@ -121,12 +121,11 @@ Status Repository::LoadKeys(const KeySource& keys) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<Storage> storage,
-                                                     const KeySource& keys) {
-  std::unique_ptr<Repository> repo(new Repository());
-  repo->storage_ = std::move(storage);
-  const std::string where = repo->storage_->Describe();
-  auto text = GetObject(*repo->storage_, kRepositoryConfigName, 1 << 20);
+namespace {
+
+Result<RepositoryInfo> ReadRepositoryInfo(Storage& storage) {
+  const std::string where = storage.Describe();
+  auto text = GetObject(storage, kRepositoryConfigName, 1 << 20);
   if (!text.ok()) {
     if (text.status().code() == Code::kNotFound) {
       return NotFound(where + " is not an Aura backup repository (no " + kRepositoryConfigName +
@@ -134,8 +133,32 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<Storage> st
     }
     return text.status();
   }
-  AURA_ASSIGN_OR_RETURN(repo->info_,
-                        InfoFromJson(*text, where + "/" + kRepositoryConfigName));
+  return InfoFromJson(*text, where + "/" + kRepositoryConfigName);
+}
+
+// Writes a new aura-repository.json unless one appears first (another writer won the race).
+Status InitializeRepository(Storage& storage, const KeySource& keys, const Clock& clock) {
+  RepositoryInfo info;
+  uint8_t id[8];
+  AURA_RETURN_IF_ERROR(RandomBytes(id));
+  info.id = HexEncode(id);
+  info.created = FormatRfc3339(clock.Now(), 0);
+  info.encryption = keys.kind == KeySource::Kind::kNone ? "none" : "aes-256-gcm";
+  info.kdf_salt.resize(32);
+  AURA_RETURN_IF_ERROR(RandomBytes(info.kdf_salt));
+  WriteOptions no_overwrite;
+  no_overwrite.no_overwrite = true;
+  Status s = PutObject(storage, kRepositoryConfigName, AsBytes(InfoToJson(info)), no_overwrite);
+  return s.code() == Code::kAlreadyExists ? Status::Ok() : s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<Storage> storage,
+                                                     const KeySource& keys) {
+  std::unique_ptr<Repository> repo(new Repository());
+  AURA_ASSIGN_OR_RETURN(repo->info_, ReadRepositoryInfo(*storage));
+  repo->storage_ = std::move(storage);
   AURA_RETURN_IF_ERROR(repo->LoadKeys(keys));
   return repo;
 }
@@ -148,32 +171,23 @@ Result<std::unique_ptr<Repository>> Repository::OpenForWrite(std::shared_ptr<Sto
         "no encryption decided: pass --key-file FILE (make one with 'aura-agent key generate "
         "--out FILE'), or --no-encryption to store backups unencrypted");
   }
-  auto existing = Open(storage, keys);
-  if (existing.ok()) {
-    if ((*existing)->info_.encryption != "none" && keys.kind == KeySource::Kind::kNone) {
-      return KeyError(storage->Describe() +
-                      " is an encrypted repository; pass its key (--key-file) instead of "
-                      "writing unencrypted backups into it");
-    }
-    return existing;
+  // A missing or malformed key file must fail before anything is written to the target.
+  if (keys.kind == KeySource::Kind::kKeyFile) {
+    AURA_RETURN_IF_ERROR(Keyring::LoadFile(keys.key_file).status());
   }
-  if (existing.status().code() != Code::kNotFound) return existing.status();
-
-  RepositoryInfo info;
-  uint8_t id[8];
-  AURA_RETURN_IF_ERROR(RandomBytes(id));
-  info.id = HexEncode(id);
-  info.created = FormatRfc3339(clock.Now(), 0);
-  info.encryption = keys.kind == KeySource::Kind::kNone ? "none" : "aes-256-gcm";
-  info.kdf_salt.resize(32);
-  AURA_RETURN_IF_ERROR(RandomBytes(info.kdf_salt));
-  std::string text = InfoToJson(info);
-  WriteOptions no_overwrite;
-  no_overwrite.no_overwrite = true;
-  Status s = PutObject(*storage, kRepositoryConfigName, AsBytes(text), no_overwrite);
-  // Another writer may have initialized it first; then theirs is the repository.
-  if (!s.ok() && s.code() != Code::kAlreadyExists) return s;
-  return OpenForWrite(std::move(storage), keys, clock);
+  auto info = ReadRepositoryInfo(*storage);
+  if (!info.ok() && info.status().code() == Code::kNotFound) {
+    AURA_RETURN_IF_ERROR(InitializeRepository(*storage, keys, clock));
+  } else if (!info.ok()) {
+    return info.status();
+  }
+  AURA_ASSIGN_OR_RETURN(auto repo, Open(storage, keys));
+  if (repo->info_.encryption != "none" && keys.kind == KeySource::Kind::kNone) {
+    return KeyError(storage->Describe() +
+                    " is an encrypted repository; pass its key (--key-file) instead of writing "
+                    "unencrypted backups into it");
+  }
+  return repo;
 }
 
 Result<std::vector<SnapshotRef>> Repository::ListSnapshots(const std::string& database) {

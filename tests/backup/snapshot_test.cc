@@ -20,28 +20,8 @@ namespace {
 using aura::testing::FileSha256;
 using aura::testing::TempDir;
 
-// A database with `rows` rows of mixed content, including overflow pages. In WAL mode the WAL
-// keeps uncheckpointed commits (autocheckpoint off) so snapshots must merge it.
 void MakeDb(const std::string& path, bool wal, int rows) {
-  auto db = SqliteDb::OpenOrCreate(path, 1000);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE(db->Exec(wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE").ok());
-  ASSERT_TRUE(db->Exec("PRAGMA wal_autocheckpoint=0").ok());
-  sqlite3_db_config(db->get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-  ASSERT_TRUE(db->Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, body BLOB);"
-                       "CREATE INDEX t_name ON t(name)")
-                  .ok());
-  for (int batch = 0; batch < 4; ++batch) {
-    ASSERT_TRUE(db->Exec("BEGIN").ok());
-    for (int i = 0; i < rows / 4; ++i) {
-      int id = batch * (rows / 4) + i;
-      std::string sql = "INSERT INTO t(name, body) VALUES('name-" + std::to_string(id * 7919 % 1000) +
-                        "', randomblob(" + std::to_string(id % 17 == 0 ? 9000 : 200) + "))";
-      ASSERT_TRUE(db->Exec(sql).ok());
-    }
-    ASSERT_TRUE(db->Exec("COMMIT").ok());
-  }
-  ASSERT_TRUE(db->Exec("DELETE FROM t WHERE id % 5 = 0").ok());
+  ASSERT_TRUE(aura::testing::MakeTestDb(path, wal, rows).ok());
 }
 
 class SnapshotTest : public ::testing::Test {
@@ -145,10 +125,11 @@ TEST_F(SnapshotTest, NonSqliteFileIsRejected) {
 
 TEST_F(SnapshotTest, DatabaseLockedByAWriterTimesOutWithBusy) {
   MakeDb(dir_ / "src.db", false, 200);
+  // Hash first: closing any descriptor of the file would drop this process's POSIX locks.
+  std::string before = FileSha256(dir_ / "src.db");
   auto holder = SqliteDb::Open(dir_ / "src.db", SQLITE_OPEN_READWRITE, 0);
   ASSERT_TRUE(holder->Exec("BEGIN EXCLUSIVE").ok());
   ASSERT_TRUE(holder->Exec("INSERT INTO t(name) VALUES('uncommitted')").ok());
-  std::string before = FileSha256(dir_ / "src.db");
   auto repo = Repo();
   auto t0 = std::chrono::steady_clock::now();
   auto snap = Snap(dir_ / "src.db", *repo, 300);
@@ -195,6 +176,16 @@ TEST_F(SnapshotTest, NoEncryptionDecisionIsAKeyError) {
   auto r = Repository::OpenForWrite(storage_, unset, SystemClock::Instance());
   EXPECT_EQ(r.status().code(), Code::kKeyError);
   EXPECT_NE(r.status().message().find("--no-encryption"), std::string::npos);
+}
+
+// Regression: a missing key file used to recurse in OpenForWrite until the stack overflowed.
+TEST_F(SnapshotTest, MissingKeyFileFailsBeforeWritingAnything) {
+  KeySource missing;
+  missing.kind = KeySource::Kind::kKeyFile;
+  missing.key_file = dir_ / "absent.key";
+  auto r = Repository::OpenForWrite(storage_, missing, SystemClock::Instance());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_TRUE(RepoObjects().empty());
 }
 
 TEST_F(SnapshotTest, PlaintextIsRefusedIntoAnEncryptedRepository) {

@@ -18,6 +18,7 @@
 
 #include "common/file_io.h"
 #include "common/hashing.h"
+#include "common/sqlite.h"
 
 extern char** environ;
 
@@ -56,6 +57,29 @@ inline std::string FileSha256(const std::string& path) {
 
 inline void CopyFile(const std::string& from, const std::string& to) {
   std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+}
+
+// A database with `rows` rows of mixed content, including overflow pages and deleted rows. In
+// WAL mode the WAL keeps uncheckpointed commits (no autocheckpoint, no checkpoint on close), so
+// anything reading it must merge the WAL.
+inline Status MakeTestDb(const std::string& path, bool wal, int rows) {
+  AURA_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::OpenOrCreate(path, 1000));
+  AURA_RETURN_IF_ERROR(db.Exec(wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE"));
+  AURA_RETURN_IF_ERROR(db.Exec("PRAGMA wal_autocheckpoint=0"));
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  AURA_RETURN_IF_ERROR(db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, body BLOB);"
+                               "CREATE INDEX t_name ON t(name)"));
+  for (int batch = 0; batch < 4; ++batch) {
+    AURA_RETURN_IF_ERROR(db.Exec("BEGIN"));
+    for (int i = 0; i < rows / 4; ++i) {
+      int id = batch * (rows / 4) + i;
+      AURA_RETURN_IF_ERROR(db.Exec("INSERT INTO t(name, body) VALUES('name-" +
+                                   std::to_string(id * 7919 % 1000) + "', randomblob(" +
+                                   std::to_string(id % 17 == 0 ? 9000 : 200) + "))"));
+    }
+    AURA_RETURN_IF_ERROR(db.Exec("COMMIT"));
+  }
+  return db.Exec("DELETE FROM t WHERE id % 5 = 0");
 }
 
 struct ProcessResult {
