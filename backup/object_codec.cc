@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/background_hasher.h"
 #include "common/bytes.h"
 #include "common/ordered_pipeline.h"
 
@@ -27,9 +28,10 @@ ZSTD_DCtx* ThreadDCtx() {
   return ctx.get();
 }
 
+// A block shared read-only between the background hasher and a pipeline worker.
 struct Block {
   uint64_t index = 0;
-  std::vector<uint8_t> data;
+  std::shared_ptr<const std::vector<uint8_t>> data;
 };
 
 // Reads exactly buf.size() bytes unless the object ends first; returns the count.
@@ -61,7 +63,7 @@ struct ObjectEncoder::Impl {
   ObjectWriter* out = nullptr;
   ChunkSealer sealer;
   int zstd_level = 1;
-  Sha256 sha;
+  BackgroundHasher sha;
   uint64_t plaintext_size = 0;
   uint64_t next_index = 0;
   std::vector<uint8_t> partial;
@@ -96,9 +98,10 @@ Result<std::unique_ptr<ObjectEncoder>> ObjectEncoder::Start(ObjectWriter* out,
   const Compression compression = h.compression;
   Impl* ip = e->impl_.get();
   auto transform = [ip, compression](Block&& b) -> Result<std::vector<uint8_t>> {
-    if (compression == Compression::kNone) return ip->sealer.Seal(b.index, false, b.data);
-    std::vector<uint8_t> z(ZSTD_compressBound(b.data.size()));
-    size_t n = ZSTD_compressCCtx(ThreadCCtx(), z.data(), z.size(), b.data.data(), b.data.size(),
+    const std::vector<uint8_t>& in = *b.data;
+    if (compression == Compression::kNone) return ip->sealer.Seal(b.index, false, in);
+    std::vector<uint8_t> z(ZSTD_compressBound(in.size()));
+    size_t n = ZSTD_compressCCtx(ThreadCCtx(), z.data(), z.size(), in.data(), in.size(),
                                  ip->zstd_level);
     if (ZSTD_isError(n)) return InternalError(std::string("zstd: ") + ZSTD_getErrorName(n));
     return ip->sealer.Seal(b.index, false, std::span<const uint8_t>(z.data(), n));
@@ -112,9 +115,10 @@ Result<std::unique_ptr<ObjectEncoder>> ObjectEncoder::Start(ObjectWriter* out,
 ObjectEncoder::~ObjectEncoder() = default;
 
 Status ObjectEncoder::SubmitBlock(std::vector<uint8_t>&& block) {
-  impl_->sha.Update(block);
   impl_->plaintext_size += block.size();
-  return impl_->pipeline->Submit(Block{impl_->next_index++, std::move(block)});
+  auto shared = std::make_shared<const std::vector<uint8_t>>(std::move(block));
+  impl_->sha.Update(shared);
+  return impl_->pipeline->Submit(Block{impl_->next_index++, std::move(shared)});
 }
 
 Status ObjectEncoder::Write(std::span<const uint8_t> data) {
@@ -221,15 +225,16 @@ Result<ObjectSummary> ObjectDecoder::ReadAll(
   const ObjectHeader& h = header_;
   const std::string& what = h.name;
   Impl& impl = *impl_;
-  Sha256 sha;
+  BackgroundHasher sha;
   uint64_t plain = 0, blocks = 0;
   bool short_seen = false;
   auto transform = [&](Block&& b) -> Result<std::vector<uint8_t>> {
-    size_t sealed_len = b.data.size() - kTagSize;
+    const std::vector<uint8_t>& in = *b.data;
+    size_t sealed_len = in.size() - kTagSize;
     AURA_ASSIGN_OR_RETURN(
         std::vector<uint8_t> opened,
-        impl.sealer.Open(b.index, false, std::span<const uint8_t>(b.data.data(), sealed_len),
-                         std::span<const uint8_t>(b.data.data() + sealed_len, kTagSize)));
+        impl.sealer.Open(b.index, false, std::span<const uint8_t>(in.data(), sealed_len),
+                         std::span<const uint8_t>(in.data() + sealed_len, kTagSize)));
     if (h.compression == Compression::kNone) return opened;
     std::vector<uint8_t> out(h.block_size);
     size_t n = ZSTD_decompressDCtx(ThreadDCtx(), out.data(), out.size(), opened.data(),
@@ -245,10 +250,11 @@ Result<ObjectSummary> ObjectDecoder::ReadAll(
       return Corruption("block " + std::to_string(blocks) + " has the wrong size");
     }
     if (data.size() < h.block_size) short_seen = true;
-    sha.Update(data);
     plain += data.size();
     ++blocks;
-    return sink(data);
+    auto shared = std::make_shared<const std::vector<uint8_t>>(std::move(data));
+    sha.Update(shared);
+    return sink(*shared);
   };
   OrderedPipeline<Block, std::vector<uint8_t>> pipeline(transform, deliver, impl.threads,
                                                         impl.threads * 2 + 2);
@@ -276,7 +282,8 @@ Result<ObjectSummary> ObjectDecoder::ReadAll(
       return Corruption(what + ": truncated inside chunk " + std::to_string(index));
     }
     if (!final) {
-      Status s = pipeline.Submit(Block{index++, std::move(chunk)});
+      Status s = pipeline.Submit(
+          Block{index++, std::make_shared<const std::vector<uint8_t>>(std::move(chunk))});
       if (!s.ok()) return s.WithContext(what);
       continue;
     }
