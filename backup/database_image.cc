@@ -1,6 +1,7 @@
 #include "backup/database_image.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -8,7 +9,7 @@
 
 namespace aura::backup {
 
-Status CheckSqliteFile(const std::string& path) {
+Status CheckDatabasePath(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) {
@@ -19,20 +20,30 @@ Status CheckSqliteFile(const std::string& path) {
   if (S_ISDIR(st.st_mode)) {
     return InvalidArgument(path + " is a directory, not an SQLite database file");
   }
-  auto f = File::OpenForRead(path);
-  if (!f.ok()) return f.status().WithContext("cannot read database");
+  if (::access(path.c_str(), R_OK) != 0) return ErrnoStatus(errno, "cannot read database", path);
+  return Status::Ok();
+}
+
+namespace {
+
+// Checks the first 16 bytes through SQLite's own handle.
+Status CheckHeader(sqlite3_file* f, const std::string& path) {
+  sqlite3_int64 size = 0;
+  if (f->pMethods->xFileSize(f, &size) != SQLITE_OK) return IOError("cannot size " + path);
   uint8_t header[16] = {};
-  AURA_ASSIGN_OR_RETURN(size_t n, f->ReadAt(0, header));
-  if (n < 16 || std::memcmp(header, "SQLite format 3\0", 16) != 0) {
+  if (size >= 16) f->pMethods->xRead(f, header, 16, 0);
+  if (size < 16 || std::memcmp(header, "SQLite format 3\0", 16) != 0) {
     return NotADatabase(path + " is not an SQLite database (it lacks the 'SQLite format 3' "
                         "header); check the path");
   }
   return Status::Ok();
 }
 
+}  // namespace
+
 Result<std::unique_ptr<DatabaseImage>> DatabaseImage::Open(const std::string& path,
                                                            int busy_timeout_ms) {
-  AURA_RETURN_IF_ERROR(CheckSqliteFile(path));
+  AURA_RETURN_IF_ERROR(CheckDatabasePath(path));
   std::unique_ptr<DatabaseImage> img(new DatabaseImage());
   img->path_ = path;
   Status s = img->Init(busy_timeout_ms);
@@ -49,6 +60,11 @@ Status DatabaseImage::Init(int busy_timeout_ms) {
   db_ = std::move(db).value();
   // Closing the last connection would otherwise checkpoint, rewriting the source file.
   sqlite3_db_config(db_.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  if (sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_FILE_POINTER, &db_file_) != SQLITE_OK ||
+      db_file_ == nullptr || db_file_->pMethods == nullptr) {
+    return InternalError("no file handle for " + path_);
+  }
+  AURA_RETURN_IF_ERROR(CheckHeader(db_file_, path_));
 
   AURA_RETURN_IF_ERROR(db_.Exec("BEGIN"));
   in_txn_ = true;
@@ -72,7 +88,6 @@ Status DatabaseImage::Init(int busy_timeout_ms) {
   page_count_ = static_cast<uint32_t>(*pages);
   mode_ = mode == "wal" ? JournalMode::kWal : JournalMode::kRollback;
 
-  AURA_ASSIGN_OR_RETURN(db_file_, File::OpenForRead(path_));
   if (mode_ == JournalMode::kWal) {
     AURA_ASSIGN_OR_RETURN(wal_, ScanWal(path_ + "-wal"));
     if (wal_.last_commit_frame > 0) {
@@ -105,9 +120,12 @@ Status DatabaseImage::ReadPages(uint32_t first, uint32_t count, std::span<uint8_
     return InternalError("ReadPages out of range");
   }
   uint64_t offset = uint64_t{first - 1} * page_size_;
-  AURA_ASSIGN_OR_RETURN(size_t n, db_file_.ReadAt(offset, out));
-  // Pages past the end of the file read as zeros, as SQLite's pager does.
-  if (n < out.size()) std::memset(out.data() + n, 0, out.size() - n);
+  // A short read (pages past the end of the file) is zero-filled by the VFS, as the pager sees it.
+  int rc = db_file_->pMethods->xRead(db_file_, out.data(), static_cast<int>(out.size()),
+                                     static_cast<sqlite3_int64>(offset));
+  if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
+    return IOError("read " + path_ + " at offset " + std::to_string(offset) + " failed");
+  }
   if (wal_.page_frames.empty()) return Status::Ok();
   std::vector<uint8_t> frame_header(kWalFrameHeaderSize);
   for (uint32_t i = 0; i < count; ++i) {

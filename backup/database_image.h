@@ -47,9 +47,15 @@ struct WalPosition {
   WalChecksum checksum;
 };
 
-// Checks that `path` exists, is a regular file and starts with the SQLite header. kNotFound,
-// kPermissionDenied, kInvalidArgument (a directory) or kNotADatabase otherwise.
-Status CheckSqliteFile(const std::string& path);
+// Checks that `path` exists and is a regular file, without opening it. kNotFound,
+// kPermissionDenied or kInvalidArgument (a directory) otherwise.
+//
+// Why not open it to look at the header: closing any descriptor of a database file drops every
+// POSIX lock this process holds on it, including the SHARED lock of another SQLite connection in
+// the process (the WAL follower's). Another process could then believe it holds the last
+// connection, checkpoint partially and delete the WAL. So the agent never opens the database
+// file itself: it reads it through the SQLite connection's own file handle.
+Status CheckDatabasePath(const std::string& path);
 
 class DatabaseImage {
  public:
@@ -76,11 +82,11 @@ class DatabaseImage {
   Status Init(int busy_timeout_ms);
 
   std::string path_;
-  // Declared before db_ so they close after it: closing any descriptor of a file drops every
-  // POSIX lock this process holds on it, including the read lock db_ relies on.
-  File db_file_;
+  // The -wal file may be read with a descriptor of our own: SQLite takes no locks on it. The
+  // database file is read only through db_'s own handle (see CheckDatabasePath).
   File wal_file_;
   SqliteDb db_;
+  sqlite3_file* db_file_ = nullptr;
   WalScan wal_;
   JournalMode mode_ = JournalMode::kRollback;
   uint32_t page_size_ = 0;

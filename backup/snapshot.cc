@@ -93,7 +93,7 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
                                     const SnapshotOptions& o) {
   const Clock& clock = o.clock != nullptr ? *o.clock : SystemClock::Instance();
   AURA_RETURN_IF_ERROR(ValidateDatabaseName(o.database_name));
-  AURA_RETURN_IF_ERROR(CheckSqliteFile(db_path));
+  AURA_RETURN_IF_ERROR(CheckDatabasePath(db_path));
   const auto t0 = std::chrono::steady_clock::now();
   const TimePoint created = clock.Now();
   AURA_ASSIGN_OR_RETURN(std::string id, NewSnapshotId(created));

@@ -106,6 +106,29 @@ TEST_F(SnapshotTest, SnapshotLeavesTheSourceUntouched) {
   EXPECT_EQ(FileSha256(dir_ / "src.db-wal"), wal_before);
 }
 
+// Regression: the snapshot used to open and close its own descriptor of the database file, which
+// drops every POSIX lock the process holds on it, including another connection's SHARED lock. An
+// external process closing its connection then believed it was the last one and deleted the WAL
+// and shared-memory files from under the connection still reading them.
+TEST_F(SnapshotTest, SnapshotKeepsOtherConnectionsLocksInTheProcess) {
+  MakeDb(dir_ / "src.db", true, 500);
+  auto other = SqliteDb::Open(dir_ / "src.db", SQLITE_OPEN_READWRITE, 1000);
+  sqlite3_db_config(other->get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  ASSERT_TRUE(other->Exec("BEGIN").ok());
+  ASSERT_TRUE(other->QueryInt("SELECT count(*) FROM t").ok());
+  auto repo = Repo();
+  ASSERT_TRUE(Snap(dir_ / "src.db", *repo).ok());
+  auto app = aura::testing::RunProcess(
+      {"/usr/bin/sqlite3", dir_ / "src.db", "INSERT INTO t(name) VALUES('after-snapshot');"});
+  ASSERT_EQ(app.exit_code, 0) << app.err;
+  EXPECT_TRUE(PathExists(dir_ / "src.db-wal")) << "the WAL was deleted under an open connection";
+  EXPECT_TRUE(PathExists(dir_ / "src.db-shm"));
+  ASSERT_TRUE(other->Exec("COMMIT").ok());
+  *other = SqliteDb();
+  auto check = SqliteDb::Open(dir_ / "src.db", SQLITE_OPEN_READONLY, 1000);
+  EXPECT_EQ(*check->QueryInt("SELECT count(*) FROM t WHERE name = 'after-snapshot'"), 1);
+}
+
 TEST_F(SnapshotTest, MissingDatabaseIsNotFound) {
   auto repo = Repo();
   auto snap = Snap(dir_ / "nope.db", *repo);
