@@ -46,12 +46,27 @@ Result<std::unique_ptr<DatabaseImage>> DatabaseImage::Open(const std::string& pa
   AURA_RETURN_IF_ERROR(CheckDatabasePath(path));
   std::unique_ptr<DatabaseImage> img(new DatabaseImage());
   img->path_ = path;
-  Status s = img->Init(busy_timeout_ms);
+  Status s = img->Init(busy_timeout_ms, UINT64_MAX);
   if (!s.ok()) return s;
   return img;
 }
 
-Status DatabaseImage::Init(int busy_timeout_ms) {
+Result<std::unique_ptr<DatabaseImage>> DatabaseImage::OpenAt(const std::string& path,
+                                                             int busy_timeout_ms, uint32_t salt1,
+                                                             uint32_t salt2, uint64_t frame) {
+  AURA_RETURN_IF_ERROR(CheckDatabasePath(path));
+  std::unique_ptr<DatabaseImage> img(new DatabaseImage());
+  img->path_ = path;
+  AURA_RETURN_IF_ERROR(img->Init(busy_timeout_ms, frame));
+  const WalScan& w = img->wal_;
+  if (frame > 0 && (w.header.salt1 != salt1 || w.header.salt2 != salt2 ||
+                    w.last_commit_frame != frame)) {
+    return Busy("the WAL of " + path + " moved on while its image was read; retrying");
+  }
+  return img;
+}
+
+Status DatabaseImage::Init(int busy_timeout_ms, uint64_t max_frame) {
   auto db = SqliteDb::Open(path_, SQLITE_OPEN_READWRITE, busy_timeout_ms);
   if (!db.ok() && db.status().code() == Code::kPermissionDenied) {
     db = SqliteDb::Open(path_, SQLITE_OPEN_READONLY, busy_timeout_ms);
@@ -89,7 +104,7 @@ Status DatabaseImage::Init(int busy_timeout_ms) {
   mode_ = mode == "wal" ? JournalMode::kWal : JournalMode::kRollback;
 
   if (mode_ == JournalMode::kWal) {
-    AURA_ASSIGN_OR_RETURN(wal_, ScanWal(path_ + "-wal"));
+    AURA_ASSIGN_OR_RETURN(wal_, ScanWal(path_ + "-wal", max_frame));
     if (wal_.last_commit_frame > 0) {
       if (wal_.header.page_size != page_size_) {
         return Corruption(path_ + "-wal has page size " + std::to_string(wal_.header.page_size) +
@@ -97,6 +112,13 @@ Status DatabaseImage::Init(int busy_timeout_ms) {
       }
       page_count_ = wal_.db_pages;
       AURA_ASSIGN_OR_RETURN(wal_file_, File::OpenForRead(path_ + "-wal"));
+    } else if (max_frame != UINT64_MAX) {
+      // The image before any WAL frame is the database file alone.
+      sqlite3_int64 size = 0;
+      if (db_file_->pMethods->xFileSize(db_file_, &size) != SQLITE_OK) {
+        return IOError("cannot size " + path_);
+      }
+      page_count_ = static_cast<uint32_t>(static_cast<uint64_t>(size) / page_size_);
     }
   }
   return Status::Ok();

@@ -61,6 +61,14 @@ class DatabaseImage {
  public:
   static Result<std::unique_ptr<DatabaseImage>> Open(const std::string& path,
                                                      int busy_timeout_ms);
+
+  // The image as of commit frame `frame` of the WAL with salts salt1/salt2 (not the newest
+  // commit). Only consistent while a reader that has not moved past `frame` holds its lock, so
+  // that no checkpoint copied newer frames into the database file: the WAL follower uses it
+  // right after its own poll. kBusy if the WAL is no longer that one.
+  static Result<std::unique_ptr<DatabaseImage>> OpenAt(const std::string& path,
+                                                       int busy_timeout_ms, uint32_t salt1,
+                                                       uint32_t salt2, uint64_t frame);
   ~DatabaseImage();
 
   uint32_t page_size() const { return page_size_; }
@@ -79,7 +87,7 @@ class DatabaseImage {
 
  private:
   DatabaseImage() = default;
-  Status Init(int busy_timeout_ms);
+  Status Init(int busy_timeout_ms, uint64_t max_frame);
 
   std::string path_;
   // The -wal file may be read with a descriptor of our own: SQLite takes no locks on it. The

@@ -32,6 +32,8 @@ class DatabaseChecksum {
   // counted as all-zero pages (what SQLite reads for a page it has never written).
   void Resize(uint32_t pages);
 
+  // The hash of page `pgno` (1-based, <= pages()).
+  uint64_t hash(uint32_t pgno) const { return hashes_[pgno - 1]; }
   uint64_t value() const { return value_; }
   uint32_t pages() const { return static_cast<uint32_t>(hashes_.size()); }
   uint32_t page_size() const { return page_size_; }

@@ -77,6 +77,11 @@ std::string ManifestToJson(const Manifest& m) {
                 {"frame", m.wal->frame},
                 {"checksum", {m.wal->checksum.s0, m.wal->checksum.s1}}};
   }
+  if (m.replication) {
+    j["replication"] = {{"generation", m.replication->generation},
+                        {"txid", m.replication->txid},
+                        {"db_checksum", m.replication->db_checksum}};
+  }
   json objs = json::array();
   for (const ManifestObject& o : m.objects) {
     objs.push_back({{"name", o.name},
@@ -112,6 +117,12 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& wh
       p.frame = w.at("frame").get<uint64_t>();
       p.checksum = {w.at("checksum").at(0).get<uint32_t>(), w.at("checksum").at(1).get<uint32_t>()};
       m.wal = p;
+    }
+    if (j.contains("replication")) {
+      const json& r = j["replication"];
+      m.replication = ReplicationPoint{r.at("generation").get<uint64_t>(),
+                                       r.at("txid").get<uint64_t>(),
+                                       r.at("db_checksum").get<uint64_t>()};
     }
     for (const json& o : j.at("objects")) {
       m.objects.push_back({o.at("name").get<std::string>(), o.at("kind").get<std::string>(),

@@ -46,6 +46,14 @@ struct SnapshotSummary {
   std::string key_id;  // hex, empty when not encrypted
 };
 
+// Where a snapshot stands in continuous replication: the database as of transaction `txid` of
+// `generation`, with its database checksum (db_checksum.h), so WAL segments can follow it.
+struct ReplicationPoint {
+  uint64_t generation = 0;
+  uint64_t txid = 0;
+  uint64_t db_checksum = 0;
+};
+
 struct Manifest {
   SnapshotSummary summary;
   std::string host;
@@ -53,6 +61,7 @@ struct Manifest {
   std::string journal_mode;  // "wal" or "rollback"
   std::string sha256;        // hex SHA-256 of the whole restored database file
   std::optional<WalPosition> wal;
+  std::optional<ReplicationPoint> replication;
   std::vector<ManifestObject> objects;
   int64_t duration_ms = 0;
   std::string agent_version;

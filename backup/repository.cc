@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "backup/object_codec.h"
+#include "backup/wal_segment.h"
 #include "common/hashing.h"
 
 namespace aura::backup {
@@ -69,7 +71,34 @@ std::optional<SnapshotRef> ParseManifestName(const std::string& name, uint64_t s
   return SnapshotRef{name.substr(0, at), file.substr(0, file.size() - suffix.size()), size};
 }
 
+// Parses "<db>/wal/<gen>/<level>/<first>-<last>.seg".
+std::optional<SegmentRef> ParseSegmentName(const std::string& name, uint64_t size) {
+  auto at = name.rfind("/wal/");
+  if (at == std::string::npos || at == 0) return std::nullopt;
+  std::string rest = name.substr(at + 5);
+  auto s1 = rest.find('/');
+  if (s1 == std::string::npos) return std::nullopt;
+  auto s2 = rest.find('/', s1 + 1);
+  if (s2 == std::string::npos || s2 != s1 + 2) return std::nullopt;
+  SegmentRef r;
+  r.database = name.substr(0, at);
+  if (!ParseGenerationName(rest.substr(0, s1), &r.generation)) return std::nullopt;
+  char lvl = rest[s1 + 1];
+  if (lvl < '0' || lvl > '9') return std::nullopt;
+  r.level = lvl - '0';
+  if (!ParseSegmentFileName(rest.substr(s2 + 1), &r.first_txid, &r.last_txid)) {
+    return std::nullopt;
+  }
+  r.size = size;
+  return r;
+}
+
 }  // namespace
+
+std::string SegmentRef::Name() const {
+  return database + "/wal/" + GenerationName(generation) + "/" + std::to_string(level) + "/" +
+         SegmentFileName(first_txid, last_txid);
+}
 
 std::string SnapshotRef::ManifestName() const {
   return database + kSnapshotsDir + id + kManifestSuffix;
@@ -200,6 +229,20 @@ Result<std::vector<SnapshotRef>> Repository::ListSnapshots(const std::string& da
   }
   std::sort(out.begin(), out.end(), [](const SnapshotRef& a, const SnapshotRef& b) {
     return a.id != b.id ? a.id < b.id : a.database < b.database;
+  });
+  return out;
+}
+
+Result<std::vector<SegmentRef>> Repository::ListSegments(const std::string& database) {
+  AURA_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, storage_->List(database + "/wal/"));
+  std::vector<SegmentRef> out;
+  for (const ObjectInfo& o : objects) {
+    auto ref = ParseSegmentName(o.name, o.size);
+    if (ref && ref->database == database) out.push_back(*ref);
+  }
+  std::sort(out.begin(), out.end(), [](const SegmentRef& a, const SegmentRef& b) {
+    return std::tie(a.generation, a.level, a.first_txid) <
+           std::tie(b.generation, b.level, b.first_txid);
   });
   return out;
 }

@@ -5,6 +5,9 @@
 //   aura-repository.json                      format version, id, encryption, KDF salt
 //   <database>/snapshots/<id>.data            snapshot data object (kind 1)
 //   <database>/snapshots/<id>.manifest        snapshot manifest (kind 2), written last
+//   <database>/wal/<generation>/<level>/<first>-<last>.seg
+//                                             WAL segment (kind 3): level 0 as shipped, levels
+//                                             1..3 compacted over 30 s, 5 min and 1 h windows
 //
 // A snapshot id is "<UTC time, compact>-<8 hex random>" (20261124T201405Z-1a2b3c4d), so names
 // sort by time. Database names may contain '/', letting a fleet use "<host>/<db>".
@@ -57,6 +60,16 @@ struct SnapshotRef {
   std::string DataName() const;
 };
 
+struct SegmentRef {
+  std::string database;
+  uint64_t generation = 0;
+  int level = 0;
+  uint64_t first_txid = 0;
+  uint64_t last_txid = 0;
+  uint64_t size = 0;
+  std::string Name() const;
+};
+
 // kInvalidArgument unless `name` can name a database in a repository.
 Status ValidateDatabaseName(const std::string& name);
 // A new snapshot id for a snapshot taken at `t`.
@@ -89,6 +102,9 @@ class Repository {
   // The newest snapshot. kNotFound if none; kInvalidArgument if several databases have
   // snapshots and `database` is empty.
   Result<SnapshotRef> LatestSnapshot(const std::string& database);
+
+  // WAL segments of `database`, ordered by (generation, level, first txid).
+  Result<std::vector<SegmentRef>> ListSegments(const std::string& database);
 
   // Public summary from the manifest header; needs no key.
   Result<SnapshotSummary> ReadSummary(const SnapshotRef& ref);

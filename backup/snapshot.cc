@@ -38,7 +38,7 @@ struct DataResult {
 
 // Streams the page image into `writer`. kBusy means the WAL was reset mid-read: retry.
 Result<DataResult> WriteData(DatabaseImage& image, ObjectWriter& writer, const ObjectSpec& spec,
-                             const Key* key, int threads) {
+                             const Key* key, int threads, DatabaseChecksum* checksum) {
   AURA_ASSIGN_OR_RETURN(auto encoder, ObjectEncoder::Start(&writer, spec, key, threads));
   const uint32_t ps = image.page_size();
   const uint32_t pages_per_block = std::max<uint32_t>(1, spec.block_size / ps);
@@ -46,6 +46,11 @@ Result<DataResult> WriteData(DatabaseImage& image, ObjectWriter& writer, const O
     uint32_t n = std::min(pages_per_block, image.page_count() - pg + 1);
     std::vector<uint8_t> block(uint64_t{n} * ps);
     AURA_RETURN_IF_ERROR(image.ReadPages(pg, n, block));
+    if (checksum != nullptr) {
+      for (uint32_t i = 0; i < n; ++i) {
+        checksum->SetPage(pg + i, std::span<const uint8_t>(block.data() + uint64_t{i} * ps, ps));
+      }
+    }
     AURA_RETURN_IF_ERROR(encoder->WriteBlock(std::move(block)));
   }
   DataResult r;
@@ -70,7 +75,8 @@ Result<DataResult> SnapshotData(const std::string& db_path, Repository& repo,
     WriteOptions wo;
     wo.size_hint = image->size_bytes() / 3;
     AURA_ASSIGN_OR_RETURN(auto writer, repo.storage().Create(spec.name, wo));
-    auto r = WriteData(*image, *writer, s, repo.write_key(), threads);
+    if (o.checksum != nullptr) *o.checksum = DatabaseChecksum(image->page_size());
+    auto r = WriteData(*image, *writer, s, repo.write_key(), threads, o.checksum);
     if (r.ok()) {
       AURA_RETURN_IF_ERROR(writer->Commit());
       return r;
@@ -124,6 +130,10 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
   m.journal_mode = data.mode == JournalMode::kWal ? "wal" : "rollback";
   m.sha256 = HexEncode(data.summary.sha256);
   if (data.wal.frame > 0) m.wal = data.wal;
+  if (o.replication) {
+    m.replication = *o.replication;
+    if (o.checksum != nullptr) m.replication->db_checksum = o.checksum->value();
+  }
   m.objects.push_back({data.summary.name, "data", data.summary.stored_size,
                        data.summary.plaintext_size, data.summary.chunk_count, m.sha256});
   m.agent_version = kAgentVersion;

@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "backup/db_checksum.h"
 #include "backup/manifest.h"
 #include "backup/repository.h"
 #include "common/clock.h"
@@ -30,6 +31,11 @@ struct SnapshotOptions {
   int zstd_level = 1;
   int max_attempts = 3;  // restarts if the WAL is reset mid-read
   const Clock* clock = nullptr;  // nullptr: system clock
+  // Continuous replication: the generation and txid this snapshot stands at; recorded in the
+  // manifest with the image's database checksum.
+  std::optional<ReplicationPoint> replication;
+  // If set, receives the per-page checksum of the image (costs one SHA-256 pass).
+  DatabaseChecksum* checksum = nullptr;
 };
 
 struct SnapshotResult {

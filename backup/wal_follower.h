@@ -36,7 +36,7 @@ namespace aura::backup {
 
 // Where the follower stands: the last commit frame it consumed in one WAL generation.
 struct FollowPosition {
-  uint32_t salt1 = 0;  // 0/0: no WAL seen yet (any WAL found continues from the database file)
+  uint32_t salt1 = 0;  // 0/0: no WAL seen yet
   uint32_t salt2 = 0;
   uint64_t frame = 0;
   WalChecksum checksum;  // running WAL checksum after `frame`
@@ -77,12 +77,25 @@ class WalFollower {
 
   enum class Outcome { kOk, kGap };
   // Reads the transactions committed after `pos`, calling `on_txn` for each in order and
-  // advancing `pos` after each successful call. kGap: the WAL is not the one `pos` names and
-  // continuity cannot be proven (a new generation is needed); `pos` is unchanged.
-  Result<Outcome> Poll(FollowPosition& pos, const std::function<Status(const WalTxn&)>& on_txn);
+  // advancing `pos` after each successful call. `pos_under_lock` says that `pos` was reached
+  // while this follower held its lock (a previous Poll, or a snapshot taken after Open): then a
+  // WAL reset provably continues from it. Otherwise (a position recorded before a restart) a
+  // WAL with other salts is kGap: continuity cannot be proven and a new generation is needed;
+  // `pos` is unchanged.
+  Result<Outcome> Poll(FollowPosition& pos, bool pos_under_lock,
+                       const std::function<Status(const WalTxn&)>& on_txn);
 
   // Reads the page stored in WAL frame `frame` of the current WAL (valid inside on_txn).
   Status ReadFramePage(uint64_t frame, std::span<uint8_t> out);
+
+  // Takes the database's write lock without waiting (kBusy if a writer has it), runs `fn`, and
+  // releases the lock. While it is held no transaction can commit and the WAL cannot be reset.
+  Status WithWriteLock(const std::function<Status()>& fn);
+
+  // With the write lock held (inside WithWriteLock) and everything consumed: drops the read
+  // lock, runs a PASSIVE checkpoint, and takes the read lock again. If the checkpoint copied
+  // every frame, the new read lock uses no WAL frame, so the next writer may restart the WAL.
+  Result<CheckpointResult> CheckpointWithoutReadLock();
 
   // Runs a checkpoint on a connection of its own ("PASSIVE", "RESTART" or "TRUNCATE") with a
   // busy timeout (only RESTART/TRUNCATE wait).
@@ -91,15 +104,17 @@ class WalFollower {
  private:
   WalFollower() = default;
   Status BeginRead(SqliteDb& db);
+  Status ScanFrom(const WalHeader& header, FollowPosition cur, FollowPosition& pos,
+                  const std::function<Status(const WalTxn&)>& on_txn);
 
   std::string db_path_;
   uint32_t page_size_ = 0;
   SqliteDb conns_[2];
   int active_ = 0;
   SqliteDb checkpointer_;
-  File shm_;
-  std::vector<uint8_t> last_shm_header_;
-  uint64_t last_wal_size_ = 0;
+  SqliteDb writer_;
+  File wal_file_;  // the -wal file; SQLite takes no locks on it, so our own descriptor is safe
+  int64_t last_data_version_ = -1;
 };
 
 }  // namespace aura::backup

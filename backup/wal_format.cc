@@ -54,7 +54,7 @@ WalFrameHeader ParseWalFrameHeader(std::span<const uint8_t, kWalFrameHeaderSize>
   return f;
 }
 
-Result<WalScan> ScanWal(const std::string& path) {
+Result<WalScan> ScanWal(const std::string& path, uint64_t max_frame) {
   WalScan scan;
   auto file = File::OpenForRead(path);
   if (!file.ok()) {
@@ -80,6 +80,7 @@ Result<WalScan> ScanWal(const std::string& path) {
     AURA_ASSIGN_OR_RETURN(size_t got, file->ReadAt(WalFrameOffset(ps, frame), buf));
     size_t frames_here = got / frame_size;
     for (size_t i = 0; i < frames_here; ++i, ++frame) {
+      if (frame > max_frame) return scan;
       const uint8_t* f = buf.data() + i * frame_size;
       WalFrameHeader fh = ParseWalFrameHeader(std::span<const uint8_t, kWalFrameHeaderSize>(f, 24));
       if (fh.salt1 != header->salt1 || fh.salt2 != header->salt2 || fh.pgno == 0) return scan;

@@ -99,7 +99,8 @@ struct WalScan {
   std::unordered_map<uint32_t, uint64_t> page_frames;  // pgno -> frame number (1-based)
 };
 
-// Scans the WAL file at `path` from the start. A missing file gives an empty scan.
-Result<WalScan> ScanWal(const std::string& path);
+// Scans the WAL file at `path` from the start, up to the last valid commit frame at or below
+// `max_frame`. A missing file gives an empty scan.
+Result<WalScan> ScanWal(const std::string& path, uint64_t max_frame = UINT64_MAX);
 
 }  // namespace aura::backup

@@ -215,6 +215,11 @@ TempFile& TempFile::operator=(TempFile&& other) noexcept {
   return *this;
 }
 
+Status TempFile::CommitTo(const std::string& final_path, bool no_replace) {
+  final_path_ = final_path;
+  return Commit(no_replace);
+}
+
 Status TempFile::Commit(bool no_replace) {
   if (temp_path_.empty()) return InternalError("TempFile::Commit without a file");
   AURA_RETURN_IF_ERROR(file_.Sync());

@@ -95,6 +95,9 @@ class TempFile {
   // fsync, rename to the final path, fsync the directory. With no_replace, fails with
   // AlreadyExists (and keeps nothing) when the final path already exists.
   Status Commit(bool no_replace);
+  // Commit under another final name in the same directory (when the name is known only at the
+  // end, as for a WAL segment named by its last transaction).
+  Status CommitTo(const std::string& final_path, bool no_replace);
   // Deletes the temp file now. Idempotent.
   void Abandon();
 

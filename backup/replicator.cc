@@ -1,0 +1,238 @@
+#include "backup/replicator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/snapshot.h"
+
+namespace aura::backup {
+
+// The state to return to if the open segment cannot be completed (disk full, I/O error): the
+// transactions in it are read again from the WAL, which still holds them because the read lock
+// has not moved since.
+struct Replicator::Undo {
+  FollowPosition pos;
+  uint64_t last_txid = 0;
+  uint32_t pages = 0;
+  uint32_t db_pages = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> old_hashes;
+};
+
+Replicator::Replicator(ReplicatorOptions options, std::shared_ptr<Repository> repo)
+    : opts_(std::move(options)), repo_(std::move(repo)),
+      clock_(opts_.clock != nullptr ? opts_.clock : &SystemClock::Instance()) {
+  status_.database = opts_.database;
+}
+
+Replicator::~Replicator() = default;
+
+Status Replicator::Start() {
+  AURA_RETURN_IF_ERROR(CreateDirectories(opts_.spool_dir, 0700));
+  AURA_RETURN_IF_ERROR(ListSpool(opts_.spool_dir, /*clean=*/true).status());
+  AURA_ASSIGN_OR_RETURN(follower_, WalFollower::Open(opts_.db_path, opts_.busy_timeout_ms));
+  page_buf_.resize(follower_->page_size());
+  last_refresh_ = std::chrono::steady_clock::now();
+  return Resume();
+}
+
+void Replicator::RecordError(const Status& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (status_.last_error != s.message()) {
+    spdlog::error("replicate {}: {}", opts_.database, s.message());
+  }
+  status_.last_error = s.message();
+  status_.last_error_us = NowUs();
+}
+
+Status Replicator::ConsumeTxn(const WalTxn& txn, bool catch_up) {
+  if (!builder_) {
+    std::vector<SpooledSegment> spooled;
+    AURA_ASSIGN_OR_RETURN(spooled, ListSpool(opts_.spool_dir));
+    uint64_t bytes = SpoolBytes(spooled);
+    if (bytes > opts_.spool_max_bytes) {
+      return IOError("spool " + opts_.spool_dir + " is full (" + std::to_string(bytes) +
+                     " bytes, limit " + std::to_string(opts_.spool_max_bytes) +
+                     "): uploads are failing; shipping is paused and the WAL is kept until "
+                     "they succeed");
+    }
+    undo_ = std::make_unique<Undo>(Undo{pos_, last_txid_, checksum_.pages(), db_pages_, {}});
+    AURA_ASSIGN_OR_RETURN(builder_, SegmentBuilder::Start(opts_.spool_dir, generation_,
+                                                          follower_->page_size(), last_txid_ + 1,
+                                                          catch_up_before_.value_or(
+                                                              checksum_.value())));
+    builder_started_ = std::chrono::steady_clock::now();
+  }
+  std::vector<std::pair<uint32_t, uint64_t>> pages;
+  for (const auto& pf : txn.page_frames) {
+    if (pf.first <= txn.db_pages) pages.push_back(pf);
+  }
+  // Pass 1: the checksum after the transaction (its header comes before its pages).
+  if (!catch_up) {
+    for (const auto& [pgno, frame] : pages) {
+      AURA_RETURN_IF_ERROR(follower_->ReadFramePage(frame, page_buf_));
+      if (pgno <= checksum_.pages()) undo_->old_hashes.emplace_back(pgno, checksum_.hash(pgno));
+      checksum_.SetPage(pgno, page_buf_);
+    }
+    for (uint32_t p = txn.db_pages + 1; p <= checksum_.pages(); ++p) {
+      undo_->old_hashes.emplace_back(p, checksum_.hash(p));
+    }
+    checksum_.Resize(txn.db_pages);
+  }
+  TxnHeader h{last_txid_ + 1, NowUs(), txn.db_pages, static_cast<uint32_t>(pages.size()),
+              catch_up ? 0 : checksum_.value()};
+  AURA_RETURN_IF_ERROR(builder_->BeginTxn(h));
+  for (const auto& [pgno, frame] : pages) {
+    AURA_RETURN_IF_ERROR(follower_->ReadFramePage(frame, page_buf_));
+    AURA_RETURN_IF_ERROR(builder_->AddPage(pgno, page_buf_));
+  }
+  ++last_txid_;
+  db_pages_ = txn.db_pages;
+  last_commit_us_ = h.commit_us;
+  return Status::Ok();
+}
+
+void Replicator::Rollback() {
+  if (!undo_) return;
+  builder_.reset();  // deletes the temp file
+  pos_ = undo_->pos;
+  last_txid_ = undo_->last_txid;
+  db_pages_ = undo_->db_pages;
+  checksum_.Resize(undo_->pages);
+  for (auto it = undo_->old_hashes.rbegin(); it != undo_->old_hashes.rend(); ++it) {
+    checksum_.SetPageHash(it->first, it->second);
+  }
+  undo_.reset();
+}
+
+Status Replicator::CutSegment() {
+  if (!builder_) return Status::Ok();
+  SegmentHeader tail;
+  tail.last_txid = last_txid_;
+  tail.checksum_after = checksum_.value();
+  tail.db_pages = db_pages_;
+  tail.last_commit_us = last_commit_us_;
+  tail.wal_salt1 = pos_.salt1;
+  tail.wal_salt2 = pos_.salt2;
+  tail.wal_frame = pos_.frame;
+  tail.wal_checksum = pos_.checksum;
+  auto spooled = builder_->Finish(tail);
+  if (!spooled.ok()) {
+    Rollback();
+    return spooled.status().WithContext("spool segment");
+  }
+  builder_.reset();
+  undo_.reset();
+  catch_up_before_.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  status_.spooled_txid = last_txid_;
+  status_.last_commit_us = last_commit_us_;
+  status_.generation = generation_;
+  return Status::Ok();
+}
+
+Status Replicator::PollOnce(bool* gap, bool catch_up) {
+  auto outcome = follower_->Poll(pos_, pos_under_lock_, [&](const WalTxn& t) {
+    return ConsumeTxn(t, catch_up);
+  });
+  if (!outcome.ok()) return outcome.status();
+  *gap = *outcome == WalFollower::Outcome::kGap;
+  if (!*gap) pos_under_lock_ = true;
+  return Status::Ok();
+}
+
+Status Replicator::Step() {
+  if (!follower_) return InternalError("Replicator::Step before Start");
+  const auto now = std::chrono::steady_clock::now();
+  const bool segment_due = builder_ && now - builder_started_ >= opts_.segment_max_age;
+  if (!follower_->Changed() && !segment_due && now - last_refresh_ < std::chrono::milliseconds(250)) {
+    return Status::Ok();
+  }
+  bool gap = false;
+  Status s = PollOnce(&gap, false);
+  if (s.ok() && gap) {
+    s = CutSegment();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++status_.gaps_detected;
+    }
+    if (s.ok()) s = StartGeneration("the WAL was reset by another process");
+  }
+  if (s.ok() && builder_ &&
+      (now - builder_started_ >= opts_.segment_max_age ||
+       builder_->bytes() >= opts_.segment_max_bytes)) {
+    s = CutSegment();
+  }
+  if (!s.ok()) {
+    Rollback();
+    RecordError(s);
+    return s;
+  }
+  if (!builder_) {
+    // Everything read is durable in the spool: the read lock may move on.
+    AURA_RETURN_IF_ERROR(follower_->Refresh());
+    last_refresh_ = now;
+    Status c = MaybeCheckpoint();
+    if (!c.ok()) RecordError(c);
+  }
+  return Status::Ok();
+}
+
+Status Replicator::Flush() {
+  if (!follower_) return Status::Ok();
+  bool gap = false;
+  Status s = PollOnce(&gap, false);
+  if (s.ok()) s = CutSegment();
+  if (!s.ok()) Rollback();
+  return s;
+}
+
+Status Replicator::MaybeCheckpoint() {
+  if (pos_.frame > opts_.checkpoint_pages) {
+    AURA_RETURN_IF_ERROR(follower_->Checkpoint("PASSIVE", 0).status());
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (pos_.frame > opts_.restart_pages && now - last_restart_try_ > std::chrono::seconds(1)) {
+    last_restart_try_ = now;
+    return RestartDance();
+  }
+  return Status::Ok();
+}
+
+Status Replicator::RestartDance() {
+  Status s = follower_->WithWriteLock([&]() -> Status {
+    bool gap = false;
+    AURA_RETURN_IF_ERROR(PollOnce(&gap, false));
+    if (gap) return Busy("WAL changed during restart attempt");
+    AURA_RETURN_IF_ERROR(CutSegment());
+    return follower_->CheckpointWithoutReadLock().status();
+  });
+  if (s.code() == Code::kBusy) return Status::Ok();  // a writer is busy: try again later
+  if (!s.ok()) Rollback();
+  return s;
+}
+
+ReplicationStatus Replicator::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+std::string Replicator::StatusJson() const {
+  ReplicationStatus s = status();
+  nlohmann::json j = {{"database", s.database},
+                      {"generation", GenerationName(s.generation)},
+                      {"spooled_txid", s.spooled_txid},
+                      {"uploaded_txid", s.uploaded_txid},
+                      {"last_commit", s.last_commit_us},
+                      {"last_uploaded_commit", s.last_uploaded_commit_us},
+                      {"spool_bytes", s.spool_bytes},
+                      {"spool_segments", s.spool_segments},
+                      {"pending_txns", s.pending_txns},
+                      {"generations_started", s.generations_started},
+                      {"gaps_detected", s.gaps_detected},
+                      {"segments_uploaded", s.segments_uploaded},
+                      {"last_error", s.last_error}};
+  return j.dump();
+}
+
+}  // namespace aura::backup

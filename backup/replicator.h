@@ -1,0 +1,129 @@
+// Replicator: continuous WAL shipping for one WAL-mode database to one repository.
+//
+// The loop (Step, every poll interval): if the database changed, read the newly committed
+// transactions with the WalFollower, give each a txid, append it to the open spool segment with
+// its pages and the database checksum after it; cut the segment (fsync, rename) when it is old
+// or large enough; then move the follower's read lock forward. A separate uploader (Upload)
+// seals spooled segments into the repository in order and deletes them from the spool. The
+// application never waits on either: the follower only reads, the network is behind the spool.
+//
+// Generations: a generation starts with a snapshot taken while the follower holds its lock, so
+// the WAL continues exactly from the snapshot's position. On start the replicator resumes from
+// the newest segment (spool or repository) or generation snapshot; if the WAL is no longer the
+// one that position names (another process checkpointed with TRUNCATE or RESTART while the agent
+// was stopped), it cannot prove nothing was lost, so it starts a new generation, logs it and
+// counts it. txids keep increasing across generations.
+//
+// Checkpoints: the follower's lock stops checkpoints at what has been shipped, never blocks
+// writers, and is refreshed at least every segment. The replicator runs PASSIVE checkpoints when
+// the WAL holds more than `checkpoint_pages` frames, and when it holds more than
+// `restart_pages` it makes a WAL restart possible by holding the write lock for a few
+// milliseconds (never waiting for it) while it ships the tail and checkpoints. See
+// docs/REPLICATION.md.
+//
+// Thread-safety: Start and Step run on one thread; Upload on another; status() on any.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backup/db_checksum.h"
+#include "backup/repository.h"
+#include "backup/spool.h"
+#include "backup/wal_follower.h"
+#include "common/clock.h"
+
+namespace aura::backup {
+
+struct ReplicatorOptions {
+  std::string db_path;
+  std::string database;  // name in the repository
+  std::string spool_dir;
+  int busy_timeout_ms = 5000;
+  std::chrono::milliseconds poll_interval{5};
+  std::chrono::milliseconds segment_max_age{20};  // a segment is cut this soon after its first commit
+  uint64_t segment_max_bytes = 8u << 20;
+  uint64_t spool_max_bytes = uint64_t{1} << 30;  // beyond this, shipping pauses and says so loudly
+  uint32_t checkpoint_pages = 1000;
+  uint32_t restart_pages = 4000;
+  const Clock* clock = nullptr;
+};
+
+struct ReplicationStatus {
+  std::string database;
+  uint64_t generation = 0;
+  uint64_t spooled_txid = 0;   // last txid durable in the spool
+  uint64_t uploaded_txid = 0;  // last txid durable in the repository
+  int64_t last_commit_us = 0;           // observed commit time of spooled_txid
+  int64_t last_uploaded_commit_us = 0;  // observed commit time of uploaded_txid
+  uint64_t spool_bytes = 0;
+  uint64_t spool_segments = 0;
+  uint64_t pending_txns = 0;  // spooled, not yet uploaded
+  uint64_t generations_started = 0;
+  uint64_t gaps_detected = 0;
+  uint64_t segments_uploaded = 0;
+  std::string last_error;
+  int64_t last_error_us = 0;
+};
+
+class Replicator {
+ public:
+  Replicator(ReplicatorOptions options, std::shared_ptr<Repository> repo);
+  ~Replicator();
+
+  // Opens the follower and resumes (or starts a generation). kUnsupported for a database not
+  // in WAL mode.
+  Status Start();
+  // One poll cycle. Errors are also recorded in status(); the caller keeps calling.
+  Status Step();
+  // Cuts the open segment now (shutdown, tests).
+  Status Flush();
+  // Uploads spooled segments in order until the spool is empty or an upload fails.
+  Status Upload();
+
+  ReplicationStatus status() const;
+  std::string StatusJson() const;
+
+ private:
+  struct Undo;
+  Status Resume();
+  Status StartGeneration(const std::string& why);
+  Status ConsumeTxn(const WalTxn& txn, bool catch_up);
+  Status CutSegment();
+  void Rollback();
+  Status PollOnce(bool* gap, bool catch_up);
+  Status UploadSegment(const SpooledSegment& seg);
+  Status MaybeCheckpoint();
+  Status RestartDance();
+  void RecordError(const Status& s);
+  int64_t NowUs() const { return ToUnixMicros(clock_->Now()); }
+
+  ReplicatorOptions opts_;
+  std::shared_ptr<Repository> repo_;
+  const Clock* clock_;
+  std::unique_ptr<WalFollower> follower_;
+  FollowPosition pos_;
+  bool pos_under_lock_ = false;
+  uint64_t generation_ = 0;
+  uint64_t last_txid_ = 0;
+  uint32_t db_pages_ = 0;
+  int64_t last_commit_us_ = 0;
+  DatabaseChecksum checksum_;
+  // After a restart, the first segment starts from the recorded checksum, not the table's.
+  std::optional<uint64_t> catch_up_before_;
+  std::unique_ptr<SegmentBuilder> builder_;
+  std::unique_ptr<Undo> undo_;  // how to return to the state before the open segment
+  std::chrono::steady_clock::time_point builder_started_;
+  std::chrono::steady_clock::time_point last_refresh_;
+  std::chrono::steady_clock::time_point last_restart_try_;
+  std::vector<uint8_t> page_buf_;
+  mutable std::mutex mu_;
+  ReplicationStatus status_;
+};
+
+}  // namespace aura::backup

@@ -1,0 +1,231 @@
+// Replicator: resuming after a restart, starting generations, and uploading the spool.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/database_image.h"
+#include "backup/object_codec.h"
+#include "backup/replicator.h"
+#include "backup/snapshot.h"
+
+namespace aura::backup {
+
+namespace {
+
+struct ResumePoint {
+  uint64_t generation = 0;
+  uint64_t txid = 0;
+  uint64_t checksum = 0;
+  uint32_t db_pages = 0;
+  FollowPosition pos;
+  std::string from;
+  bool newer_than(const ResumePoint& o) const {
+    return std::tie(generation, txid) > std::tie(o.generation, o.txid);
+  }
+};
+
+ResumePoint FromSegment(const SegmentHeader& h, std::string from) {
+  return ResumePoint{h.generation, h.last_txid, h.checksum_after, h.db_pages,
+                     FollowPosition{h.wal_salt1, h.wal_salt2, h.wal_frame, h.wal_checksum},
+                     std::move(from)};
+}
+
+// The newest point replication reached: the last spooled segment, the newest uploaded one, or
+// the newest generation snapshot, whichever is furthest.
+Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::string& database,
+                                                   const std::string& spool_dir) {
+  std::optional<ResumePoint> best;
+  auto consider = [&](ResumePoint p) {
+    if (!best || p.newer_than(*best)) best = std::move(p);
+  };
+  AURA_ASSIGN_OR_RETURN(std::vector<SpooledSegment> spooled, ListSpool(spool_dir));
+  if (!spooled.empty()) {
+    AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSpooledHeader(spooled.back().path));
+    consider(FromSegment(h, spooled.back().path));
+  }
+  AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> segs, repo.ListSegments(database));
+  const SegmentRef* newest = nullptr;
+  for (const SegmentRef& s : segs) {
+    if (s.level == 0 && (newest == nullptr || std::tie(s.generation, s.last_txid) >
+                                                  std::tie(newest->generation, newest->last_txid))) {
+      newest = &s;
+    }
+  }
+  if (newest != nullptr) {
+    AURA_ASSIGN_OR_RETURN(std::string body, GetSealedObject(repo.storage(), newest->Name(),
+                                                            repo.keyring()));
+    AURA_ASSIGN_OR_RETURN(SegmentHeader h, DecodeSegmentHeader(AsBytes(body)));
+    consider(FromSegment(h, newest->Name()));
+  }
+  AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> snaps, repo.ListSnapshots(database));
+  for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+    AURA_ASSIGN_OR_RETURN(Manifest m, repo.ReadManifest(*it));
+    if (!m.replication) continue;
+    FollowPosition pos;
+    if (m.wal) pos = FollowPosition{m.wal->salt1, m.wal->salt2, m.wal->frame, m.wal->checksum};
+    consider(ResumePoint{m.replication->generation, m.replication->txid,
+                         m.replication->db_checksum, static_cast<uint32_t>(m.summary.page_count),
+                         pos, it->ManifestName()});
+    break;  // older snapshots stand at older points
+  }
+  return best;
+}
+
+// Per-page checksum of an image, read in 1 MiB blocks.
+Result<DatabaseChecksum> ChecksumImage(DatabaseImage& img) {
+  DatabaseChecksum c(img.page_size());
+  const uint32_t ps = img.page_size();
+  const uint32_t per = std::max<uint32_t>(1, (1u << 20) / ps);
+  std::vector<uint8_t> buf;
+  for (uint32_t pg = 1; pg <= img.page_count(); pg += per) {
+    uint32_t n = std::min(per, img.page_count() - pg + 1);
+    buf.resize(uint64_t{n} * ps);
+    AURA_RETURN_IF_ERROR(img.ReadPages(pg, n, buf));
+    for (uint32_t i = 0; i < n; ++i) {
+      c.SetPage(pg + i, std::span<const uint8_t>(buf.data() + uint64_t{i} * ps, ps));
+    }
+  }
+  c.Resize(img.page_count());
+  return c;
+}
+
+}  // namespace
+
+Status Replicator::Resume() {
+  AURA_ASSIGN_OR_RETURN(auto rp, FindResumePoint(*repo_, opts_.database, opts_.spool_dir));
+  if (!rp) return StartGeneration("first start");
+  generation_ = rp->generation;
+  last_txid_ = rp->txid;
+  pos_ = rp->pos;
+  db_pages_ = rp->db_pages;
+  pos_under_lock_ = false;
+  catch_up_before_ = rp->checksum;
+  bool gap = false;
+  Status s = PollOnce(&gap, /*catch_up=*/true);
+  if (!s.ok()) {
+    Rollback();
+    return s;
+  }
+  if (gap) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++status_.gaps_detected;
+  }
+  if (gap) return StartGeneration("the WAL was reset while the agent was stopped");
+  // The page checksums as of the position reached: the follower's lock has not moved since the
+  // poll, so no checkpoint has copied anything newer into the database file.
+  AURA_ASSIGN_OR_RETURN(auto img, DatabaseImage::OpenAt(opts_.db_path, opts_.busy_timeout_ms,
+                                                        pos_.salt1, pos_.salt2, pos_.frame));
+  AURA_ASSIGN_OR_RETURN(checksum_, ChecksumImage(*img));
+  img.reset();
+  if (!builder_ && checksum_.value() != rp->checksum) {
+    return StartGeneration("the database no longer matches replicated txid " +
+                           std::to_string(rp->txid));
+  }
+  spdlog::info("replicate {}: resuming generation {} at txid {} (from {})", opts_.database,
+               GenerationName(generation_), rp->txid, rp->from);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.generation = generation_;
+    status_.spooled_txid = rp->txid;
+  }
+  return CutSegment();
+}
+
+Status Replicator::StartGeneration(const std::string& why) {
+  if (builder_ && !CutSegment().ok()) Rollback();
+  const uint64_t gen = std::max<uint64_t>(static_cast<uint64_t>(NowUs()), generation_ + 1);
+  const uint64_t txid = last_txid_ + 1;
+  spdlog::warn("replicate {}: starting generation {} with a snapshot: {}", opts_.database,
+               GenerationName(gen), why);
+  SnapshotOptions so;
+  so.database_name = opts_.database;
+  so.label = "generation " + GenerationName(gen) + " start: " + why;
+  so.busy_timeout_ms = opts_.busy_timeout_ms;
+  so.clock = clock_;
+  so.replication = ReplicationPoint{gen, txid, 0};
+  so.checksum = &checksum_;
+  auto snap = TakeSnapshot(opts_.db_path, *repo_, so);
+  if (!snap.ok()) return snap.status().WithContext("generation snapshot of " + opts_.db_path);
+  const Manifest& m = snap->manifest;
+  pos_ = m.wal ? FollowPosition{m.wal->salt1, m.wal->salt2, m.wal->frame, m.wal->checksum}
+               : FollowPosition{};
+  pos_under_lock_ = true;  // the follower held its lock from before the snapshot's read
+  generation_ = gen;
+  last_txid_ = txid;
+  db_pages_ = checksum_.pages();
+  catch_up_before_.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  ++status_.generations_started;
+  status_.generation = gen;
+  status_.spooled_txid = txid;
+  status_.uploaded_txid = txid;
+  return Status::Ok();
+}
+
+Status Replicator::Upload() {
+  AURA_ASSIGN_OR_RETURN(std::vector<SpooledSegment> spooled, ListSpool(opts_.spool_dir));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.spool_bytes = SpoolBytes(spooled);
+    status_.spool_segments = spooled.size();
+    status_.pending_txns = 0;
+    for (const auto& s : spooled) status_.pending_txns += s.last_txid - s.first_txid + 1;
+  }
+  for (const SpooledSegment& seg : spooled) {
+    Status s = UploadSegment(seg);
+    if (!s.ok()) {
+      RecordError(s);
+      return s;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.spool_bytes -= std::min(status_.spool_bytes, seg.size);
+    status_.spool_segments -= std::min<uint64_t>(status_.spool_segments, 1);
+    status_.pending_txns -= std::min(status_.pending_txns, seg.last_txid - seg.first_txid + 1);
+  }
+  return Status::Ok();
+}
+
+Status Replicator::UploadSegment(const SpooledSegment& seg) {
+  AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSpooledHeader(seg.path));
+  ObjectSpec spec;
+  spec.kind = ObjectKind::kWalSegment;
+  spec.name = SegmentRef{opts_.database, h.generation, 0, h.first_txid, h.last_txid, 0}.Name();
+  spec.generation = h.generation;
+  spec.first_position = h.first_txid;
+  spec.last_position = h.last_txid;
+  spec.created = clock_->Now();
+  spec.public_metadata = nlohmann::json{{"database", opts_.database},
+                                        {"generation", GenerationName(h.generation)},
+                                        {"first_txid", h.first_txid},
+                                        {"last_txid", h.last_txid},
+                                        {"transactions", h.txn_count},
+                                        {"first_commit_us", h.first_commit_us},
+                                        {"last_commit_us", h.last_commit_us}}
+                             .dump();
+  WriteOptions wo;
+  wo.no_overwrite = true;
+  wo.size_hint = seg.size;
+  AURA_ASSIGN_OR_RETURN(auto writer, repo_->storage().Create(spec.name, wo));
+  AURA_ASSIGN_OR_RETURN(auto encoder,
+                        ObjectEncoder::Start(writer.get(), spec, repo_->write_key(), 1));
+  AURA_ASSIGN_OR_RETURN(File in, File::OpenForRead(seg.path));
+  std::vector<uint8_t> buf(1 << 20);
+  for (;;) {
+    AURA_ASSIGN_OR_RETURN(size_t n, in.Read(buf));
+    if (n == 0) break;
+    AURA_RETURN_IF_ERROR(encoder->Write(std::span<const uint8_t>(buf.data(), n)));
+  }
+  AURA_RETURN_IF_ERROR(encoder->Finish().status());
+  Status committed = writer->Commit();
+  // Already there: an earlier run uploaded it and died before removing it from the spool.
+  if (!committed.ok() && committed.code() != Code::kAlreadyExists) return committed;
+  ::unlink(seg.path.c_str());
+  std::lock_guard<std::mutex> lock(mu_);
+  status_.uploaded_txid = std::max(status_.uploaded_txid, h.last_txid);
+  status_.last_uploaded_commit_us = h.last_commit_us;
+  ++status_.segments_uploaded;
+  return Status::Ok();
+}
+
+}  // namespace aura::backup

@@ -1,0 +1,184 @@
+#include "backup/wal_follower.h"
+
+#include <algorithm>
+#include <map>
+
+namespace aura::backup {
+
+namespace {
+
+Result<SqliteDb> OpenConnection(const std::string& path, int busy_timeout_ms) {
+  AURA_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path, SQLITE_OPEN_READWRITE, busy_timeout_ms));
+  // Never checkpoint (and so rewrite the database file or delete the WAL) when closing.
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  return db;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WalFollower>> WalFollower::Open(const std::string& db_path,
+                                                      int busy_timeout_ms) {
+  std::unique_ptr<WalFollower> f(new WalFollower());
+  f->db_path_ = db_path;
+  for (SqliteDb& c : f->conns_) {
+    AURA_ASSIGN_OR_RETURN(c, OpenConnection(db_path, busy_timeout_ms));
+  }
+  AURA_ASSIGN_OR_RETURN(f->checkpointer_, OpenConnection(db_path, busy_timeout_ms));
+  AURA_ASSIGN_OR_RETURN(f->writer_, OpenConnection(db_path, 0));
+  AURA_ASSIGN_OR_RETURN(std::string mode, f->checkpointer_.QueryText("PRAGMA journal_mode"));
+  if (mode != "wal") {
+    return Unsupported(db_path + " is in " + mode +
+                       " journal mode; continuous WAL shipping needs WAL mode. Stop the "
+                       "application and run: sqlite3 " + db_path +
+                       " 'PRAGMA journal_mode=WAL;' (snapshots keep working meanwhile)");
+  }
+  AURA_ASSIGN_OR_RETURN(int64_t ps, f->checkpointer_.QueryInt("PRAGMA page_size"));
+  f->page_size_ = static_cast<uint32_t>(ps);
+  AURA_RETURN_IF_ERROR(f->BeginRead(f->conns_[0]));
+  f->active_ = 0;
+  return f;
+}
+
+WalFollower::~WalFollower() {
+  for (SqliteDb& c : conns_) {
+    if (c.get() != nullptr && !sqlite3_get_autocommit(c.get())) (void)c.Exec("COMMIT");
+  }
+}
+
+Status WalFollower::BeginRead(SqliteDb& db) {
+  AURA_RETURN_IF_ERROR(db.Exec("BEGIN"));
+  // A read of the schema page starts the transaction and takes a WAL read mark.
+  Status s = db.QueryInt("SELECT count(*) FROM sqlite_schema").status();
+  if (!s.ok()) (void)db.Exec("ROLLBACK");
+  return s;
+}
+
+bool WalFollower::Changed() {
+  // PRAGMA data_version on a connection outside any transaction changes whenever another
+  // connection commits; it reads the WAL index only.
+  auto v = checkpointer_.QueryInt("PRAGMA data_version");
+  if (!v.ok()) return true;
+  bool changed = *v != last_data_version_;
+  last_data_version_ = *v;
+  return changed;
+}
+
+Status WalFollower::Refresh() {
+  SqliteDb& spare = conns_[1 - active_];
+  // Take the new lock before dropping the old one: a lock is held at every instant.
+  AURA_RETURN_IF_ERROR(BeginRead(spare));
+  (void)conns_[active_].Exec("COMMIT");
+  active_ = 1 - active_;
+  return Status::Ok();
+}
+
+Status WalFollower::ReadFramePage(uint64_t frame, std::span<uint8_t> out) {
+  if (out.size() != page_size_) return InternalError("ReadFramePage: wrong buffer size");
+  AURA_ASSIGN_OR_RETURN(size_t n, wal_file_.ReadAt(
+                                      WalFrameOffset(page_size_, frame) + kWalFrameHeaderSize, out));
+  if (n != page_size_) return IOError(db_path_ + "-wal: frame " + std::to_string(frame) + " is short");
+  return Status::Ok();
+}
+
+Result<WalFollower::Outcome> WalFollower::Poll(
+    FollowPosition& pos, bool pos_under_lock,
+    const std::function<Status(const WalTxn&)>& on_txn) {
+  // Reopen the -wal each poll: SQLite may have deleted and recreated it (no locks live on it,
+  // so our own descriptor is harmless).
+  auto file = File::OpenForRead(db_path_ + "-wal");
+  if (!file.ok()) {
+    if (file.status().code() == Code::kNotFound) return Outcome::kOk;
+    return file.status();
+  }
+  wal_file_ = std::move(file).value();
+  uint8_t hb[kWalHeaderSize];
+  AURA_ASSIGN_OR_RETURN(size_t hn, wal_file_.ReadAt(0, hb));
+  if (hn < kWalHeaderSize) return Outcome::kOk;  // empty (e.g. just truncated): nothing yet
+  auto header = ParseWalHeader(hb);
+  if (!header.ok()) return Outcome::kOk;  // a header being rewritten; look again next time
+  if (header->page_size != page_size_) {
+    return Corruption(db_path_ + "-wal: page size changed to " +
+                      std::to_string(header->page_size));
+  }
+  FollowPosition cur = pos;
+  if (header->salt1 != pos.salt1 || header->salt2 != pos.salt2) {
+    // A new WAL generation (or the first WAL after a snapshot of a WAL-less database). It
+    // continues our position only if the lock protocol has held since that position.
+    if (!pos_under_lock) return Outcome::kGap;
+    cur = FollowPosition{header->salt1, header->salt2, 0, header->checksum};
+  } else if (pos.frame == 0) {
+    cur.checksum = header->checksum;
+  }
+  AURA_RETURN_IF_ERROR(ScanFrom(*header, cur, pos, on_txn));
+  return Outcome::kOk;
+}
+
+Status WalFollower::ScanFrom(const WalHeader& header, FollowPosition cur, FollowPosition& pos,
+                             const std::function<Status(const WalTxn&)>& on_txn) {
+  const size_t frame_size = kWalFrameHeaderSize + page_size_;
+  const size_t batch = std::max<size_t>(1, (1u << 20) / frame_size);
+  std::vector<uint8_t> buf(batch * frame_size);
+  std::map<uint32_t, uint64_t> pending;  // pages of the transaction being read
+  WalChecksum running = cur.checksum;
+  uint64_t frame = cur.frame + 1;
+  for (;;) {
+    AURA_ASSIGN_OR_RETURN(size_t got, wal_file_.ReadAt(WalFrameOffset(page_size_, frame), buf));
+    size_t frames_here = got / frame_size;
+    for (size_t i = 0; i < frames_here; ++i, ++frame) {
+      const uint8_t* f = buf.data() + i * frame_size;
+      WalFrameHeader fh =
+          ParseWalFrameHeader(std::span<const uint8_t, kWalFrameHeaderSize>(f, kWalFrameHeaderSize));
+      if (fh.salt1 != header.salt1 || fh.salt2 != header.salt2 || fh.pgno == 0) return Status::Ok();
+      running = WalChecksumUpdate(header.big_endian_checksums, {f, 8}, running);
+      running = WalChecksumUpdate(header.big_endian_checksums, {f + 24, page_size_}, running);
+      if (!(running == fh.checksum)) return Status::Ok();
+      pending[fh.pgno] = frame;
+      if (fh.commit_size == 0) continue;
+      WalTxn txn;
+      txn.commit_frame = frame;
+      txn.db_pages = fh.commit_size;
+      txn.page_frames.assign(pending.begin(), pending.end());
+      pending.clear();
+      AURA_RETURN_IF_ERROR(on_txn(txn));
+      pos = FollowPosition{header.salt1, header.salt2, frame, running};
+    }
+    if (got < buf.size()) return Status::Ok();
+  }
+}
+
+Status WalFollower::WithWriteLock(const std::function<Status()>& fn) {
+  sqlite3_busy_timeout(writer_.get(), 0);
+  AURA_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
+  Status s = fn();
+  (void)writer_.Exec("COMMIT");
+  return s;
+}
+
+Result<CheckpointResult> WalFollower::CheckpointWithoutReadLock() {
+  (void)conns_[active_].Exec("COMMIT");
+  auto r = Checkpoint("PASSIVE", 0);
+  Status again = BeginRead(conns_[active_]);
+  if (!again.ok()) return again;
+  return r;
+}
+
+Result<CheckpointResult> WalFollower::Checkpoint(const char* mode, int busy_timeout_ms) {
+  sqlite3_busy_timeout(checkpointer_.get(), busy_timeout_ms);
+  int log = 0, done = 0;
+  int emode = std::string(mode) == "TRUNCATE"  ? SQLITE_CHECKPOINT_TRUNCATE
+              : std::string(mode) == "RESTART" ? SQLITE_CHECKPOINT_RESTART
+                                               : SQLITE_CHECKPOINT_PASSIVE;
+  int rc = sqlite3_wal_checkpoint_v2(checkpointer_.get(), "main", emode, &log, &done);
+  CheckpointResult r;
+  r.wal_frames = log;
+  r.backfilled = done;
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    r.busy = true;
+  } else if (rc != SQLITE_OK) {
+    return SqliteStatus(checkpointer_.get(), rc, "checkpoint");
+  }
+  r.busy = r.busy || done < log;
+  return r;
+}
+
+}  // namespace aura::backup
