@@ -20,7 +20,9 @@ json SummaryJson(const SnapshotSummary& s) {
               {"size", s.size},
               {"stored_size", s.stored_size},
               {"encrypted", s.encrypted},
-              {"key_id", s.key_id}};
+              {"key_id", s.key_id},
+              {"generation", s.generation},
+              {"txid", s.txid}};
 }
 
 Result<SnapshotSummary> SummaryFrom(const json& j) {
@@ -38,6 +40,8 @@ Result<SnapshotSummary> SummaryFrom(const json& j) {
   s.stored_size = j.value("stored_size", uint64_t{0});
   s.encrypted = j.value("encrypted", false);
   s.key_id = j.value("key_id", "");
+  s.generation = j.value("generation", uint64_t{0});
+  s.txid = j.value("txid", uint64_t{0});
   return s;
 }
 

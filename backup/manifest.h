@@ -44,6 +44,9 @@ struct SnapshotSummary {
   uint64_t stored_size = 0;  // bytes of all objects
   bool encrypted = false;
   std::string key_id;  // hex, empty when not encrypted
+  // Continuous replication: the generation and txid the snapshot stands at (0 when none).
+  uint64_t generation = 0;
+  uint64_t txid = 0;
 };
 
 // Where a snapshot stands in continuous replication: the database as of transaction `txid` of

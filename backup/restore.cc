@@ -38,7 +38,8 @@ int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
-// Verifies the temp file and moves it into place.
+}  // namespace
+
 Status FinishRestore(TempFile& temp, const std::string& target, IntegrityLevel check,
                      RestoreResult& result) {
   AURA_RETURN_IF_ERROR(temp.file().Sync());
@@ -64,8 +65,6 @@ Status FinishRestore(TempFile& temp, const std::string& target, IntegrityLevel c
   }
   return temp.Commit(/*no_replace=*/false);
 }
-
-}  // namespace
 
 Status CheckRestoreTarget(const std::string& target, bool force) {
   bool exists = PathExists(target);
@@ -94,14 +93,13 @@ Status CheckRestoreTarget(const std::string& target, bool force) {
   return Status::Ok();
 }
 
-Result<RestoreResult> RestoreSnapshot(Repository& repo, const SnapshotRef& ref,
-                                      const std::string& target, const RestoreOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  AURA_RETURN_IF_ERROR(CheckRestoreTarget(target, o.force));
+Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
+                                       const std::string& target, int threads,
+                                       Manifest* manifest_out, RestoreResult* result) {
   AURA_ASSIGN_OR_RETURN(Manifest m, repo.ReadManifest(ref));
   const ManifestObject& data = m.objects.front();
   AURA_ASSIGN_OR_RETURN(auto reader, repo.storage().Open(data.name));
-  int threads = o.threads > 0 ? o.threads : DefaultCodecThreads();
+  if (threads <= 0) threads = DefaultCodecThreads();
   AURA_ASSIGN_OR_RETURN(auto decoder,
                         ObjectDecoder::Open(std::move(reader), repo.keyring(), data.name, threads));
   AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(target, 0640));
@@ -113,11 +111,21 @@ Result<RestoreResult> RestoreSnapshot(Repository& repo, const SnapshotRef& ref,
     return Corruption("snapshot " + ref.id + ": restored bytes do not match the manifest (sha256 " +
                       sha + ", expected " + m.sha256 + ")");
   }
+  result->target = target;
+  result->source = ref.database + "/" + ref.id;
+  result->bytes = got.plaintext_size;
+  result->sha256 = sha;
+  if (manifest_out != nullptr) *manifest_out = std::move(m);
+  return temp;
+}
+
+Result<RestoreResult> RestoreSnapshot(Repository& repo, const SnapshotRef& ref,
+                                      const std::string& target, const RestoreOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  AURA_RETURN_IF_ERROR(CheckRestoreTarget(target, o.force));
   RestoreResult result;
-  result.target = target;
-  result.source = ref.database + "/" + ref.id;
-  result.bytes = got.plaintext_size;
-  result.sha256 = sha;
+  AURA_ASSIGN_OR_RETURN(TempFile temp,
+                        RestoreSnapshotToTemp(repo, ref, target, o.threads, nullptr, &result));
   AURA_RETURN_IF_ERROR(FinishRestore(temp, target, o.check, result));
   result.duration_ms = MillisSince(t0);
   return result;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "backup/repository.h"
+#include "common/file_io.h"
 #include "common/sqlite_integrity.h"
 
 namespace aura::backup {
@@ -31,6 +32,7 @@ struct RestoreResult {
   uint64_t bytes = 0;
   std::string sha256;
   std::string integrity;  // "ok" or "skipped"
+  uint64_t txid = 0;      // point-in-time restores: the transaction restored to
   int64_t duration_ms = 0;
 };
 
@@ -45,5 +47,15 @@ Result<RestoreResult> RestoreFromDatabaseFile(const std::string& source, const s
 // kAlreadyExists if `target` (or its -wal/-journal) exists and !force; kBusy if forced but a
 // process has the target open.
 Status CheckRestoreTarget(const std::string& target, bool force);
+
+// The building blocks, for restores that apply more on top of a snapshot (pitr_restore.h).
+// Decodes snapshot `ref` into a temp file beside `target` and checks its SHA-256 against the
+// manifest; returns the (uncommitted) temp file.
+Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
+                                       const std::string& target, int threads,
+                                       Manifest* manifest_out, RestoreResult* result);
+// fsync, integrity check, removal of the target's stale -wal/-shm/-journal, rename into place.
+Status FinishRestore(TempFile& temp, const std::string& target, IntegrityLevel check,
+                     RestoreResult& result);
 
 }  // namespace aura::backup

@@ -133,6 +133,8 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
   if (o.replication) {
     m.replication = *o.replication;
     if (o.checksum != nullptr) m.replication->db_checksum = o.checksum->value();
+    s.generation = o.replication->generation;
+    s.txid = o.replication->txid;
   }
   m.objects.push_back({data.summary.name, "data", data.summary.stored_size,
                        data.summary.plaintext_size, data.summary.chunk_count, m.sha256});

@@ -92,6 +92,81 @@ TxnHeader DecodeTxnHeader(std::span<const uint8_t, kTxnHeaderSize> b) {
   return t;
 }
 
+size_t SegmentParser::Need() const {
+  switch (state_) {
+    case State::kHeader: return kSegmentHeaderSize;
+    case State::kTxn: return kTxnHeaderSize;
+    case State::kPage: return 4 + header_.page_size;
+    case State::kDone: return 0;
+  }
+  return 0;
+}
+
+Status SegmentParser::Feed(std::span<const uint8_t> data) {
+  while (!data.empty() && !stopped_) {
+    if (state_ == State::kDone) return Corruption("WAL segment: bytes after the last transaction");
+    size_t need = Need();
+    if (buf_.empty() && data.size() >= need) {
+      AURA_RETURN_IF_ERROR(Step(data.first(need)));
+      data = data.subspan(need);
+      continue;
+    }
+    size_t take = std::min(need - buf_.size(), data.size());
+    buf_.insert(buf_.end(), data.begin(), data.begin() + take);
+    data = data.subspan(take);
+    if (buf_.size() == need) {
+      std::vector<uint8_t> record;
+      record.swap(buf_);
+      AURA_RETURN_IF_ERROR(Step(record));
+    }
+  }
+  return Status::Ok();
+}
+
+Status SegmentParser::Step(std::span<const uint8_t> r) {
+  switch (state_) {
+    case State::kHeader: {
+      AURA_ASSIGN_OR_RETURN(header_, DecodeSegmentHeader(r));
+      if (header_.txn_count == 0) return Corruption("WAL segment holds no transaction");
+      state_ = State::kTxn;
+      return cb_.on_header ? cb_.on_header(header_) : Status::Ok();
+    }
+    case State::kTxn: {
+      txn_ = DecodeTxnHeader(std::span<const uint8_t, kTxnHeaderSize>(r.data(), kTxnHeaderSize));
+      uint64_t expected = header_.flags & kSegmentCompacted ? header_.last_txid
+                                                             : header_.first_txid + txns_seen_;
+      if (txn_.txid != expected) {
+        return Corruption("WAL segment: transaction " + std::to_string(txn_.txid) +
+                          " out of sequence (expected " + std::to_string(expected) + ")");
+      }
+      ++txns_seen_;
+      pages_left_ = txn_.page_count;
+      state_ = pages_left_ > 0 ? State::kPage : State::kTxn;
+      if (cb_.on_txn) AURA_RETURN_IF_ERROR(cb_.on_txn(txn_));
+      break;
+    }
+    case State::kPage: {
+      uint32_t pgno = GetLE32(r.data());
+      if (pgno == 0 || pgno > txn_.db_pages) return Corruption("WAL segment: bad page number");
+      if (cb_.on_page) AURA_RETURN_IF_ERROR(cb_.on_page(pgno, r.subspan(4)));
+      if (--pages_left_ == 0) state_ = State::kTxn;
+      break;
+    }
+    case State::kDone:
+      return Corruption("WAL segment: bytes after the last transaction");
+  }
+  if (state_ == State::kTxn && pages_left_ == 0 && txns_seen_ > 0) {
+    if (txns_seen_ == header_.txn_count) state_ = State::kDone;
+    if (cb_.on_txn_end) AURA_RETURN_IF_ERROR(cb_.on_txn_end(txn_));
+  }
+  return Status::Ok();
+}
+
+Status SegmentParser::Finish() {
+  if (!stopped_ && state_ != State::kDone) return Corruption("WAL segment ends early");
+  return Status::Ok();
+}
+
 std::string SegmentFileName(uint64_t first_txid, uint64_t last_txid) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%016" PRIx64 "-%016" PRIx64 ".seg", first_txid, last_txid);

@@ -45,6 +45,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -90,6 +91,37 @@ std::array<uint8_t, kSegmentHeaderSize> EncodeSegmentHeader(const SegmentHeader&
 Result<SegmentHeader> DecodeSegmentHeader(std::span<const uint8_t> bytes);
 std::array<uint8_t, kTxnHeaderSize> EncodeTxnHeader(const TxnHeader& t);
 TxnHeader DecodeTxnHeader(std::span<const uint8_t, kTxnHeaderSize> bytes);
+
+// Parses segment plaintext fed in arbitrary pieces, checking its structure (txids in sequence,
+// record counts, nothing after the last record) and calling back for each element.
+class SegmentParser {
+ public:
+  struct Callbacks {
+    std::function<Status(const SegmentHeader&)> on_header;
+    std::function<Status(const TxnHeader&)> on_txn;
+    std::function<Status(uint32_t pgno, std::span<const uint8_t> page)> on_page;
+    std::function<Status(const TxnHeader&)> on_txn_end;
+  };
+  explicit SegmentParser(Callbacks cb) : cb_(std::move(cb)) {}
+  Status Feed(std::span<const uint8_t> data);
+  // kCorruption if the segment ended early.
+  Status Finish();
+  // Stops the parse cleanly (e.g. the target transaction is reached); Feed then ignores input.
+  void Stop() { stopped_ = true; }
+
+ private:
+  Status Step(std::span<const uint8_t> record);
+  size_t Need() const;
+
+  Callbacks cb_;
+  std::vector<uint8_t> buf_;
+  SegmentHeader header_;
+  TxnHeader txn_;
+  enum class State { kHeader, kTxn, kPage, kDone } state_ = State::kHeader;
+  uint32_t pages_left_ = 0;
+  uint32_t txns_seen_ = 0;
+  bool stopped_ = false;
+};
 
 // "<first txid:016x>-<last txid:016x>.seg": sorts by position.
 std::string SegmentFileName(uint64_t first_txid, uint64_t last_txid);
