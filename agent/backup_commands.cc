@@ -2,10 +2,12 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "agent/commands.h"
 #include "agent/repo_resolver.h"
+#include "backup/pitr_restore.h"
 #include "backup/restore.h"
 #include "backup/snapshot.h"
 #include "common/clock.h"
@@ -83,6 +85,49 @@ int RunBackup(const BackupArgs& args, const Output& out) {
   return 0;
 }
 
+namespace {
+
+// The point the restore flags name: exactly one of --latest, --snapshot, --at, --txid.
+Result<std::optional<backup::PointInTime>> PointFromArgs(const RestoreArgs& args) {
+  int given = (args.latest ? 1 : 0) + !args.snapshot.empty() + !args.at.empty() +
+              (args.txid >= 0 ? 1 : 0);
+  if (given != 1) {
+    return InvalidArgument("pass exactly one of --latest, --snapshot ID, --at TIME, --txid N");
+  }
+  if (!args.snapshot.empty()) return std::optional<backup::PointInTime>();
+  backup::PointInTime p;
+  if (!args.at.empty()) {
+    p.kind = backup::PointInTime::Kind::kTime;
+    AURA_ASSIGN_OR_RETURN(p.time, ParseRfc3339(args.at));
+  } else if (args.txid >= 0) {
+    p.kind = backup::PointInTime::Kind::kTxid;
+    p.txid = static_cast<uint64_t>(args.txid);
+  }
+  return std::optional<backup::PointInTime>(p);
+}
+
+// The database to restore: the one named, or the only one in the repository.
+Result<std::string> PickDatabase(backup::Repository& repo, const std::string& named) {
+  if (!named.empty()) return named;
+  AURA_ASSIGN_OR_RETURN(auto latest, repo.LatestSnapshot(""));
+  return latest.database;
+}
+
+Result<backup::RestoreResult> RestoreFromRepository(const RestoreArgs& args,
+                                                    const backup::RestoreOptions& o) {
+  AURA_ASSIGN_OR_RETURN(auto point, PointFromArgs(args));
+  AURA_ASSIGN_OR_RETURN(ResolvedRepo resolved, ResolveForRead(args.repo));
+  AURA_ASSIGN_OR_RETURN(auto repo, backup::Repository::Open(resolved.storage, resolved.keys));
+  if (!point) {
+    AURA_ASSIGN_OR_RETURN(auto ref, repo->FindSnapshot(resolved.database, args.snapshot));
+    return backup::RestoreSnapshot(*repo, ref, args.to, o);
+  }
+  AURA_ASSIGN_OR_RETURN(std::string db, PickDatabase(*repo, resolved.database));
+  return backup::RestoreToPoint(*repo, db, *point, args.to, o);
+}
+
+}  // namespace
+
 int RunRestore(const RestoreArgs& args, const Output& out) {
   auto level = ParseIntegrityLevel(args.check);
   if (!level.ok()) return out.Fail(level.status());
@@ -93,36 +138,31 @@ int RunRestore(const RestoreArgs& args, const Output& out) {
   o.threads = args.threads;
   Result<backup::RestoreResult> result = InternalError("unreachable");
   if (args.repo.config.empty() && IsRegularFile(args.repo.url)) {
-    if (args.latest || !args.snapshot.empty()) {
+    if (args.latest || !args.snapshot.empty() || !args.at.empty() || args.txid >= 0) {
       return out.Fail(InvalidArgument(args.repo.url +
-                                      " is a database file; --latest/--snapshot apply to "
-                                      "backup folders"));
+                                      " is a database file; --latest, --snapshot, --at and "
+                                      "--txid apply to backup folders"));
     }
     result = backup::RestoreFromDatabaseFile(args.repo.url, args.to, o);
   } else {
-    if (args.latest == !args.snapshot.empty()) {
-      return out.Fail(InvalidArgument("pass exactly one of --latest or --snapshot ID"));
-    }
-    auto resolved = ResolveForRead(args.repo);
-    if (!resolved.ok()) return out.Fail(resolved.status());
-    auto repo = backup::Repository::Open(resolved->storage, resolved->keys);
-    if (!repo.ok()) return out.Fail(repo.status());
-    auto ref = args.latest ? (*repo)->LatestSnapshot(resolved->database)
-                           : (*repo)->FindSnapshot(resolved->database, args.snapshot);
-    if (!ref.ok()) return out.Fail(ref.status());
-    result = backup::RestoreSnapshot(**repo, *ref, args.to, o);
+    result = RestoreFromRepository(args, o);
   }
-  if (!result.ok()) return out.Fail(result.status().WithContext("restore to " + args.to + " failed"));
+  if (!result.ok()) {
+    return out.Fail(result.status().WithContext("restore to " + args.to + " failed"));
+  }
   const backup::RestoreResult& r = *result;
-  out.Json({{"target", r.target},
+  json j = {{"target", r.target},
             {"source", r.source},
             {"size", r.bytes},
-            {"sha256", r.sha256},
             {"integrity_check", r.integrity},
-            {"duration_ms", r.duration_ms}});
-  out.Line("restored " + r.source + " to " + r.target + ": " + HumanBytes(r.bytes) +
-           ", sha256 " + r.sha256.substr(0, 16) + "... verified, integrity check " + r.integrity +
-           ", " + Seconds(r.duration_ms));
+            {"duration_ms", r.duration_ms}};
+  if (!r.sha256.empty()) j["sha256"] = r.sha256;
+  if (r.txid != 0) j["txid"] = r.txid;
+  out.Json(j);
+  std::string proof = r.sha256.empty() ? "database checksums verified at every segment"
+                                       : "sha256 " + r.sha256.substr(0, 16) + "... verified";
+  out.Line("restored " + r.source + " to " + r.target + ": " + HumanBytes(r.bytes) + ", " +
+           proof + ", integrity check " + r.integrity + ", " + Seconds(r.duration_ms));
   return 0;
 }
 

@@ -73,6 +73,10 @@ int RunCli(int argc, char** argv) {
   r->add_option("--to", restore.to, "Database file to create");
   r->add_flag("--latest", restore.latest, "Restore the newest snapshot");
   r->add_option("--snapshot", restore.snapshot, "Restore this snapshot id");
+  r->add_option("--at", restore.at,
+                "Restore the database as of this time (RFC 3339, e.g. 2026-11-24T20:14:05Z)");
+  r->add_option("--txid", restore.txid, "Restore the database as of this replicated transaction")
+      ->check(CLI::NonNegativeNumber);
   r->add_option("--name", restore.repo.database, "Database name in the repository");
   r->add_flag("--force", restore.force, "Replace an existing --to (stop the application first)");
   r->add_option("--check", restore.check, "Integrity check before renaming: full, quick, none")
@@ -81,6 +85,25 @@ int RunCli(int argc, char** argv) {
   AddKeyFlags(r, restore.repo, false);
   AddConfigFlags(r, restore.repo);
   add_json(r);
+
+  ReplicateArgs repl;
+  CLI::App* rp = app.add_subcommand(
+      "replicate", "Ship every committed transaction continuously (foreground, until SIGTERM)");
+  rp->add_option("--db", repl.db, "WAL-mode database file to replicate");
+  rp->add_option("--to", repl.repo.url, "Backup folder or s3://bucket/prefix");
+  rp->add_option("--name", repl.repo.database, "Name of the database in the repository");
+  rp->add_option("--spool", repl.spool, "Local spool directory (default: beside the database)");
+  rp->add_option("--status-file", repl.status_file, "Write JSON status here every second");
+  rp->add_option("--busy-timeout", repl.busy_timeout_ms, "Milliseconds to wait for locks")
+      ->check(CLI::Range(0, 3600000));
+  rp->add_option("--poll-ms", repl.poll_ms, "How often to look for new commits")
+      ->check(CLI::Range(1, 10000));
+  rp->add_option("--segment-ms", repl.segment_ms, "Longest a commit waits to be cut into a segment")
+      ->check(CLI::Range(1, 600000));
+  rp->add_option("--run-seconds", repl.run_seconds, "Stop after this many seconds (tests)");
+  AddKeyFlags(rp, repl.repo, true);
+  AddConfigFlags(rp, repl.repo);
+  add_json(rp);
 
   ListArgs list;
   CLI::App* l = app.add_subcommand("list", "List snapshots (no key needed)");
@@ -128,6 +151,7 @@ int RunCli(int argc, char** argv) {
   if (b->parsed()) return RunBackup(backup, out);
   if (r->parsed()) return RunRestore(restore, out);
   if (l->parsed()) return RunList(list, out);
+  if (rp->parsed()) return RunReplicate(repl, out);
   if (v->parsed()) return RunVerify(verify, out);
   if (kg->parsed()) return RunKeyGenerate(key_path, out);
   if (ka->parsed()) return RunKeyAdd(key_path, out);

@@ -35,9 +35,22 @@ struct RestoreArgs {
   std::string to;
   bool latest = false;
   std::string snapshot;
+  std::string at;    // RFC 3339 time
+  int64_t txid = -1;  // -1: not given
   bool force = false;
   std::string check = "full";
   int threads = 0;
+};
+
+struct ReplicateArgs {
+  RepoArgs repo;
+  std::string db;
+  std::string spool;        // default: beside the database
+  std::string status_file;  // JSON status, rewritten every second
+  int busy_timeout_ms = 5000;
+  int poll_ms = 5;
+  int segment_ms = 20;
+  double run_seconds = 0;  // stop after this long (0: until SIGINT/SIGTERM)
 };
 
 struct ListArgs {
@@ -53,6 +66,7 @@ struct VerifyArgs {
 int RunBackup(const BackupArgs& args, const Output& out);
 int RunRestore(const RestoreArgs& args, const Output& out);
 int RunList(const ListArgs& args, const Output& out);
+int RunReplicate(const ReplicateArgs& args, const Output& out);
 int RunVerify(const VerifyArgs& args, const Output& out);
 int RunKeyGenerate(const std::string& path, const Output& out);
 int RunKeyAdd(const std::string& path, const Output& out);

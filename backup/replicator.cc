@@ -124,11 +124,21 @@ Status Replicator::CutSegment() {
   builder_.reset();
   undo_.reset();
   catch_up_before_.reset();
-  std::lock_guard<std::mutex> lock(mu_);
-  status_.spooled_txid = last_txid_;
-  status_.last_commit_us = last_commit_us_;
-  status_.generation = generation_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.spooled_txid = last_txid_;
+    status_.last_commit_us = last_commit_us_;
+    status_.generation = generation_;
+    ++spooled_events_;
+  }
+  spooled_cv_.notify_all();
   return Status::Ok();
+}
+
+void Replicator::WaitForSpooled(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t seen = spooled_events_;
+  spooled_cv_.wait_for(lock, timeout, [&] { return spooled_events_ != seen; });
 }
 
 Status Replicator::PollOnce(bool* gap, bool catch_up) {
@@ -217,9 +227,18 @@ ReplicationStatus Replicator::status() const {
   return status_;
 }
 
-std::string Replicator::StatusJson() const {
+std::string Replicator::StatusJson(TimePoint now) const {
   ReplicationStatus s = status();
+  const int64_t now_us = ToUnixMicros(now);
+  // Lag: how long the oldest commit not yet in the repository has been waiting; 0 when none.
+  double lag = s.pending_txns > 0 && s.last_uploaded_commit_us > 0
+                   ? (now_us - s.last_uploaded_commit_us) / 1e6
+                   : 0.0;
   nlohmann::json j = {{"database", s.database},
+                      {"lag_seconds", lag},
+                      {"seconds_since_last_shipped_commit",
+                       s.last_uploaded_commit_us > 0 ? (now_us - s.last_uploaded_commit_us) / 1e6
+                                                     : -1.0},
                       {"generation", GenerationName(s.generation)},
                       {"spooled_txid", s.spooled_txid},
                       {"uploaded_txid", s.uploaded_txid},

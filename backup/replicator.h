@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,8 +87,12 @@ class Replicator {
   // Uploads spooled segments in order until the spool is empty or an upload fails.
   Status Upload();
 
+  // Blocks until a segment is spooled or `timeout` passes (for the uploader thread).
+  void WaitForSpooled(std::chrono::milliseconds timeout);
+
   ReplicationStatus status() const;
-  std::string StatusJson() const;
+  // Status as JSON, with the lag figures computed at `now`.
+  std::string StatusJson(TimePoint now) const;
 
  private:
   struct Undo;
@@ -123,6 +128,8 @@ class Replicator {
   std::chrono::steady_clock::time_point last_restart_try_;
   std::vector<uint8_t> page_buf_;
   mutable std::mutex mu_;
+  std::condition_variable spooled_cv_;
+  uint64_t spooled_events_ = 0;
   ReplicationStatus status_;
 };
 
