@@ -9,7 +9,7 @@
 //                                             WAL segment (kind 3): level 0 as shipped, levels
 //                                             1..3 compacted over 30 s, 5 min and 1 h windows
 //
-// A snapshot id is "<UTC time, compact>-<8 hex random>" (20261124T201405Z-1a2b3c4d), so names
+// A snapshot id is "<UTC time, compact>-<8 hex random>" (20261124T201405.123Z-1a2b3c4d), so names
 // sort by time. Database names may contain '/', letting a fleet use "<host>/<db>".
 //
 // aura-repository.json is written once, with no-overwrite semantics, by the first writer. It

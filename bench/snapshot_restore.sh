@@ -19,7 +19,7 @@ runs="${2:-3}"
 build="${AURA_BUILD_DIR:-$root/build}"
 work="${BENCH_DIR:-/tmp/aura-bench}"
 agent="$build/agent/aura-agent"
-make_db="$build/tests/support/aura-make-db"
+make_db="$build/tests/tools/aura-make-db"
 
 "$root/scripts/install-deps" restic hyperfine time jq
 [ -x "$agent" ] && [ -x "$make_db" ] || "$root/scripts/build"

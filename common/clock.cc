@@ -54,8 +54,9 @@ std::string FormatRfc3339(TimePoint t, int digits) {
 std::string FormatCompactUtc(TimePoint t) {
   Split s = SplitUtc(t);
   char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", s.tm.tm_year + 1900,
-                s.tm.tm_mon + 1, s.tm.tm_mday, s.tm.tm_hour, s.tm.tm_min, s.tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ", s.tm.tm_year + 1900,
+                s.tm.tm_mon + 1, s.tm.tm_mday, s.tm.tm_hour, s.tm.tm_min, s.tm.tm_sec,
+                static_cast<int>(s.micros / 1000));
   return buf;
 }
 

@@ -53,7 +53,8 @@ TimePoint FromUnixMicros(int64_t us);
 
 // "2026-11-24T20:14:05.123456Z" (UTC, microseconds; `digits` fractional digits, 0 to 6).
 std::string FormatRfc3339(TimePoint t, int digits = 6);
-// "20261124T201405Z": compact UTC, used inside object names so they sort by time.
+// "20261124T201405.123Z": compact UTC with milliseconds, used inside object names so they sort
+// by time.
 std::string FormatCompactUtc(TimePoint t);
 // Parses RFC 3339 with "Z" or a "+hh:mm"/"-hh:mm" offset, optional fraction.
 Result<TimePoint> ParseRfc3339(std::string_view text);

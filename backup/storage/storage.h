@@ -3,7 +3,7 @@
 // runs against every implementation.
 //
 // Model: a flat namespace of immutable objects named by '/'-separated keys relative to the
-// storage root ("aura/snapshots/20261124T201405Z-1a2b3c4d.manifest").
+// storage root ("aura/snapshots/20261124T201405.123Z-1a2b3c4d.manifest").
 //
 // Write semantics (the contract every implementation keeps):
 //   - Atomic: an object is visible under its name only after ObjectWriter::Commit() returns OK,

@@ -11,7 +11,7 @@
 #include "common/sqlite.h"
 #include "integrity/logical_checksum.h"
 #include "tests/support/test_env.h"
-#include "tests/support/workload.h"
+#include "tests/tools/aura_dataset.h"
 
 namespace aura {
 namespace {
@@ -48,10 +48,10 @@ class LiveSnapshotTest : public ::testing::TestWithParam<bool> {
       EXPECT_TRUE(db.ok());
       replay_ = std::make_unique<SqliteDb>(std::move(db).value());
       EXPECT_TRUE(replay_->Exec("PRAGMA synchronous=OFF").ok());
-      EXPECT_TRUE(testsupport::PrepareWorkload(*replay_).ok());
+      EXPECT_TRUE(testtools::PrepareWorkload(*replay_).ok());
     }
     for (; replayed_ < step; ++replayed_) {
-      Status s = testsupport::ApplyWorkloadStep(*replay_, kSeed, replayed_ + 1);
+      Status s = testtools::ApplyWorkloadStep(*replay_, kSeed, replayed_ + 1);
       EXPECT_TRUE(s.ok()) << s.ToString();
     }
     return *integrity::LogicalChecksum(*replay_);
