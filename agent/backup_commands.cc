@@ -37,7 +37,8 @@ json SummaryJson(const backup::SnapshotSummary& s) {
           {"label", s.label},             {"size", s.size},
           {"stored_size", s.stored_size}, {"page_size", s.page_size},
           {"page_count", s.page_count},   {"encrypted", s.encrypted},
-          {"key_id", s.key_id}};
+          {"key_id", s.key_id},           {"generation", s.generation},
+          {"txid", s.txid}};
 }
 
 bool IsRegularFile(const std::string& path) {
@@ -175,7 +176,7 @@ int RunList(const ListArgs& args, const Output& out) {
   if (!refs.ok()) return out.Fail(refs.status());
   json items = json::array();
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %-26s %-20s %11s %11s  %s", "DATABASE", "SNAPSHOT",
+  std::snprintf(line, sizeof line, "%-16s %-30s %-20s %11s %11s  %s", "DATABASE", "SNAPSHOT",
                 "CREATED (UTC)", "SIZE", "STORED", "LABEL");
   if (!refs->empty()) out.Line(line);
   int unreadable = 0;
@@ -192,7 +193,7 @@ int RunList(const ListArgs& args, const Output& out) {
     std::string created = FormatRfc3339(s->created, 0);
     created[10] = ' ';
     created.pop_back();
-    std::snprintf(line, sizeof line, "%-16s %-26s %-20s %11s %11s  %s", s->database.c_str(),
+    std::snprintf(line, sizeof line, "%-16s %-30s %-20s %11s %11s  %s", s->database.c_str(),
                   s->snapshot.c_str(), created.c_str(), HumanBytes(s->size).c_str(),
                   HumanBytes(s->stored_size).c_str(), s->label.c_str());
     out.Line(line);

@@ -38,14 +38,27 @@ Status Replicator::Start() {
 
 void Replicator::RecordError(const Status& s) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (status_.last_error != s.message()) {
-    spdlog::error("replicate {}: {}", opts_.database, s.message());
+  const int64_t now = NowUs();
+  // One line per kind of problem, then at most one every 10 s while it lasts.
+  if (s.code() != last_logged_code_ || now - last_logged_us_ >= 10'000'000) {
+    spdlog::error("replicate {}: {}{}", opts_.database, s.message(),
+                  suppressed_ > 0 ? " (" + std::to_string(suppressed_) + " more since)" : "");
+    last_logged_code_ = s.code();
+    last_logged_us_ = now;
+    suppressed_ = 0;
+  } else {
+    ++suppressed_;
   }
   status_.last_error = s.message();
-  status_.last_error_us = NowUs();
+  status_.last_error_us = now;
 }
 
 Status Replicator::ConsumeTxn(const WalTxn& txn, bool catch_up) {
+  // Keep segments bounded even when a poll finds a large backlog (after an outage), so each
+  // fits in the spool and uploads on its own.
+  if (builder_ && !catch_up && builder_->bytes() >= opts_.segment_max_bytes) {
+    AURA_RETURN_IF_ERROR(CutSegment());
+  }
   if (!builder_) {
     std::vector<SpooledSegment> spooled;
     AURA_ASSIGN_OR_RETURN(spooled, ListSpool(opts_.spool_dir));
@@ -147,7 +160,8 @@ Status Replicator::PollOnce(bool* gap, bool catch_up) {
   });
   if (!outcome.ok()) return outcome.status();
   *gap = *outcome == WalFollower::Outcome::kGap;
-  if (!*gap) pos_under_lock_ = true;
+  no_wal_ = *outcome == WalFollower::Outcome::kNoWal;
+  if (!*gap && !no_wal_) pos_under_lock_ = true;
   return Status::Ok();
 }
 
@@ -155,9 +169,11 @@ Status Replicator::Step() {
   if (!follower_) return InternalError("Replicator::Step before Start");
   const auto now = std::chrono::steady_clock::now();
   const bool segment_due = builder_ && now - builder_started_ >= opts_.segment_max_age;
-  if (!follower_->Changed() && !segment_due && now - last_refresh_ < std::chrono::milliseconds(250)) {
+  if (!follower_->Changed() && !segment_due && !retry_ &&
+      now - last_refresh_ < std::chrono::milliseconds(250)) {
     return Status::Ok();
   }
+  retry_ = false;
   bool gap = false;
   Status s = PollOnce(&gap, false);
   if (s.ok() && gap) {
@@ -176,6 +192,7 @@ Status Replicator::Step() {
   if (!s.ok()) {
     Rollback();
     RecordError(s);
+    retry_ = true;  // the WAL still holds what was not shipped: try again next step
     return s;
   }
   if (!builder_) {

@@ -114,6 +114,8 @@ class Replicator {
   std::unique_ptr<WalFollower> follower_;
   FollowPosition pos_;
   bool pos_under_lock_ = false;
+  bool retry_ = false;
+  bool no_wal_ = false;  // the last poll found no WAL content
   uint64_t generation_ = 0;
   uint64_t last_txid_ = 0;
   uint32_t db_pages_ = 0;
@@ -131,6 +133,9 @@ class Replicator {
   std::condition_variable spooled_cv_;
   uint64_t spooled_events_ = 0;
   ReplicationStatus status_;
+  Code last_logged_code_ = Code::kOk;
+  int64_t last_logged_us_ = 0;
+  uint64_t suppressed_ = 0;
 };
 
 }  // namespace aura::backup

@@ -107,20 +107,35 @@ Status Replicator::Resume() {
     Rollback();
     return s;
   }
-  if (gap) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++status_.gaps_detected;
-  }
-  if (gap) return StartGeneration("the WAL was reset while the agent was stopped");
-  // The page checksums as of the position reached: the follower's lock has not moved since the
-  // poll, so no checkpoint has copied anything newer into the database file.
-  AURA_ASSIGN_OR_RETURN(auto img, DatabaseImage::OpenAt(opts_.db_path, opts_.busy_timeout_ms,
-                                                        pos_.salt1, pos_.salt2, pos_.frame));
-  AURA_ASSIGN_OR_RETURN(checksum_, ChecksumImage(*img));
-  img.reset();
-  if (!builder_ && checksum_.value() != rp->checksum) {
-    return StartGeneration("the database no longer matches replicated txid " +
-                           std::to_string(rp->txid));
+  if (gap || no_wal_) {
+    // The WAL is not the one the position names (reset, truncated, or deleted when the
+    // application closed). If the database file alone is exactly what was replicated last,
+    // nothing was lost: the current WAL, if any, continues from it. Otherwise (more commits
+    // were checkpointed while the agent was stopped) a new generation is needed. A checkpoint
+    // racing with this read only makes the comparison fail: safe.
+    pos_ = FollowPosition{};
+    AURA_ASSIGN_OR_RETURN(auto img, DatabaseImage::OpenAt(opts_.db_path, opts_.busy_timeout_ms,
+                                                          0, 0, 0));
+    AURA_ASSIGN_OR_RETURN(checksum_, ChecksumImage(*img));
+    if (checksum_.value() != rp->checksum) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++status_.gaps_detected;
+      }
+      return StartGeneration(gap ? "the WAL was reset while the agent was stopped"
+                                 : "the WAL was checkpointed away while the agent was stopped");
+    }
+    pos_under_lock_ = true;  // from here on, the follower's lock covers the position
+  } else {
+    // The page checksums as of the position reached: the follower's lock has not moved since
+    // the poll, so no checkpoint has copied anything newer into the database file.
+    AURA_ASSIGN_OR_RETURN(auto img, DatabaseImage::OpenAt(opts_.db_path, opts_.busy_timeout_ms,
+                                                          pos_.salt1, pos_.salt2, pos_.frame));
+    AURA_ASSIGN_OR_RETURN(checksum_, ChecksumImage(*img));
+    if (!builder_ && checksum_.value() != rp->checksum) {
+      return StartGeneration("the database no longer matches replicated txid " +
+                             std::to_string(rp->txid));
+    }
   }
   spdlog::info("replicate {}: resuming generation {} at txid {} (from {})", opts_.database,
                GenerationName(generation_), rp->txid, rp->from);

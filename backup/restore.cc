@@ -103,8 +103,17 @@ Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
   AURA_ASSIGN_OR_RETURN(auto decoder,
                         ObjectDecoder::Open(std::move(reader), repo.keyring(), data.name, threads));
   AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(target, 0640));
+  // Write back as we go, so the final fsync does not wait for the whole database at once.
+  constexpr uint64_t kWritebackChunk = 16u << 20;
+  uint64_t written = 0, flushed = 0;
   AURA_ASSIGN_OR_RETURN(ObjectSummary got, decoder->ReadAll([&](std::span<const uint8_t> d) {
-                          return temp.file().WriteAll(d);
+                          AURA_RETURN_IF_ERROR(temp.file().WriteAll(d));
+                          written += d.size();
+                          if (written - flushed >= kWritebackChunk) {
+                            temp.file().StartWriteback(flushed, written - flushed);
+                            flushed = written;
+                          }
+                          return Status::Ok();
                         }));
   std::string sha = HexEncode(got.sha256);
   if (sha != m.sha256 || got.plaintext_size != m.summary.size) {

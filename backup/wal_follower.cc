@@ -87,15 +87,15 @@ Result<WalFollower::Outcome> WalFollower::Poll(
   // so our own descriptor is harmless).
   auto file = File::OpenForRead(db_path_ + "-wal");
   if (!file.ok()) {
-    if (file.status().code() == Code::kNotFound) return Outcome::kOk;
+    if (file.status().code() == Code::kNotFound) return Outcome::kNoWal;
     return file.status();
   }
   wal_file_ = std::move(file).value();
   uint8_t hb[kWalHeaderSize];
   AURA_ASSIGN_OR_RETURN(size_t hn, wal_file_.ReadAt(0, hb));
-  if (hn < kWalHeaderSize) return Outcome::kOk;  // empty (e.g. just truncated): nothing yet
+  if (hn < kWalHeaderSize) return Outcome::kNoWal;  // empty (e.g. just truncated)
   auto header = ParseWalHeader(hb);
-  if (!header.ok()) return Outcome::kOk;  // a header being rewritten; look again next time
+  if (!header.ok()) return Outcome::kNoWal;  // none yet, or one being rewritten
   if (header->page_size != page_size_) {
     return Corruption(db_path_ + "-wal: page size changed to " +
                       std::to_string(header->page_size));

@@ -75,7 +75,10 @@ class WalFollower {
   // current lock has been consumed.
   Status Refresh();
 
-  enum class Outcome { kOk, kGap };
+  // kNoWal: there is no WAL content at all (missing, empty or with an invalid header), so the
+  // database file alone is the database: after a restart the caller compares it with its
+  // position's checksum to tell "checkpointed and closed cleanly" from "changed meanwhile".
+  enum class Outcome { kOk, kGap, kNoWal };
   // Reads the transactions committed after `pos`, calling `on_txn` for each in order and
   // advancing `pos` after each successful call. `pos_under_lock` says that `pos` was reached
   // while this follower held its lock (a previous Poll, or a snapshot taken after Open): then a

@@ -93,6 +93,16 @@ Status File::Sync() {
   return Status::Ok();
 }
 
+void File::StartWriteback(uint64_t offset, uint64_t length) {
+#ifdef __linux__
+  ::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length),
+                     SYNC_FILE_RANGE_WRITE);
+#else
+  (void)offset;
+  (void)length;
+#endif
+}
+
 Result<uint64_t> File::Size() const {
   struct stat st;
   if (::fstat(fd_, &st) != 0) return ErrnoStatus(errno, "stat", path_);

@@ -46,6 +46,9 @@ class File {
   Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) const;
   Status WriteAll(std::span<const uint8_t> data);
   Status Sync();
+  // Starts writing [offset, offset+length) back to disk without waiting (Linux
+  // sync_file_range), so a final Sync of a large file has little left to do. Best effort.
+  void StartWriteback(uint64_t offset, uint64_t length);
   Result<uint64_t> Size() const;
   Status Close();
 

@@ -1,0 +1,320 @@
+// Continuous WAL shipping with the real binaries: `aura-agent replicate` following a database
+// that a separate writer process commits to, restores at many transactions and times, a TRUNCATE
+// checkpoint while the agent is stopped, and the agent killed with SIGKILL again and again.
+//
+// The writer is deterministic: the source after its step k is rebuilt by replaying steps 1..k on
+// a copy of the initial database, and every restore must equal that replay exactly.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/sqlite.h"
+#include "integrity/logical_checksum.h"
+#include "tests/support/test_env.h"
+#include "tests/tools/aura_dataset.h"
+
+namespace aura {
+namespace {
+
+using aura::testing::ChildProcess;
+using aura::testing::ProcessResult;
+using aura::testing::RunProcess;
+using aura::testing::TempDir;
+using nlohmann::json;
+using Clock = std::chrono::system_clock;
+
+constexpr uint64_t kSeed = 11;
+
+// The writer as a child process, with each step's commit time as seen when it reported it.
+class Writer {
+ public:
+  Writer(const std::string& db, uint64_t start, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {AURA_WRITER_BIN, "--db", db, "--seed", std::to_string(kSeed),
+                                     "--start", std::to_string(start), "--forever"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc_ = std::make_unique<ChildProcess>(argv);
+    reader_ = std::thread([this] {
+      std::string line;
+      while (proc_->ReadLine(line)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_ = std::stoull(line);
+        times_[last_] = Clock::now();
+      }
+    });
+  }
+  ~Writer() { Stop(); }
+
+  uint64_t last() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_;
+  }
+  std::map<uint64_t, Clock::time_point> times() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return times_;
+  }
+  void WaitFor(uint64_t step) {
+    for (int i = 0; i < 2000 && last() < step; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_GE(last(), step) << "the writer stopped committing";
+  }
+  void Stop() {
+    if (!proc_) return;
+    proc_->Signal(SIGTERM);
+    reader_.join();
+    ProcessResult r = proc_->Wait();
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    proc_.reset();
+  }
+
+ private:
+  std::unique_ptr<ChildProcess> proc_;
+  std::thread reader_;
+  std::mutex mu_;
+  uint64_t last_ = 0;
+  std::map<uint64_t, Clock::time_point> times_;
+};
+
+class ReplicationE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ProcessResult made =
+        RunProcess({AURA_MAKE_DB_BIN, dir_ / "initial.db", "4", "--seed", "2"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    {
+      auto db = SqliteDb::Open(dir_ / "initial.db", SQLITE_OPEN_READWRITE, 1000);
+      ASSERT_TRUE(testtools::PrepareWorkload(*db).ok());
+    }
+    aura::testing::CopyFile(dir_ / "initial.db", dir_ / "live.db");
+    ASSERT_EQ(Agent({"key", "generate", "--out", dir_ / "k"}).exit_code, 0);
+  }
+
+  ProcessResult Agent(std::vector<std::string> args) {
+    args.insert(args.begin(), AURA_AGENT_BIN);
+    return RunProcess(args);
+  }
+
+  std::vector<std::string> ReplicateArgs(double seconds = 0) {
+    std::vector<std::string> a = {AURA_AGENT_BIN, "replicate", "--db", dir_ / "live.db", "--to",
+                                  dir_ / "repo", "--key-file", dir_ / "k", "--name", "live",
+                                  "--status-file", dir_ / "status.json", "--poll-ms", "2",
+                                  "--segment-ms", "10"};
+    if (seconds > 0) {
+      a.push_back("--run-seconds");
+      a.push_back(std::to_string(seconds));
+    }
+    return a;
+  }
+
+  json ReplStatus() {
+    auto text = ReadFileToString(dir_ / "status.json");
+    return text.ok() ? json::parse(*text) : json();
+  }
+
+  // Waits until the running replicator has uploaded everything up to at least `txid`.
+  void WaitUploaded(uint64_t txid) {
+    for (int i = 0; i < 1500; ++i) {
+      json s = ReplStatus();
+      if (!s.is_null() && s["uploaded_txid"].get<uint64_t>() >= txid) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "replication did not reach txid " << txid << ": " << ReplStatus().dump();
+  }
+
+  // The workload step the database at `path` is at (0 before the first).
+  uint64_t StepOf(const std::string& path) {
+    auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY, 0);
+    return static_cast<uint64_t>(*db->QueryInt("SELECT coalesce(max(Step), 0) FROM WorkloadTicks"));
+  }
+
+  // Logical checksum of the source after step k (replaying from the initial database).
+  std::string Expected(uint64_t k) {
+    if (replayed_ > k || !replay_) {
+      replay_.reset();
+      for (const char* sfx : {"-wal", "-shm"}) std::filesystem::remove(dir_ / ("replay.db" + std::string(sfx)));
+      aura::testing::CopyFile(dir_ / "initial.db", dir_ / "replay.db");
+      replay_ = std::make_unique<SqliteDb>(
+          SqliteDb::Open(dir_ / "replay.db", SQLITE_OPEN_READWRITE, 1000).value());
+      EXPECT_TRUE(replay_->Exec("PRAGMA synchronous=OFF").ok());
+      replayed_ = 0;
+    }
+    for (; replayed_ < k; ++replayed_) {
+      Status st = testtools::ApplyWorkloadStep(*replay_, kSeed, replayed_ + 1);
+      EXPECT_TRUE(st.ok()) << st.ToString();
+      if (!st.ok()) break;
+    }
+    return *integrity::LogicalChecksum(*replay_);
+  }
+
+  // Restores with `flags` and returns the workload step the result is at, after checking that
+  // it equals the source at that step exactly.
+  uint64_t RestoreAndCheck(std::vector<std::string> flags, const std::string& name) {
+    std::vector<std::string> args = {"restore", "--from", dir_ / "repo", "--to", dir_ / name,
+                                     "--key-file", dir_ / "k", "--json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    ProcessResult r = Agent(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;  // includes PRAGMA integrity_check
+    if (r.exit_code != 0) return 0;
+    uint64_t step = StepOf(dir_ / name);
+    EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / name), Expected(step))
+        << name << " is not the source as of step " << step;
+    return step;
+  }
+
+  // The txid of the generation snapshot, from the listing.
+  std::vector<json> Snapshots() {
+    ProcessResult l = Agent({"list", "--from", dir_ / "repo", "--json"});
+    EXPECT_EQ(l.exit_code, 0) << l.out << l.err;
+    std::vector<json> out;
+    json listed = json::parse(l.out);
+    for (const json& s : listed["snapshots"]) out.push_back(s);
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SqliteDb> replay_;
+  uint64_t replayed_ = 0;
+};
+
+TEST_F(ReplicationE2eTest, RandomizedWorkloadRestoresExactlyAtManyTransactionsAndTimes) {
+  ChildProcess agent(ReplicateArgs());
+  for (int i = 0; i < 500 && ReplStatus().is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(ReplStatus().is_null()) << "replicate did not start";
+  const uint64_t base = ReplStatus()["spooled_txid"].get<uint64_t>();
+  // The application also holds a long read transaction the whole time.
+  auto reader = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READONLY, 1000);
+  ASSERT_TRUE(reader->Exec("BEGIN").ok());
+  ASSERT_TRUE(reader->QueryInt("SELECT count(*) FROM ProjectStates").ok());
+  Writer writer(dir_ / "live.db", 1);
+  writer.WaitFor(400);
+  writer.Stop();
+  ASSERT_TRUE(reader->Exec("COMMIT").ok());
+  const uint64_t steps = writer.last();  // txids: step k is base + k
+  WaitUploaded(base + steps);
+  agent.Signal(SIGTERM);
+  EXPECT_EQ(agent.Wait().exit_code, 0);
+
+  // Every txid is one step: no gap, no duplicate.
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 8; ++i) {
+    uint64_t step = 1 + rng() % steps;
+    uint64_t got = RestoreAndCheck({"--txid", std::to_string(base + step)},
+                                   "tx" + std::to_string(i) + ".db");
+    EXPECT_EQ(got, step);
+  }
+  EXPECT_EQ(RestoreAndCheck({"--latest"}, "latest.db"), steps);
+  // Times: the restored step committed at or before the time asked for, and the next one after
+  // it (allowing for the agent observing commits up to a poll interval late).
+  auto commit_times = writer.times();
+  for (int i = 0; i < 4; ++i) {
+    uint64_t step = 50 + rng() % (steps - 100);
+    Clock::time_point at = commit_times[step] + (commit_times[step + 1] - commit_times[step]) / 2;
+    uint64_t got = RestoreAndCheck({"--at", FormatRfc3339(at)}, "at" + std::to_string(i) + ".db");
+    EXPECT_LE(commit_times[got], at + std::chrono::milliseconds(50)) << "step " << got;
+    EXPECT_GT(commit_times[got + 1], at - std::chrono::milliseconds(50)) << "step " << got;
+  }
+}
+
+TEST_F(ReplicationE2eTest, TruncateCheckpointWhileStoppedStartsANewGeneration) {
+  {
+    ChildProcess agent(ReplicateArgs());
+    for (int i = 0; i < 500 && ReplStatus().is_null(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    Writer writer(dir_ / "live.db", 1);
+    writer.WaitFor(60);
+    writer.Stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    agent.Signal(SIGTERM);
+    ASSERT_EQ(agent.Wait().exit_code, 0);
+  }
+  const uint64_t first_gen_steps = StepOf(dir_ / "live.db");
+  // While the agent is stopped the application commits and checkpoints with TRUNCATE.
+  ASSERT_EQ(RunProcess({AURA_WRITER_BIN, "--db", dir_ / "live.db", "--seed",
+                        std::to_string(kSeed), "--start", std::to_string(first_gen_steps + 1),
+                        "--count", "30"})
+                .exit_code,
+            0);
+  {
+    auto db = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READWRITE, 1000);
+    ASSERT_TRUE(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  }
+  ProcessResult second = RunProcess(ReplicateArgs(1.5));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("starting generation"), std::string::npos) << second.err;
+  json s = ReplStatus();
+  EXPECT_EQ(s["generations_started"], 1);
+  EXPECT_EQ(s["gaps_detected"], 1);
+  std::vector<json> snaps = Snapshots();
+  ASSERT_EQ(snaps.size(), 2u);
+  EXPECT_NE(snaps[0]["generation"], snaps[1]["generation"]);
+  EXPECT_EQ(RestoreAndCheck({"--latest"}, "latest.db"), first_gen_steps + 30);
+  // The first generation still restores exactly.
+  uint64_t base = snaps[0]["txid"].get<uint64_t>();
+  EXPECT_EQ(RestoreAndCheck({"--txid", std::to_string(base + 25)}, "old.db"), 25u);
+}
+
+TEST_F(ReplicationE2eTest, SigkillTwentyTimesResumesWithoutGapOrDuplicate) {
+  // The application leaves checkpoints to the agent (wal_autocheckpoint=0), as recommended for
+  // continuous replication: then nothing can reset the WAL while the agent is down.
+  Writer writer(dir_ / "live.db", 1, {"--autocheckpoint", "0", "--interval-ms", "1"});
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 20; ++i) {
+    ChildProcess agent(ReplicateArgs());
+    std::this_thread::sleep_for(std::chrono::milliseconds(60 + rng() % 300));
+    agent.Signal(SIGKILL);
+    agent.Wait();
+  }
+  // A last, clean run: it catches up while the writer finishes, then stops with SIGTERM.
+  ChildProcess final_run(ReplicateArgs());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  writer.Stop();
+  const uint64_t steps = StepOf(dir_ / "live.db");
+  std::vector<json> snaps = Snapshots();
+  ASSERT_EQ(snaps.size(), 1u) << "a restart must resume, not start a generation: "
+                              << snaps.back()["label"];
+  // The writer started first: the generation snapshot stands at some step s0.
+  const uint64_t base = snaps[0]["txid"].get<uint64_t>();
+  const uint64_t s0 = RestoreAndCheck({"--txid", std::to_string(base)}, "base.db");
+  WaitUploaded(base + steps - s0);
+  final_run.Signal(SIGTERM);
+  ProcessResult done = final_run.Wait();
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(ReplStatus()["generations_started"], 0) << done.err;
+  // Segments tile the txids exactly: contiguous, no overlap.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ / "repo/live/wal")) {
+    std::string n = e.path().filename().string();
+    if (n.size() == 37 && e.path().parent_path().filename() == "0") {
+      ranges.emplace_back(std::stoull(n.substr(0, 16), nullptr, 16),
+                          std::stoull(n.substr(17, 16), nullptr, 16));
+    }
+  }
+  std::sort(ranges.begin(), ranges.end());
+  ASSERT_FALSE(ranges.empty());
+  EXPECT_EQ(ranges.front().first, base + 1);
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    EXPECT_EQ(ranges[i].first, ranges[i - 1].second + 1) << "gap or overlap at " << i;
+  }
+  EXPECT_EQ(ranges.back().second, base + steps - s0);
+  // Every txid is exactly one step of the writer.
+  EXPECT_EQ(RestoreAndCheck({"--latest"}, "latest.db"), steps);
+  for (int i = 0; i < 4; ++i) {
+    uint64_t step = s0 + 1 + rng() % (steps - s0);
+    EXPECT_EQ(RestoreAndCheck({"--txid", std::to_string(base + step - s0)},
+                              "k" + std::to_string(i)),
+              step);
+  }
+}
+
+}  // namespace
+}  // namespace aura
