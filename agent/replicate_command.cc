@@ -1,6 +1,7 @@
 // replicate: continuous WAL shipping in the foreground until SIGINT/SIGTERM (the daemon runs the
 // same Replicator for every configured database).
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "agent/commands.h"
 #include "agent/repo_resolver.h"
+#include "backup/compactor.h"
 #include "backup/replicator.h"
 #include "common/file_io.h"
 
@@ -33,9 +35,16 @@ std::string DefaultSpool(const std::string& db_path) {
 }
 
 // Uploads until told to stop, waking whenever a segment is spooled; backs off after errors.
-void UploadLoop(backup::Replicator& r, const std::atomic<bool>& stop) {
+// Compacts closed windows every 10 s.
+void UploadLoop(backup::Replicator& r, backup::Compactor& compactor, const std::atomic<bool>& stop) {
   auto backoff = std::chrono::milliseconds(100);
+  auto last_compaction = std::chrono::steady_clock::now();
   while (!stop) {
+    if (std::chrono::steady_clock::now() - last_compaction >= std::chrono::seconds(10)) {
+      last_compaction = std::chrono::steady_clock::now();
+      auto c = compactor.Run();
+      if (!c.ok()) spdlog::error("compaction: {}", c.status().message());
+    }
     if (r.Upload().ok()) {
       backoff = std::chrono::milliseconds(100);
       r.WaitForSpooled(std::chrono::milliseconds(1000));
@@ -95,14 +104,16 @@ int RunReplicate(const ReplicateArgs& args, const Output& out) {
   o.busy_timeout_ms = args.repo.config.empty() ? args.busy_timeout_ms : job.busy_timeout_ms;
   o.poll_interval = std::chrono::milliseconds(args.poll_ms);
   o.segment_max_age = std::chrono::milliseconds(args.segment_ms);
-  backup::Replicator r(o, std::shared_ptr<backup::Repository>(std::move(repo).value()));
+  std::shared_ptr<backup::Repository> shared_repo(std::move(repo).value());
+  backup::Replicator r(o, shared_repo);
+  backup::Compactor compactor(shared_repo, job.database, o.spool_dir + "/compaction");
   InstallStopHandlers();
   Status started = r.Start();
   if (!started.ok()) return out.Fail(started.WithContext("replicate " + job.db_path));
   out.Line("replicating " + job.db_path + " -> " + job.storage->Describe() + " (database \"" +
            job.database + "\", spool " + o.spool_dir + "); stop with Ctrl-C or SIGTERM");
   std::atomic<bool> stop_uploads{false};
-  std::thread uploader([&] { UploadLoop(r, stop_uploads); });
+  std::thread uploader([&] { UploadLoop(r, compactor, stop_uploads); });
   StepLoop(r, args, out);
   Status flushed = r.Flush();
   stop_uploads = true;

@@ -9,6 +9,7 @@
 
 #include "backup/db_checksum.h"
 #include "backup/object_codec.h"
+#include "backup/segment_io.h"
 #include "backup/wal_segment.h"
 
 namespace aura::backup {
@@ -52,26 +53,10 @@ Result<Catalog> LoadCatalog(Repository& repo, const std::string& database) {
 
 bool PerTxn(const SegmentRef& s) { return s.level <= 1; }
 
-// Public commit times of a segment, from its header (no key needed).
-Result<std::pair<int64_t, int64_t>> CommitTimes(Repository& repo, const SegmentRef& s) {
-  AURA_ASSIGN_OR_RETURN(auto reader, repo.storage().Open(s.Name(), 0, kMaxHeaderSize));
-  AURA_ASSIGN_OR_RETURN(ObjectHeader h, ReadObjectHeader(*reader, s.Name()));
-  try {
-    auto j = nlohmann::json::parse(h.public_metadata);
-    return std::make_pair(j.at("first_commit_us").get<int64_t>(),
-                          j.at("last_commit_us").get<int64_t>());
-  } catch (const nlohmann::json::exception&) {
-    return Corruption(s.Name() + ": header metadata has no commit times");
-  }
-}
-
 // Streams a segment's plaintext through a parser.
 Status ParseSegment(Repository& repo, const SegmentRef& s, SegmentParser& parser) {
-  AURA_ASSIGN_OR_RETURN(auto reader, repo.storage().Open(s.Name()));
-  AURA_ASSIGN_OR_RETURN(auto decoder, ObjectDecoder::Open(std::move(reader), repo.keyring(),
-                                                          s.Name(), DefaultCodecThreads()));
-  Status st = decoder->ReadAll([&](std::span<const uint8_t> d) { return parser.Feed(d); }).status();
-  if (!st.ok()) return st.WithContext(s.Name());
+  AURA_RETURN_IF_ERROR(
+      ReadSegment(repo, s, [&](std::span<const uint8_t> d) { return parser.Feed(d); }));
   return parser.Finish().WithContext(s.Name());
 }
 
@@ -87,12 +72,12 @@ Result<uint64_t> LastTxidAtOrBefore(Repository& repo, const Catalog& c, uint64_t
   size_t lo = 0, hi = segs.size();
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    AURA_ASSIGN_OR_RETURN(auto times, CommitTimes(repo, segs[mid]));
+    AURA_ASSIGN_OR_RETURN(auto times, SegmentCommitTimes(repo, segs[mid]));
     if (times.first <= t) lo = mid + 1; else hi = mid;
   }
   if (lo == 0) return uint64_t{0};
   const SegmentRef& s = segs[lo - 1];
-  AURA_ASSIGN_OR_RETURN(auto times, CommitTimes(repo, s));
+  AURA_ASSIGN_OR_RETURN(auto times, SegmentCommitTimes(repo, s));
   if (times.second <= t) return s.last_txid;
   uint64_t found = 0;
   SegmentParser* self = nullptr;

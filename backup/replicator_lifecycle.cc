@@ -7,6 +7,7 @@
 #include "backup/database_image.h"
 #include "backup/object_codec.h"
 #include "backup/replicator.h"
+#include "backup/segment_io.h"
 #include "backup/snapshot.h"
 
 namespace aura::backup {
@@ -45,17 +46,15 @@ Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::
     consider(FromSegment(h, spooled.back().path));
   }
   AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> segs, repo.ListSegments(database));
-  const SegmentRef* newest = nullptr;
+  const SegmentRef* newest = nullptr;  // of any level: compaction may have merged level 0 away
   for (const SegmentRef& s : segs) {
-    if (s.level == 0 && (newest == nullptr || std::tie(s.generation, s.last_txid) >
-                                                  std::tie(newest->generation, newest->last_txid))) {
+    if (newest == nullptr || std::tie(s.generation, s.last_txid, s.level) >
+                                 std::tie(newest->generation, newest->last_txid, newest->level)) {
       newest = &s;
     }
   }
   if (newest != nullptr) {
-    AURA_ASSIGN_OR_RETURN(std::string body, GetSealedObject(repo.storage(), newest->Name(),
-                                                            repo.keyring()));
-    AURA_ASSIGN_OR_RETURN(SegmentHeader h, DecodeSegmentHeader(AsBytes(body)));
+    AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSegmentHeader(repo, *newest));
     consider(FromSegment(h, newest->Name()));
   }
   AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> snaps, repo.ListSnapshots(database));
@@ -203,38 +202,20 @@ Status Replicator::Upload() {
 
 Status Replicator::UploadSegment(const SpooledSegment& seg) {
   AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSpooledHeader(seg.path));
-  ObjectSpec spec;
-  spec.kind = ObjectKind::kWalSegment;
-  spec.name = SegmentRef{opts_.database, h.generation, 0, h.first_txid, h.last_txid, 0}.Name();
-  spec.generation = h.generation;
-  spec.first_position = h.first_txid;
-  spec.last_position = h.last_txid;
-  spec.created = clock_->Now();
-  spec.public_metadata = nlohmann::json{{"database", opts_.database},
-                                        {"generation", GenerationName(h.generation)},
-                                        {"first_txid", h.first_txid},
-                                        {"last_txid", h.last_txid},
-                                        {"transactions", h.txn_count},
-                                        {"first_commit_us", h.first_commit_us},
-                                        {"last_commit_us", h.last_commit_us}}
-                             .dump();
-  WriteOptions wo;
-  wo.no_overwrite = true;
-  wo.size_hint = seg.size;
-  AURA_ASSIGN_OR_RETURN(auto writer, repo_->storage().Create(spec.name, wo));
-  AURA_ASSIGN_OR_RETURN(auto encoder,
-                        ObjectEncoder::Start(writer.get(), spec, repo_->write_key(), 1));
+  SegmentRef ref{opts_.database, h.generation, 0, h.first_txid, h.last_txid, 0};
   AURA_ASSIGN_OR_RETURN(File in, File::OpenForRead(seg.path));
-  std::vector<uint8_t> buf(1 << 20);
-  for (;;) {
-    AURA_ASSIGN_OR_RETURN(size_t n, in.Read(buf));
-    if (n == 0) break;
-    AURA_RETURN_IF_ERROR(encoder->Write(std::span<const uint8_t>(buf.data(), n)));
-  }
-  AURA_RETURN_IF_ERROR(encoder->Finish().status());
-  Status committed = writer->Commit();
-  // Already there: an earlier run uploaded it and died before removing it from the spool.
-  if (!committed.ok() && committed.code() != Code::kAlreadyExists) return committed;
+  AURA_RETURN_IF_ERROR(WriteSegmentObject(
+      *repo_, ref, h, clock_->Now(),
+      [&](const std::function<Status(std::span<const uint8_t>)>& write) -> Status {
+        std::vector<uint8_t> buf(1 << 20);
+        uint64_t offset = kSegmentHeaderSize;  // the header is written from `h`
+        for (;;) {
+          AURA_ASSIGN_OR_RETURN(size_t n, in.ReadAt(offset, buf));
+          if (n == 0) return Status::Ok();
+          AURA_RETURN_IF_ERROR(write(std::span<const uint8_t>(buf.data(), n)));
+          offset += n;
+        }
+      }));
   ::unlink(seg.path.c_str());
   std::lock_guard<std::mutex> lock(mu_);
   status_.uploaded_txid = std::max(status_.uploaded_txid, h.last_txid);

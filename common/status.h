@@ -118,10 +118,12 @@ class [[nodiscard]] Result {
 #define AURA_CONCAT(a, b) AURA_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function when `expr` (a Status) is not OK.
-#define AURA_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::aura::Status aura_status_ = (expr);       \
-    if (!aura_status_.ok()) return aura_status_; \
+#define AURA_RETURN_IF_ERROR(expr) \
+  AURA_RETURN_IF_ERROR_IMPL(AURA_CONCAT(aura_status_, __LINE__), expr)
+#define AURA_RETURN_IF_ERROR_IMPL(tmp, expr) \
+  do {                                       \
+    ::aura::Status tmp = (expr);             \
+    if (!tmp.ok()) return tmp;               \
   } while (0)
 
 // `lhs = value of expr` (a Result<T>), or returns its Status from the enclosing function.

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 
+#include <map>
+
+#include "backup/compactor.h"
 #include "backup/pitr_restore.h"
 #include "backup/replicator.h"
 #include "backup/storage/fault_storage.h"
@@ -201,6 +204,60 @@ TEST_F(ReplicationTest, RestoresToEveryTransaction) {
     PointInTime p{PointInTime::Kind::kTxid, base + s, {}};
     EXPECT_EQ(RestoredChecksum(p, "t" + std::to_string(s) + ".db"), expected[s - 1]) << s;
   }
+}
+
+TEST_F(ReplicationTest, CompactionKeepsEveryRestorePointAndShortensTheChain) {
+  FakeClock clock(SystemClock::Instance().Now());
+  ReplicatorOptions o = Options();
+  o.clock = &clock;
+  std::map<uint64_t, std::string> expected;  // txid -> source checksum
+  uint64_t base = 0;
+  {
+    Replicator r(o, repo_);
+    ASSERT_TRUE(r.Start().ok());
+    base = r.status().spooled_txid;
+    for (uint64_t s = 1; s <= 500; ++s) {
+      clock.Advance(std::chrono::seconds(9));  // 75 minutes of history
+      Commit(s, s, &r, true);
+      if (s % 61 == 0) expected[base + s] = SourceChecksum();
+    }
+    ASSERT_TRUE(r.Flush().ok());
+    ASSERT_TRUE(r.Upload().ok());
+  }
+  const std::string latest = SourceChecksum();
+  auto before = PlanRestore(*repo_, "live", {PointInTime::Kind::kLatest});
+  ASSERT_TRUE(before.ok());
+  clock.Advance(std::chrono::hours(1));
+  Compactor c(repo_, "live", dir_ / "scratch", &clock);
+  auto written = c.Run();
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_GT(*written, 0);
+  auto segs = repo_->ListSegments("live");
+  int per_level[4] = {0, 0, 0, 0};
+  for (const SegmentRef& s : *segs) ++per_level[s.level];
+  EXPECT_EQ(per_level[0], 0) << "level 0 is merged into level 1";
+  EXPECT_GT(per_level[1], 100);
+  EXPECT_GT(per_level[2], 10);
+  EXPECT_GE(per_level[3], 1);
+  EXPECT_EQ(*Compactor(repo_, "live", dir_ / "scratch", &clock).Run(), 0) << "idempotent";
+  auto after = PlanRestore(*repo_, "live", {PointInTime::Kind::kLatest});
+  ASSERT_TRUE(after.ok());
+  EXPECT_LT(after->chain.size() * 10, before->chain.size())
+      << before->chain.size() << " segments before, " << after->chain.size() << " after";
+  EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kLatest}, "latest.db"), latest);
+  for (const auto& [txid, checksum] : expected) {
+    EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kTxid, txid, {}}, "t" + std::to_string(txid)),
+              checksum)
+        << txid;
+  }
+  // A restart after compaction (level 0 gone) resumes the same generation.
+  Replicator again(o, repo_);
+  ASSERT_TRUE(again.Start().ok());
+  EXPECT_EQ(again.status().generations_started, 0u);
+  Commit(501, 510, &again, true);
+  ASSERT_TRUE(again.Flush().ok());
+  ASSERT_TRUE(again.Upload().ok());
+  EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kLatest}, "latest2.db"), SourceChecksum());
 }
 
 }  // namespace
