@@ -216,7 +216,11 @@ Status Replicator::Flush() {
 
 Status Replicator::MaybeCheckpoint() {
   if (pos_.frame > opts_.checkpoint_pages) {
-    AURA_RETURN_IF_ERROR(follower_->Checkpoint("PASSIVE", 0).status());
+    auto c = follower_->Checkpoint("PASSIVE", 0);
+    if (!c.ok()) return c.status();
+    spdlog::debug("replicate {}: PASSIVE checkpoint at frame {}: {} of {} frames backfilled{}",
+                  opts_.database, pos_.frame, c->backfilled, c->wal_frames,
+                  c->busy ? " (busy)" : "");
   }
   const auto now = std::chrono::steady_clock::now();
   if (pos_.frame > opts_.restart_pages && now - last_restart_try_ > std::chrono::seconds(1)) {
@@ -227,6 +231,7 @@ Status Replicator::MaybeCheckpoint() {
 }
 
 Status Replicator::RestartDance() {
+  spdlog::debug("replicate {}: WAL at frame {}: trying a restart", opts_.database, pos_.frame);
   Status s = follower_->WithWriteLock([&]() -> Status {
     bool gap = false;
     AURA_RETURN_IF_ERROR(PollOnce(&gap, false));
@@ -234,6 +239,7 @@ Status Replicator::RestartDance() {
     AURA_RETURN_IF_ERROR(CutSegment());
     return follower_->CheckpointWithoutReadLock().status();
   });
+  spdlog::debug("replicate {}: restart attempt: {}", opts_.database, s.ToString());
   if (s.code() == Code::kBusy) return Status::Ok();  // a writer is busy: try again later
   if (!s.ok()) Rollback();
   return s;

@@ -148,9 +148,18 @@ Status WalFollower::ScanFrom(const WalHeader& header, FollowPosition cur, Follow
 
 Status WalFollower::WithWriteLock(const std::function<Status()>& fn) {
   sqlite3_busy_timeout(writer_.get(), 0);
-  AURA_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
+  Status begun = writer_.Exec("BEGIN IMMEDIATE");
+  if (!begun.ok()) {
+    if (!sqlite3_get_autocommit(writer_.get())) (void)writer_.Exec("ROLLBACK");
+    return begun;
+  }
   Status s = fn();
-  (void)writer_.Exec("COMMIT");
+  Status c = writer_.Exec("COMMIT");
+  if (!c.ok()) {
+    // Never leave the write lock behind: that would stop every writer of the application.
+    (void)writer_.Exec("ROLLBACK");
+    if (s.ok()) s = c;
+  }
   return s;
 }
 

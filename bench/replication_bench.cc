@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   const std::string key = a.work + "/bench.key", repo = a.work + "/repo",
                     status = a.work + "/status.json";
+  std::filesystem::create_directories(a.work);
   std::filesystem::remove_all(repo);
   std::filesystem::remove(status);
   if (!aura::PathExists(key)) aura::testing::RunProcess({a.agent, "key", "generate", "--out", key});
@@ -168,7 +169,14 @@ int main(int argc, char** argv) {
   aura::testing::ChildProcess agent({a.agent, "replicate", "--db", a.db, "--to", repo,
                                      "--key-file", key, "--name", "bench", "--status-file",
                                      status});
-  while (Status(status).is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; Status(status).is_null(); ++i) {
+    if (i > 1500) {
+      std::fprintf(stderr, "replication-bench: the agent did not start: %s\n",
+                   agent.Wait().err.c_str());
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   nlohmann::json st = Status(status);
   const uint64_t base = st["spooled_txid"].get<uint64_t>();
   const std::string gen_dir = repo + "/bench/wal/" + st["generation"].get<std::string>() + "/0";
@@ -200,7 +208,14 @@ int main(int argc, char** argv) {
   double tp_alone = alone.size() / a.seconds, tp_with = with.size() / a.seconds;
   std::printf("writer throughput: %.0f commits/s alone, %.0f with the agent: %.3fx\n", tp_alone,
               tp_with, tp_with / tp_alone);
-  std::this_thread::sleep_for(std::chrono::seconds(3));  // let it catch up and go idle
+  // Let it catch up with the flat-out run and go idle before measuring idle CPU.
+  for (uint64_t last = 0;;) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    nlohmann::json now = Status(status);
+    uint64_t up = now["uploaded_txid"].get<uint64_t>();
+    if (up == now["spooled_txid"].get<uint64_t>() && up == last) break;
+    last = up;
+  }
   double cpu0 = CpuSeconds(agent.pid());
   std::this_thread::sleep_for(std::chrono::seconds(10));
   double idle = (CpuSeconds(agent.pid()) - cpu0) / 10.0 * 100.0;

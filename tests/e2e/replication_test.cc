@@ -194,8 +194,11 @@ TEST_F(ReplicationE2eTest, RandomizedWorkloadRestoresExactlyAtManyTransactionsAn
   auto reader = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READONLY, 1000);
   ASSERT_TRUE(reader->Exec("BEGIN").ok());
   ASSERT_TRUE(reader->QueryInt("SELECT count(*) FROM ProjectStates").ok());
-  Writer writer(dir_ / "live.db", 1);
-  writer.WaitFor(400);
+  // Checkpoints left to the agent and a short busy timeout: the WAL grows past the restart
+  // threshold, and the agent's brief write lock must never stall the application.
+  Writer writer(dir_ / "live.db", 1,
+                {"--autocheckpoint", "0", "--busy-timeout", "100", "--max-blocked-ms", "1000"});
+  writer.WaitFor(1500);
   writer.Stop();
   ASSERT_TRUE(reader->Exec("COMMIT").ok());
   const uint64_t steps = writer.last();  // txids: step k is base + k

@@ -5,7 +5,7 @@
 //                    [--busy-timeout MS] [--autocheckpoint PAGES]
 //
 // SIGTERM/SIGINT: finishes the current step and exits 0. Transient errors (busy) retry the same
-// step; anything else exits 1.
+// step, but a database busy for longer than --max-blocked-ms exits 3; anything else exits 1.
 #include <signal.h>
 
 #include <atomic>
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   std::string db_path;
   uint64_t seed = 1, start = 1, count = 0;
   bool forever = false;
-  int interval_ms = 0, busy_ms = 10000, autocheckpoint = -1;
+  int interval_ms = 0, busy_ms = 10000, autocheckpoint = -1, max_blocked_ms = 5000;
   app.add_option("--db", db_path, "Existing database")->required();
   app.add_option("--seed", seed, "Workload seed");
   app.add_option("--start", start, "First step (1-based)");
@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--interval-ms", interval_ms, "Pause between commits");
   app.add_option("--busy-timeout", busy_ms, "SQLite busy timeout");
   app.add_option("--autocheckpoint", autocheckpoint, "PRAGMA wal_autocheckpoint (default: leave)");
+  app.add_option("--max-blocked-ms", max_blocked_ms,
+                 "Exit 3 if the database stays busy longer than this (default 5000)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -57,10 +59,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "aura-test-writer: error: %s\n", prep.message().c_str());
     return 1;
   }
+  auto blocked_since = std::chrono::steady_clock::time_point{};
   for (uint64_t step = start; !g_stop && (forever || step < start + count);) {
     aura::Status s = aura::testtools::ApplyWorkloadStep(*db, seed, step);
     if (!s.ok()) {
       if (s.IsTransient()) {
+        // An application can live with a busy database for a moment, not for seconds.
+        auto now = std::chrono::steady_clock::now();
+        if (blocked_since == std::chrono::steady_clock::time_point{}) blocked_since = now;
+        if (now - blocked_since > std::chrono::milliseconds(max_blocked_ms)) {
+          std::fprintf(stderr, "aura-test-writer: blocked for more than %d ms at step %llu: %s\n",
+                       max_blocked_ms, static_cast<unsigned long long>(step), s.message().c_str());
+          return 3;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         continue;
       }
@@ -68,6 +79,7 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(step), s.message().c_str());
       return 1;
     }
+    blocked_since = std::chrono::steady_clock::time_point{};
     std::printf("%llu\n", static_cast<unsigned long long>(step));
     std::fflush(stdout);
     ++step;
