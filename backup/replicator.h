@@ -111,8 +111,10 @@ class Replicator {
   ReplicatorOptions opts_;
   std::shared_ptr<Repository> repo_;
   const Clock* clock_;
+  int spool_lock_fd_ = -1;
   std::unique_ptr<WalFollower> follower_;
   FollowPosition pos_;
+  FollowPosition last_checkpoint_pos_;
   bool pos_under_lock_ = false;
   bool retry_ = false;
   bool no_wal_ = false;  // the last poll found no WAL content

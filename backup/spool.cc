@@ -28,7 +28,7 @@ Result<std::vector<SpooledSegment>> ListSpool(const std::string& spool_dir, bool
   std::vector<SpooledSegment> out;
   for (const std::string& g : DirEntries(spool_dir)) {
     uint64_t gen;
-    if (!ParseGenerationName(g, &gen)) continue;
+    if (!ParseGenerationName(g, &gen)) continue;  // "lock", "compaction"
     std::string gdir = spool_dir + "/" + g;
     for (const std::string& f : DirEntries(gdir)) {
       std::string path = gdir + "/" + f;

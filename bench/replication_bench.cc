@@ -9,7 +9,8 @@
 //    p50, p99 and max.
 // 2. Writer throughput: commits as fast as possible for --seconds without the agent, then with
 //    it; prints both and the ratio.
-// 3. Idle CPU: the agent's CPU time (utime + stime from /proc) over 10 s of no writes.
+// 3. Idle CPU: the agent's CPU time (utime + stime from /proc) over 10 s of no writes, measured
+//    first, before any load.
 #include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
@@ -177,6 +178,12 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // Idle CPU first: the agent running, the database untouched.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  double cpu0 = CpuSeconds(agent.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  double idle = (CpuSeconds(agent.pid()) - cpu0) / 10.0 * 100.0;
+  std::printf("agent CPU while the database is idle: %.2f%% of one core\n", idle);
   nlohmann::json st = Status(status);
   const uint64_t base = st["spooled_txid"].get<uint64_t>();
   const std::string gen_dir = repo + "/bench/wal/" + st["generation"].get<std::string>() + "/0";
@@ -208,18 +215,6 @@ int main(int argc, char** argv) {
   double tp_alone = alone.size() / a.seconds, tp_with = with.size() / a.seconds;
   std::printf("writer throughput: %.0f commits/s alone, %.0f with the agent: %.3fx\n", tp_alone,
               tp_with, tp_with / tp_alone);
-  // Let it catch up with the flat-out run and go idle before measuring idle CPU.
-  for (uint64_t last = 0;;) {
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    nlohmann::json now = Status(status);
-    uint64_t up = now["uploaded_txid"].get<uint64_t>();
-    if (up == now["spooled_txid"].get<uint64_t>() && up == last) break;
-    last = up;
-  }
-  double cpu0 = CpuSeconds(agent.pid());
-  std::this_thread::sleep_for(std::chrono::seconds(10));
-  double idle = (CpuSeconds(agent.pid()) - cpu0) / 10.0 * 100.0;
-  std::printf("agent CPU while the database is idle: %.2f%% of one core\n", idle);
   agent.Signal(SIGTERM);
   agent.Wait();
   return 0;

@@ -123,6 +123,15 @@ TEST_F(ReplicationTest, ShippedTransactionsRestoreExactly) {
   EXPECT_EQ(r.status().generations_started, 1u);
 }
 
+TEST_F(ReplicationTest, SecondReplicatorOnTheSameSpoolIsRefused) {
+  Replicator first(Options(), repo_);
+  ASSERT_TRUE(first.Start().ok());
+  Replicator second(Options(), repo_);
+  Status s = second.Start();
+  EXPECT_EQ(s.code(), Code::kBusy);
+  EXPECT_NE(s.message().find("already replicating"), std::string::npos) << s.ToString();
+}
+
 TEST_F(ReplicationTest, UnwritableTargetNeverBlocksWritersAndCatchesUp) {
   Replicator r(Options(), repo_);
   ASSERT_TRUE(r.Start().ok());
