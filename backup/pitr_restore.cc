@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "backup/db_checksum.h"
@@ -188,31 +189,68 @@ Status ChooseChain(const Catalog& c, RestorePlan& plan) {
   return Status::Ok();
 }
 
-Result<DatabaseChecksum> ChecksumFile(File& f, uint32_t page_size) {
-  DatabaseChecksum c(page_size);
-  AURA_ASSIGN_OR_RETURN(uint64_t size, f.Size());
-  const uint32_t pages = static_cast<uint32_t>(size / page_size);
-  std::vector<uint8_t> buf(size_t{256} * page_size);
-  for (uint32_t pg = 1; pg <= pages; pg += 256) {
-    uint32_t n = std::min<uint32_t>(256, pages - pg + 1);
-    AURA_ASSIGN_OR_RETURN(size_t got, f.ReadAt(uint64_t{pg - 1} * page_size,
-                                               std::span<uint8_t>(buf.data(), uint64_t{n} * page_size)));
-    if (got != uint64_t{n} * page_size) return IOError("short read of the restored database");
-    for (uint32_t i = 0; i < n; ++i) {
-      c.SetPage(pg + i, std::span<const uint8_t>(buf.data() + uint64_t{i} * page_size, page_size));
-    }
+// The database checksum of the file being rebuilt, kept up to date page by page without hashing
+// the whole base: the base's checksum is the one its manifest records (its bytes are proven by
+// the snapshot's SHA-256), and a page's old hash is computed from the file only when the chain
+// first replaces or drops that page.
+class FileChecksum {
+ public:
+  FileChecksum(File& f, uint32_t page_size, uint32_t pages, uint64_t value)
+      : f_(f), ps_(page_size), pages_(pages), value_(value), zeros_(page_size, 0) {}
+
+  uint64_t value() const { return value_; }
+
+  Status SetPage(uint32_t pgno, std::span<const uint8_t> page) {
+    if (pgno > pages_) AURA_RETURN_IF_ERROR(Resize(pgno));
+    AURA_ASSIGN_OR_RETURN(uint64_t old, HashOf(pgno));
+    uint64_t now = PageHash(pgno, page);
+    value_ ^= old ^ now;
+    known_[pgno] = now;
+    return Status::Ok();
   }
-  return c;
-}
+
+  // Call before truncating the file when the database shrinks.
+  Status Resize(uint32_t pages) {
+    for (; pages_ > pages; --pages_) {
+      AURA_ASSIGN_OR_RETURN(uint64_t old, HashOf(pages_));
+      value_ ^= old;
+      known_.erase(pages_);
+    }
+    for (; pages_ < pages; ++pages_) {
+      uint64_t h = PageHash(pages_ + 1, zeros_);  // a new page reads as zeros until written
+      value_ ^= h;
+      known_[pages_ + 1] = h;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Result<uint64_t> HashOf(uint32_t pgno) {
+    auto it = known_.find(pgno);
+    if (it != known_.end()) return it->second;
+    std::vector<uint8_t> page(ps_);
+    AURA_ASSIGN_OR_RETURN(size_t n, f_.ReadAt(uint64_t{pgno - 1} * ps_, page));
+    if (n != ps_) std::fill(page.begin() + static_cast<long>(n), page.end(), 0);
+    return PageHash(pgno, page);
+  }
+
+  File& f_;
+  const uint32_t ps_;
+  uint32_t pages_;
+  uint64_t value_;
+  std::vector<uint8_t> zeros_;
+  std::unordered_map<uint32_t, uint64_t> known_;
+};
 
 // Applies the chain to the restored base in `f`, verifying every checksum on the way.
 Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& base, File& f) {
   const uint32_t ps = base.summary.page_size;
-  AURA_ASSIGN_OR_RETURN(DatabaseChecksum sum, ChecksumFile(f, ps));
-  if (!base.replication || sum.value() != base.replication->db_checksum) {
+  if (!base.replication) {
     return Corruption("snapshot " + plan.base.id +
                       " does not carry the database checksum its WAL segments start from");
   }
+  FileChecksum sum(f, ps, static_cast<uint32_t>(base.summary.page_count),
+                   base.replication->db_checksum);
   for (const SegmentRef& seg : plan.chain) {
     uint64_t checksum_after = 0, header_last = 0, applied = 0;
     SegmentParser* self = nullptr;
@@ -234,18 +272,18 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
       return Status::Ok();
     };
     cb.on_page = [&](uint32_t pgno, std::span<const uint8_t> page) -> Status {
+      AURA_RETURN_IF_ERROR(sum.SetPage(pgno, page));  // reads the old page first
       if (::pwrite(f.fd(), page.data(), page.size(), off_t{pgno - 1} * ps) !=
           static_cast<ssize_t>(page.size())) {
         return ErrnoStatus(errno, "write", f.path());
       }
-      sum.SetPage(pgno, page);
       return Status::Ok();
     };
     cb.on_txn_end = [&](const TxnHeader& t) -> Status {
+      AURA_RETURN_IF_ERROR(sum.Resize(t.db_pages));  // hashes dropped pages before truncating
       if (::ftruncate(f.fd(), off_t{t.db_pages} * ps) != 0) {
         return ErrnoStatus(errno, "truncate", f.path());
       }
-      sum.Resize(t.db_pages);
       if (t.checksum_after != 0 && t.checksum_after != sum.value()) {
         return Corruption(seg.Name() + ": txid " + std::to_string(t.txid) +
                           " does not produce the database the source had (checksum mismatch)");

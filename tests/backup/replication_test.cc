@@ -215,6 +215,27 @@ TEST_F(ReplicationTest, RestoresToEveryTransaction) {
   }
 }
 
+TEST_F(ReplicationTest, DamagedSegmentFailsTheRestoreAndLeavesNothing) {
+  Replicator r(Options(), repo_);
+  ASSERT_TRUE(r.Start().ok());
+  Commit(1, 20, &r, true);
+  ASSERT_TRUE(r.Flush().ok());
+  ASSERT_TRUE(r.Upload().ok());
+  auto segs = repo_->ListSegments("live");
+  ASSERT_TRUE(segs.ok() && !segs->empty());
+  std::string path = dir_ / ("repo/" + segs->back().Name());
+  std::string bytes = *ReadFileToString(path);
+  bytes[bytes.size() - 30] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
+  auto restored = RestoreToPoint(*repo_, "live", {PointInTime::Kind::kLatest}, dir_ / "out.db", {});
+  EXPECT_EQ(restored.status().code(), Code::kCorruption) << restored.status().ToString();
+  EXPECT_NE(restored.status().message().find(segs->back().Name()), std::string::npos);
+  EXPECT_FALSE(PathExists(dir_ / "out.db"));
+  // Points before the damaged segment still restore.
+  PointInTime before{PointInTime::Kind::kTxid, segs->back().first_txid - 1, {}};
+  EXPECT_TRUE(RestoreToPoint(*repo_, "live", before, dir_ / "before.db", {}).ok());
+}
+
 TEST_F(ReplicationTest, CompactionKeepsEveryRestorePointAndShortensTheChain) {
   FakeClock clock(SystemClock::Instance().Now());
   ReplicatorOptions o = Options();
