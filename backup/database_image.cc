@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -165,6 +166,19 @@ Status DatabaseImage::ReadPages(uint32_t first, uint32_t count, std::span<uint8_
         fh.salt1 != wal_.header.salt1 || fh.salt2 != wal_.header.salt2) {
       return Busy("the WAL of " + path_ + " was reset during the snapshot; retrying");
     }
+  }
+  return Status::Ok();
+}
+
+Status DatabaseImage::ForEachBlock(
+    uint32_t block_bytes,
+    const std::function<Status(uint32_t first_pgno, std::vector<uint8_t>&&)>& fn) {
+  const uint32_t per = std::max<uint32_t>(1, block_bytes / page_size_);
+  for (uint32_t pg = 1; pg <= page_count_; pg += per) {
+    uint32_t n = std::min(per, page_count_ - pg + 1);
+    std::vector<uint8_t> block(uint64_t{n} * page_size_);
+    AURA_RETURN_IF_ERROR(ReadPages(pg, n, block));
+    AURA_RETURN_IF_ERROR(fn(pg, std::move(block)));
   }
   return Status::Ok();
 }

@@ -26,6 +26,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <span>
 #include <string>
@@ -81,6 +83,11 @@ class DatabaseImage {
   // Reads pages [first, first + count) (1-based) into `out`, which holds count * page_size
   // bytes. kBusy if the WAL was reset under us (retry the whole image).
   Status ReadPages(uint32_t first, uint32_t count, std::span<uint8_t> out);
+
+  // Reads the whole image in order, `block_bytes` at a time (rounded down to whole pages, at
+  // least one), handing each block with its first page number to `fn`, which may keep it.
+  Status ForEachBlock(uint32_t block_bytes,
+                      const std::function<Status(uint32_t first_pgno, std::vector<uint8_t>&&)>& fn);
 
   // Ends the read transaction so checkpoints and (rollback mode) writers proceed. Idempotent.
   void Release();

@@ -75,16 +75,12 @@ Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::
 Result<DatabaseChecksum> ChecksumImage(DatabaseImage& img) {
   DatabaseChecksum c(img.page_size());
   const uint32_t ps = img.page_size();
-  const uint32_t per = std::max<uint32_t>(1, (1u << 20) / ps);
-  std::vector<uint8_t> buf;
-  for (uint32_t pg = 1; pg <= img.page_count(); pg += per) {
-    uint32_t n = std::min(per, img.page_count() - pg + 1);
-    buf.resize(uint64_t{n} * ps);
-    AURA_RETURN_IF_ERROR(img.ReadPages(pg, n, buf));
-    for (uint32_t i = 0; i < n; ++i) {
-      c.SetPage(pg + i, std::span<const uint8_t>(buf.data() + uint64_t{i} * ps, ps));
+  AURA_RETURN_IF_ERROR(img.ForEachBlock(1u << 20, [&](uint32_t first, std::vector<uint8_t>&& b) {
+    for (size_t off = 0; off < b.size(); off += ps) {
+      c.SetPage(first + static_cast<uint32_t>(off / ps), std::span<const uint8_t>(b.data() + off, ps));
     }
-  }
+    return Status::Ok();
+  }));
   c.Resize(img.page_count());
   return c;
 }

@@ -147,16 +147,11 @@ Result<RestoreResult> RestoreFromDatabaseFile(const std::string& source, const s
   AURA_ASSIGN_OR_RETURN(auto image, DatabaseImage::Open(source, o.busy_timeout_ms));
   AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(target, 0640));
   Sha256 sha;
-  const uint32_t ps = image->page_size();
-  const uint32_t per = std::max<uint32_t>(1, (1u << 20) / ps);
-  std::vector<uint8_t> buf;
-  for (uint32_t pg = 1; pg <= image->page_count(); pg += per) {
-    uint32_t n = std::min(per, image->page_count() - pg + 1);
-    buf.resize(uint64_t{n} * ps);
-    AURA_RETURN_IF_ERROR(image->ReadPages(pg, n, buf));
-    sha.Update(buf);
-    AURA_RETURN_IF_ERROR(temp.file().WriteAll(buf));
-  }
+  AURA_RETURN_IF_ERROR(image->ForEachBlock(
+      1u << 20, [&](uint32_t, std::vector<uint8_t>&& block) -> Status {
+        sha.Update(block);
+        return temp.file().WriteAll(block);
+      }));
   RestoreResult result;
   result.target = target;
   result.source = source;

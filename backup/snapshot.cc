@@ -41,18 +41,16 @@ Result<DataResult> WriteData(DatabaseImage& image, ObjectWriter& writer, const O
                              const Key* key, int threads, DatabaseChecksum* checksum) {
   AURA_ASSIGN_OR_RETURN(auto encoder, ObjectEncoder::Start(&writer, spec, key, threads));
   const uint32_t ps = image.page_size();
-  const uint32_t pages_per_block = std::max<uint32_t>(1, spec.block_size / ps);
-  for (uint32_t pg = 1; pg <= image.page_count(); pg += pages_per_block) {
-    uint32_t n = std::min(pages_per_block, image.page_count() - pg + 1);
-    std::vector<uint8_t> block(uint64_t{n} * ps);
-    AURA_RETURN_IF_ERROR(image.ReadPages(pg, n, block));
-    if (checksum != nullptr) {
-      for (uint32_t i = 0; i < n; ++i) {
-        checksum->SetPage(pg + i, std::span<const uint8_t>(block.data() + uint64_t{i} * ps, ps));
-      }
-    }
-    AURA_RETURN_IF_ERROR(encoder->WriteBlock(std::move(block)));
-  }
+  AURA_RETURN_IF_ERROR(image.ForEachBlock(
+      spec.block_size, [&](uint32_t first, std::vector<uint8_t>&& block) -> Status {
+        if (checksum != nullptr) {
+          for (size_t off = 0; off < block.size(); off += ps) {
+            checksum->SetPage(first + static_cast<uint32_t>(off / ps),
+                              std::span<const uint8_t>(block.data() + off, ps));
+          }
+        }
+        return encoder->WriteBlock(std::move(block));
+      }));
   DataResult r;
   r.wal = image.wal_position();
   r.mode = image.journal_mode();
