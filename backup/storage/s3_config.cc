@@ -94,6 +94,7 @@ Result<S3Config> S3ConfigFromUrl(const std::string& url,
   }
   while (!c.endpoint.empty() && c.endpoint.back() == '/') c.endpoint.pop_back();
   c.ca_bundle = Get(env, "AWS_CA_BUNDLE");
+  c.list_top_prefix_only = Get(env, "AURA_S3_LIST_TOP_PREFIX_ONLY") == "1";
   c.credentials.access_key_id = Get(env, "AWS_ACCESS_KEY_ID");
   c.credentials.secret_access_key = Get(env, "AWS_SECRET_ACCESS_KEY");
   c.credentials.session_token = Get(env, "AWS_SESSION_TOKEN");

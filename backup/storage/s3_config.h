@@ -37,6 +37,11 @@ struct S3Config {
   std::string storage_class;       // e.g. STANDARD_IA; empty: bucket default
   std::string object_lock_mode;    // "", "GOVERNANCE" or "COMPLIANCE"
   int object_lock_days = 0;
+  // Compatibility: send ListObjectsV2 prefixes only up to their first '/', filtering the rest
+  // locally. For servers that mis-verify signatures of list requests whose prefix contains '/'
+  // (moto, used by the tests, and botocore fails against it the same way). Costs a longer
+  // listing on real S3, so it is off by default.
+  bool list_top_prefix_only = false;
   int max_attempts = 8;            // per request, with exponential backoff and full jitter
   int backoff_base_ms = 100;
   int backoff_cap_ms = 20000;
