@@ -201,7 +201,39 @@ void ReadTarget(const toml::table& t, int index, const std::string& file, Config
   if (tc.encryption != "aes-256-gcm" && tc.encryption != "none") {
     r.ErrorHere("target '" + tc.name + "': encryption must be \"aes-256-gcm\" or \"none\"");
   }
-  r.Finish("name, url, encryption");
+  S3TargetOptions& o = tc.s3;
+  o.endpoint = r.String("endpoint");
+  o.region = r.String("region");
+  o.profile = r.String("profile");
+  o.credentials_file = r.String("credentials_file");
+  o.ca_bundle = r.String("ca_bundle");
+  o.storage_class = r.String("storage_class");
+  o.object_lock_mode = r.String("object_lock_mode");
+  o.path_style = r.Bool("path_style");
+  o.verify_tls = r.Bool("verify_tls");
+  o.list_top_prefix_only = r.Bool("list_top_prefix_only");
+  o.connect_timeout_ms = r.Int("connect_timeout_ms", 100, 600000);
+  o.stall_timeout_s = r.Int("stall_timeout_s", 1, 3600);
+  o.part_size_mb = r.Int("part_size_mb", 5, 5120);
+  o.upload_concurrency = r.Int("upload_concurrency", 1, 64);
+  o.bandwidth_limit_kib = r.Int("bandwidth_limit_kib", 0, int64_t{1} << 40);
+  o.object_lock_days = r.Int("object_lock_days", 1, 36500);
+  o.max_attempts = r.Int("max_attempts", 1, 100);
+  if (o.object_lock_mode && *o.object_lock_mode != "GOVERNANCE" &&
+      *o.object_lock_mode != "COMPLIANCE") {
+    r.ErrorHere("target '" + tc.name + "': object_lock_mode must be \"GOVERNANCE\" or \"COMPLIANCE\"");
+  }
+  if (o.object_lock_mode.has_value() != o.object_lock_days.has_value()) {
+    r.ErrorHere("target '" + tc.name + "': object_lock_mode and object_lock_days go together");
+  }
+  bool s3 = tc.url.rfind("s3://", 0) == 0;
+  if (!s3 && (o.endpoint || o.region || o.part_size_mb || o.object_lock_mode)) {
+    r.ErrorHere("target '" + tc.name + "': S3 settings on a target whose url is not s3://");
+  }
+  r.Finish("name, url, encryption, endpoint, region, path_style, profile, credentials_file, "
+           "ca_bundle, verify_tls, connect_timeout_ms, stall_timeout_s, part_size_mb, "
+           "upload_concurrency, bandwidth_limit_kib, storage_class, object_lock_mode, "
+           "object_lock_days, max_attempts, list_top_prefix_only");
   cfg.targets.push_back(std::move(tc));
 }
 

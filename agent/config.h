@@ -35,10 +35,20 @@ struct MigrationsConfig {
   bool auto_apply = false;
 };
 
+// S3 settings of a target; unset fields keep what the environment gives (see s3_config.h).
+struct S3TargetOptions {
+  std::optional<std::string> endpoint, region, profile, credentials_file, ca_bundle, storage_class,
+      object_lock_mode;
+  std::optional<bool> path_style, verify_tls, list_top_prefix_only;
+  std::optional<int64_t> connect_timeout_ms, stall_timeout_s, part_size_mb, upload_concurrency,
+      bandwidth_limit_kib, object_lock_days, max_attempts;
+};
+
 struct TargetConfig {
   std::string name;
   std::string url;
   std::string encryption = "aes-256-gcm";  // or "none"
+  S3TargetOptions s3;
   int line = 0;
 };
 

@@ -52,7 +52,7 @@ Result<ResolvedRepo> ResolveConfigTarget(const Config& cfg, const DatabaseConfig
   const TargetConfig* t = cfg.FindTarget(name);
   if (t == nullptr) return InvalidArgument("target '" + name + "' is not in " + cfg.path);
   ResolvedRepo r;
-  AURA_ASSIGN_OR_RETURN(r.storage, OpenStorageUrl(t->url));
+  AURA_ASSIGN_OR_RETURN(r.storage, OpenTarget(*t));
   AURA_ASSIGN_OR_RETURN(r.keys, KeySourceFromFlags(args));
   if (r.keys.kind == KeySource::Kind::kUnset) {
     AURA_ASSIGN_OR_RETURN(r.keys, KeySourceFor(cfg, *t));

@@ -14,4 +14,8 @@ namespace aura::agent {
 
 Result<std::shared_ptr<backup::Storage>> OpenStorageUrl(const std::string& url);
 
+struct TargetConfig;
+// A configured target: its URL as above, with the target's S3 settings applied on top.
+Result<std::shared_ptr<backup::Storage>> OpenTarget(const TargetConfig& target);
+
 }  // namespace aura::agent

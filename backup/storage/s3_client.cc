@@ -230,7 +230,16 @@ Result<S3Response> S3Client::Send(const S3Request& req, std::vector<long> accept
     if ((st >= 200 && st < 300) || std::find(accept.begin(), accept.end(), st) != accept.end()) {
       return r;
     }
-    const std::string code = XmlField(r->body, "Code");
+    std::string code = XmlField(r->body, "Code");
+    if (st == 403 && req.method == "HEAD") {
+      // HEAD answers carry no error document: ask again with a one-byte GET to learn why.
+      S3Request probe = req;
+      probe.method = "GET";
+      probe.headers.emplace_back("range", "bytes=0-0");
+      Attempt b;
+      auto again = SendOnce(probe, b);
+      if (again.ok()) code = XmlField(again->body, "Code");
+    }
     const std::string where = config_.Describe() + (req.key.empty() ? "" : " key " + req.key);
     if (RetryableHttp(st, code)) {
       last = Unavailable("S3 " + std::to_string(st) + (code.empty() ? "" : " " + code) + " on " + where);
