@@ -61,10 +61,12 @@ class MotoServer {
     // moto logs every request: to a file, so a full pipe never stalls it.
     const char* tmp = std::getenv("TMPDIR");
     log_ = std::string(tmp && *tmp ? tmp : "/tmp") + "/aura-moto-" + std::to_string(port_) + ".log";
+    // setpriv --pdeathsig: the server dies with the test process even if that crashes.
     proc_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"/bin/sh", "-c",
-                                 "exec moto_server -H 127.0.0.1 -p " + std::to_string(port_) +
-                                     " > " + log_ + " 2>&1"},
+                                 "P=$(command -v setpriv >/dev/null && echo 'setpriv --pdeathsig "
+                                 "KILL'); exec $P moto_server -H 127.0.0.1 -p " +
+                                     std::to_string(port_) + " > " + log_ + " 2>&1"},
         env);
     // Wait for the port without sending a request: every request counts as an action.
     for (int i = 0; i < 300 && !PortOpen(port_); ++i) {
