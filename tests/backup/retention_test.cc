@@ -1,0 +1,111 @@
+// Grandfather-father-son retention on generated histories, checked against hand-computed sets.
+#include "backup/retention.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace aura::backup {
+namespace {
+
+using namespace std::chrono;
+
+TimePoint At(const std::string& s) { return *ParseRfc3339(s); }
+
+SnapshotInfo Snap(const std::string& created, uint64_t gen = 0, uint64_t txid = 0) {
+  SnapshotInfo s;
+  s.summary.created = At(created);
+  s.ref = SnapshotRef{"db", FormatCompactUtc(s.summary.created) + "-00000000", 0};
+  s.summary.generation = gen;
+  s.summary.txid = txid;
+  return s;
+}
+
+std::set<std::string> Kept(const RetentionPlan& plan) {
+  std::set<std::string> out;
+  for (const auto& d : plan.snapshots) {
+    if (d.keep) out.insert(d.name.substr(0, 15));  // "20261120T180000"
+  }
+  return out;
+}
+
+TEST(Retention, KeepsExactlyTheGrandfatherFatherSonSet) {
+  // A snapshot every six hours from 2026-11-01 to 2026-11-20 (a Friday), UTC.
+  std::vector<SnapshotInfo> snaps;
+  for (int day = 1; day <= 20; ++day) {
+    for (int h = 0; h < 24; h += 6) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "2026-11-%02dT%02d:00:00Z", day, h);
+      snaps.push_back(Snap(buf));
+    }
+  }
+  RetentionPolicy p;
+  p.last = 1;
+  p.hourly = 2;
+  p.daily = 3;
+  p.weekly = 2;
+  p.monthly = 2;
+  RetentionPlan plan = PlanRetention(p, snaps, {}, At("2026-11-21T00:00:00Z"));
+  EXPECT_EQ(Kept(plan), (std::set<std::string>{
+                            "20261120T180000",  // last 1, hourly, daily, weekly (W47), monthly
+                            "20261120T120000",  // hourly 2
+                            "20261119T180000",  // daily
+                            "20261118T180000",  // daily
+                            "20261115T180000",  // weekly: newest of ISO week 46
+                        }));
+  EXPECT_EQ(plan.delete_objects.size(), 2 * (snaps.size() - 5));
+  // Manifests go before their data objects, so a half-done prune never lists a broken snapshot.
+  EXPECT_NE(plan.delete_objects[0].find(".manifest"), std::string::npos);
+  EXPECT_NE(plan.delete_objects[1].find(".data"), std::string::npos);
+}
+
+TEST(Retention, TheNewestVerifiedSnapshotSurvivesEverything) {
+  std::vector<SnapshotInfo> snaps = {Snap("2026-11-01T00:00:00Z"), Snap("2026-11-02T00:00:00Z"),
+                                     Snap("2026-11-03T00:00:00Z")};
+  snaps[1].verified = true;
+  RetentionPlan plan = PlanRetention({}, snaps, {}, At("2026-11-04T00:00:00Z"));
+  EXPECT_EQ(Kept(plan), std::set<std::string>{"20261102T000000"});
+  snaps[1].verified = false;
+  plan = PlanRetention({}, snaps, {}, At("2026-11-04T00:00:00Z"));
+  EXPECT_EQ(Kept(plan), std::set<std::string>{"20261103T000000"}) << "nothing verified: newest";
+}
+
+TEST(Retention, PointInTimeWindowKeepsItsBaseAndTheSegmentsAfterIt) {
+  const uint64_t gen = 77;
+  std::vector<SnapshotInfo> snaps = {Snap("2026-11-20T00:00:00Z", gen, 100),
+                                     Snap("2026-11-20T10:00:00Z", gen, 500),
+                                     Snap("2026-11-20T20:00:00Z", gen, 900)};
+  std::vector<SegmentInfo> segs;
+  for (int i = 0; i < 24; ++i) {  // one segment of 40 transactions per hour on 2026-11-20
+    SegmentInfo s;
+    s.ref = SegmentRef{"db", gen, 0, 100 + 40u * i + 1, 100 + 40u * (i + 1), 0};
+    s.last_commit_us = ToUnixMicros(At("2026-11-20T00:59:00Z") + hours(i));
+    segs.push_back(s);
+  }
+  RetentionPolicy p;
+  p.pitr_window = hours(6);  // back to 18:00
+  RetentionPlan plan = PlanRetention(p, snaps, segs, At("2026-11-21T00:00:00Z"));
+  // Base: the newest snapshot at or before 18:00 (10:00, txid 500), plus the newest (verified rule).
+  EXPECT_EQ(Kept(plan), (std::set<std::string>{"20261120T100000", "20261120T200000"}));
+  int kept = 0;
+  for (const auto& d : plan.segments) {
+    if (!d.keep) continue;
+    ++kept;
+    EXPECT_GT(d.name.substr(d.name.rfind('-') + 1, 16), "00000000000001f4") << d.name;  // > 500
+  }
+  EXPECT_EQ(kept, 24 - 10) << "segments after txid 500";
+}
+
+TEST(Retention, IncrementalSnapshotsKeepTheirBaseChain) {
+  std::vector<SnapshotInfo> snaps = {Snap("2026-11-01T00:00:00Z"), Snap("2026-11-02T00:00:00Z"),
+                                     Snap("2026-11-03T00:00:00Z")};
+  snaps[1].base = snaps[0].ref.id;
+  snaps[2].base = snaps[1].ref.id;
+  RetentionPolicy p;
+  p.last = 1;
+  RetentionPlan plan = PlanRetention(p, snaps, {}, At("2026-11-04T00:00:00Z"));
+  EXPECT_EQ(Kept(plan).size(), 3u) << "the kept increment needs its whole chain";
+}
+
+}  // namespace
+}  // namespace aura::backup
