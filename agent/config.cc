@@ -138,6 +138,8 @@ void ReadPolicy(TableReader& parent, const std::string& kind, PolicyConfig& p,
   TableReader r(*t, context + "." + kind, file, errors);
   p.enabled = true;
   p.keep = static_cast<int>(r.Int("keep", 1, 100000).value_or(kind == "hourly" ? 24 : 7));
+  const int default_full_every = kind == "hourly" ? 24 : kind == "daily" ? 7 : kind == "weekly" ? 4 : 1;
+  p.full_every = static_cast<int>(r.Int("full_every", 1, 1000).value_or(default_full_every));
   p.targets = r.StringArray("targets");
   p.timezone = r.String("timezone").value_or("local");
   if (kind == "hourly") {
@@ -154,7 +156,44 @@ void ReadPolicy(TableReader& parent, const std::string& kind, PolicyConfig& p,
     auto d = r.Int("day", 1, 28);
     p.day = d ? std::to_string(*d) : "1";
   }
-  r.Finish("keep, minute, at, day, timezone, targets");
+  r.Finish("keep, full_every, minute, at, day, timezone, targets");
+}
+
+void ReadCheck(TableReader& parent, const std::string& kind, CheckConfig& c,
+               const std::string& context, const std::string& file,
+               std::vector<std::string>& errors) {
+  const toml::table* t = parent.Table(kind);
+  if (t == nullptr) return;
+  TableReader r(*t, context + "." + kind, file, errors);
+  c.enabled = true;
+  c.at = r.String("at").value_or(kind == "check" ? "03:30" : "04:30");
+  if (!ValidHourMinute(c.at)) r.ErrorHere("'at' in " + context + "." + kind + " must be HH:MM");
+  c.day = r.String("day").value_or("");
+  static const std::set<std::string> kDays = {"", "mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  if (!kDays.count(c.day)) r.ErrorHere("'day' in " + context + "." + kind + " must be mon..sun");
+  c.timezone = r.String("timezone").value_or("local");
+  if (kind == "check") {
+    c.level = r.String("level").value_or("quick");
+    if (c.level != "quick" && c.level != "full") {
+      r.ErrorHere("'level' in " + context + ".check must be \"quick\" or \"full\"");
+    }
+    r.Finish("at, day, timezone, level");
+  } else {
+    r.Finish("at, day, timezone");
+  }
+}
+
+// Reads a duration key ("7d", "15m", "90s"); `dflt` when absent.
+int64_t DurationKey(TableReader& r, const std::string& key, int64_t dflt, int64_t min, int64_t max) {
+  auto text = r.String(key);
+  if (!text) return dflt;
+  auto v = ParseDurationSeconds(*text);
+  if (!v.ok() || *v < min || *v > max) {
+    r.ErrorHere("'" + key + "' must be a duration such as \"90s\", \"15m\", \"12h\" or \"7d\" "
+                "between " + std::to_string(min) + "s and " + std::to_string(max) + "s");
+    return dflt;
+  }
+  return *v;
 }
 
 void ReadDatabase(const toml::table& t, int index, const std::string& file, Config& cfg,
@@ -177,6 +216,11 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   ReadPolicy(r, "daily", d.daily, context, file, errors);
   ReadPolicy(r, "weekly", d.weekly, context, file, errors);
   ReadPolicy(r, "monthly", d.monthly, context, file, errors);
+  ReadCheck(r, "check", d.check, context, file, errors);
+  ReadCheck(r, "drill", d.drill, context, file, errors);
+  d.keep_last = static_cast<int>(r.Int("keep_last", 1, 100000).value_or(1));
+  d.pitr_window_s = DurationKey(r, "pitr_window", 7 * 86400, 0, 3650LL * 86400);
+  d.rpo_s = DurationKey(r, "rpo", 0, 1, 3650LL * 86400);
   if (const toml::table* m = r.Table("migrations")) {
     TableReader mr(*m, context + ".migrations", file, errors);
     d.migrations.enabled = true;
@@ -185,7 +229,7 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
     mr.Finish("dir, auto_apply");
   }
   r.Finish("name, path, targets, continuous, busy_timeout_ms, hourly, daily, weekly, monthly, "
-           "migrations");
+           "check, drill, keep_last, pitr_window, rpo, migrations");
   if (d.targets.empty()) r.ErrorHere(context + " needs targets = [\"...\"]");
   cfg.databases.push_back(std::move(d));
 }
@@ -322,16 +366,30 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   cfg.path = path;
   std::vector<std::string> errors;
   TableReader r(root, "the top level", path, errors);
-  if (const toml::table* a = r.Table("agent")) {
-    TableReader ar(*a, "[agent]", path, errors);
+  if (const toml::table* at = r.Table("agent")) {
+    TableReader ar(*at, "[agent]", path, errors);
     cfg.agent.state_dir = ar.String("state_dir").value_or(cfg.agent.state_dir);
     cfg.agent.status_socket = ar.String("status_socket").value_or(cfg.agent.status_socket);
     cfg.agent.log_level = ar.String("log_level").value_or("info");
+    cfg.agent.log_file = ar.String("log_file").value_or("");
+    AgentSettings& a = cfg.agent;
+    a.workers = static_cast<int>(ar.Int("workers", 1, 64).value_or(a.workers));
+    a.max_concurrent_snapshots = static_cast<int>(
+        ar.Int("max_concurrent_snapshots", 1, 64).value_or(a.max_concurrent_snapshots));
+    a.max_concurrent_uploads = static_cast<int>(
+        ar.Int("max_concurrent_uploads", 1, 64).value_or(a.max_concurrent_uploads));
+    a.jitter_s = DurationKey(ar, "jitter", a.jitter_s, 0, 86400);
+    a.poll_ms = ar.Int("poll_ms", 1, 60000).value_or(a.poll_ms);
+    a.segment_ms = ar.Int("segment_ms", 1, 600000).value_or(a.segment_ms);
+    a.shutdown_timeout_s = DurationKey(ar, "shutdown_timeout", a.shutdown_timeout_s, 1, 3600);
+    a.prune_interval_s = DurationKey(ar, "prune_interval", a.prune_interval_s, 60, 7 * 86400);
     static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
     if (!kLevels.count(cfg.agent.log_level)) {
       ar.ErrorHere("[agent] log_level must be one of trace, debug, info, warn, error, off");
     }
-    ar.Finish("state_dir, status_socket, log_level");
+    ar.Finish("state_dir, status_socket, log_level, log_file, workers, max_concurrent_snapshots, "
+              "max_concurrent_uploads, jitter, poll_ms, segment_ms, shutdown_timeout, "
+              "prune_interval");
   }
   if (const toml::table* k = r.Table("keys")) {
     TableReader kr(*k, "[keys]", path, errors);
@@ -354,6 +412,19 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     return ConfigError(all);
   }
   return cfg;
+}
+
+Result<int64_t> ParseDurationSeconds(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i > 12) return ConfigError("'" + text + "' is not a duration (e.g. 90s, 15m, 12h, 7d)");
+  int64_t n = std::stoll(text.substr(0, i));
+  std::string unit = text.substr(i);
+  if (unit.empty() || unit == "s") return n;
+  if (unit == "m") return n * 60;
+  if (unit == "h") return n * 3600;
+  if (unit == "d") return n * 86400;
+  return ConfigError("'" + text + "' is not a duration (e.g. 90s, 15m, 12h, 7d)");
 }
 
 Result<Config> LoadConfig(const std::string& path) {

@@ -17,6 +17,11 @@ uint64_t PageHash(uint32_t pgno, std::span<const uint8_t> page) {
 }
 
 void DatabaseChecksum::SetPageHash(uint32_t pgno, uint64_t hash) {
+  if (pgno == hashes_.size() + 1) {  // appending: no zero page to hash first
+    hashes_.push_back(hash);
+    value_ ^= hash;
+    return;
+  }
   if (pgno > hashes_.size()) Resize(pgno);
   uint64_t& slot = hashes_[pgno - 1];
   value_ ^= slot ^ hash;

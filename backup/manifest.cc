@@ -13,6 +13,7 @@ json SummaryJson(const SnapshotSummary& s) {
               {"database", s.database},
               {"snapshot", s.snapshot},
               {"kind", s.kind},
+              {"base", s.base},
               {"created", FormatRfc3339(s.created)},
               {"label", s.label},
               {"page_size", s.page_size},
@@ -30,6 +31,13 @@ Result<SnapshotSummary> SummaryFrom(const json& j) {
   s.database = j.at("database").get<std::string>();
   s.snapshot = j.at("snapshot").get<std::string>();
   s.kind = j.at("kind").get<std::string>();
+  s.base = j.value("base", "");
+  if (s.kind != "full" && s.kind != "incremental") {
+    return Unsupported("snapshot kind '" + s.kind + "' is not supported; upgrade aura-agent");
+  }
+  if ((s.kind == "incremental") != !s.base.empty()) {
+    return Corruption("snapshot " + s.snapshot + ": an incremental snapshot must name its base");
+  }
   auto created = ParseRfc3339(j.at("created").get<std::string>());
   if (!created.ok()) return created.status();
   s.created = *created;
@@ -86,6 +94,11 @@ std::string ManifestToJson(const Manifest& m) {
                         {"txid", m.replication->txid},
                         {"db_checksum", m.replication->db_checksum}};
   }
+  if (m.db_checksum) {
+    j["db_checksum"] = *m.db_checksum;
+    j["base_db_checksum"] = m.base_db_checksum;
+    j["pages_changed"] = m.pages_changed;
+  }
   json objs = json::array();
   for (const ManifestObject& o : m.objects) {
     objs.push_back({{"name", o.name},
@@ -127,6 +140,14 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& wh
       m.replication = ReplicationPoint{r.at("generation").get<uint64_t>(),
                                        r.at("txid").get<uint64_t>(),
                                        r.at("db_checksum").get<uint64_t>()};
+    }
+    if (j.contains("db_checksum")) {
+      m.db_checksum = j["db_checksum"].get<uint64_t>();
+      m.base_db_checksum = j.value("base_db_checksum", uint64_t{0});
+      m.pages_changed = j.value("pages_changed", uint64_t{0});
+    }
+    if (m.summary.kind == "incremental" && !m.db_checksum) {
+      return Corruption(what + ": incremental manifest without database checksums");
     }
     for (const json& o : j.at("objects")) {
       m.objects.push_back({o.at("name").get<std::string>(), o.at("kind").get<std::string>(),

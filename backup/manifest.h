@@ -35,7 +35,8 @@ struct ManifestObject {
 struct SnapshotSummary {
   std::string database;
   std::string snapshot;  // id
-  std::string kind = "full";
+  std::string kind = "full";  // "full" or "incremental"
+  std::string base;          // incremental: the snapshot id it applies on top of
   TimePoint created{};
   std::string label;
   uint32_t page_size = 0;
@@ -65,6 +66,11 @@ struct Manifest {
   std::string sha256;        // hex SHA-256 of the whole restored database file
   std::optional<WalPosition> wal;
   std::optional<ReplicationPoint> replication;
+  // Snapshot chains (incremental.h): the database checksum of the image this snapshot restores
+  // to, and for an incremental one the checksum of its base and how many pages it carries.
+  std::optional<uint64_t> db_checksum;
+  uint64_t base_db_checksum = 0;
+  uint64_t pages_changed = 0;
   std::vector<ManifestObject> objects;
   int64_t duration_ms = 0;
   std::string agent_version;

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 
 #include "backup/database_image.h"
+#include "backup/file_checksum.h"
 #include "backup/object_codec.h"
 #include "common/file_io.h"
 #include "common/hashing.h"
@@ -93,15 +95,19 @@ Status CheckRestoreTarget(const std::string& target, bool force) {
   return Status::Ok();
 }
 
-Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
-                                       const std::string& target, int threads,
-                                       Manifest* manifest_out, RestoreResult* result) {
-  AURA_ASSIGN_OR_RETURN(Manifest m, repo.ReadManifest(ref));
-  const ManifestObject& data = m.objects.front();
+namespace {
+
+Result<std::unique_ptr<ObjectDecoder>> OpenData(Repository& repo, const ManifestObject& data,
+                                                int threads) {
   AURA_ASSIGN_OR_RETURN(auto reader, repo.storage().Open(data.name));
-  if (threads <= 0) threads = DefaultCodecThreads();
-  AURA_ASSIGN_OR_RETURN(auto decoder,
-                        ObjectDecoder::Open(std::move(reader), repo.keyring(), data.name, threads));
+  return ObjectDecoder::Open(std::move(reader), repo.keyring(), data.name,
+                             threads > 0 ? threads : DefaultCodecThreads());
+}
+
+Result<TempFile> RestoreFullToTemp(Repository& repo, const SnapshotRef& ref, const Manifest& m,
+                                   const std::string& target, int threads,
+                                   RestoreResult* result) {
+  AURA_ASSIGN_OR_RETURN(auto decoder, OpenData(repo, m.objects.front(), threads));
   AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(target, 0640));
   // Write back as we go, so the final fsync does not wait for the whole database at once.
   constexpr uint64_t kWritebackChunk = 16u << 20;
@@ -120,11 +126,117 @@ Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
     return Corruption("snapshot " + ref.id + ": restored bytes do not match the manifest (sha256 " +
                       sha + ", expected " + m.sha256 + ")");
   }
-  result->target = target;
-  result->source = ref.database + "/" + ref.id;
   result->bytes = got.plaintext_size;
   result->sha256 = sha;
-  if (manifest_out != nullptr) *manifest_out = std::move(m);
+  return temp;
+}
+
+// Applies one incremental snapshot's page records to `f`, checking the database checksum before
+// and after.
+Status ApplyIncrement(Repository& repo, const SnapshotRef& ref, const Manifest& m, File& f,
+                      FileChecksum& sum, int threads) {
+  const uint32_t ps = m.summary.page_size;
+  if (m.base_db_checksum != sum.value()) {
+    return Corruption("snapshot " + ref.id + " does not apply to the image its base restored "
+                      "(database checksum before mismatch)");
+  }
+  AURA_ASSIGN_OR_RETURN(auto decoder, OpenData(repo, m.objects.front(), threads));
+  std::vector<uint8_t> record;
+  record.reserve(4 + ps);
+  auto apply = [&](std::span<const uint8_t> rec) -> Status {
+    const uint32_t pgno = uint32_t{rec[0]} | uint32_t{rec[1]} << 8 | uint32_t{rec[2]} << 16 |
+                          uint32_t{rec[3]} << 24;
+    if (pgno == 0 || pgno > m.summary.page_count) {
+      return Corruption("snapshot " + ref.id + ": page record " + std::to_string(pgno) +
+                        " is outside the database");
+    }
+    std::span<const uint8_t> page = rec.subspan(4);
+    AURA_RETURN_IF_ERROR(sum.SetPage(pgno, page));  // reads the old page first
+    if (::pwrite(f.fd(), page.data(), ps, off_t{pgno - 1} * ps) != static_cast<ssize_t>(ps)) {
+      return ErrnoStatus(errno, "write", f.path());
+    }
+    return Status::Ok();
+  };
+  AURA_ASSIGN_OR_RETURN(ObjectSummary got, decoder->ReadAll([&](std::span<const uint8_t> d) {
+                          while (!d.empty()) {
+                            size_t take = std::min(d.size(), 4 + ps - record.size());
+                            record.insert(record.end(), d.begin(), d.begin() + take);
+                            d = d.subspan(take);
+                            if (record.size() == 4 + ps) {
+                              AURA_RETURN_IF_ERROR(apply(record));
+                              record.clear();
+                            }
+                          }
+                          return Status::Ok();
+                        }));
+  if (!record.empty() || HexEncode(got.sha256) != m.objects.front().sha256) {
+    return Corruption("snapshot " + ref.id + ": its data does not match the manifest");
+  }
+  const auto pages = static_cast<uint32_t>(m.summary.page_count);
+  AURA_RETURN_IF_ERROR(sum.Resize(pages));  // hashes dropped pages before truncating
+  if (::ftruncate(f.fd(), off_t{pages} * ps) != 0) return ErrnoStatus(errno, "truncate", f.path());
+  if (sum.value() != *m.db_checksum) {
+    return Corruption("snapshot " + ref.id + ": the restored image differs from the source's "
+                      "(database checksum after mismatch)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<SnapshotRef>> SnapshotChain(Repository& repo, const SnapshotRef& ref,
+                                               std::vector<Manifest>* manifests) {
+  std::vector<SnapshotRef> chain{ref};
+  std::vector<Manifest> ms;
+  for (;;) {
+    AURA_ASSIGN_OR_RETURN(Manifest m, repo.ReadManifest(chain.back()));
+    std::string base = m.summary.kind == "incremental" ? m.summary.base : "";
+    ms.push_back(std::move(m));
+    if (base.empty()) break;
+    if (chain.size() > 100000) return Corruption("snapshot " + ref.id + ": its chain loops");
+    auto b = repo.FindSnapshot(ref.database, base);
+    if (!b.ok()) {
+      if (b.status().code() != Code::kNotFound) return b.status();
+      return NotFound("snapshot " + chain.back().id + " is incremental and its base " + base +
+                      " is missing from the repository; restore an older full snapshot (see "
+                      "'aura-agent list')");
+    }
+    chain.push_back(*b);
+  }
+  std::reverse(chain.begin(), chain.end());
+  std::reverse(ms.begin(), ms.end());
+  if (manifests != nullptr) *manifests = std::move(ms);
+  return chain;
+}
+
+Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
+                                       const std::string& target, int threads,
+                                       Manifest* manifest_out, RestoreResult* result) {
+  std::vector<Manifest> ms;
+  AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> chain, SnapshotChain(repo, ref, &ms));
+  AURA_ASSIGN_OR_RETURN(TempFile temp,
+                        RestoreFullToTemp(repo, chain.front(), ms.front(), target, threads, result));
+  if (chain.size() > 1) {
+    const Manifest& root = ms.front();
+    if (!root.db_checksum) {
+      return Corruption("snapshot " + chain.front().id +
+                        " starts a chain but does not record its database checksum");
+    }
+    FileChecksum sum(temp.file(), root.summary.page_size,
+                     static_cast<uint32_t>(root.summary.page_count), *root.db_checksum);
+    for (size_t i = 1; i < chain.size(); ++i) {
+      AURA_RETURN_IF_ERROR(ApplyIncrement(repo, chain[i], ms[i], temp.file(), sum, threads));
+    }
+    result->bytes = ms.back().summary.size;
+    result->sha256.clear();  // the chain is verified by database checksums instead
+  }
+  result->target = target;
+  result->source = ref.database + "/" + ref.id;
+  if (chain.size() > 1) {
+    result->source += " (full " + chain.front().id + " + " + std::to_string(chain.size() - 1) +
+                      " incremental)";
+  }
+  if (manifest_out != nullptr) *manifest_out = std::move(ms.back());
   return temp;
 }
 

@@ -50,10 +50,16 @@ Status CheckRestoreTarget(const std::string& target, bool force);
 
 // The building blocks, for restores that apply more on top of a snapshot (pitr_restore.h).
 // Decodes snapshot `ref` into a temp file beside `target` and checks its SHA-256 against the
-// manifest; returns the (uncommitted) temp file.
+// manifest (an incremental snapshot: its chain's full snapshot, then each increment checked by
+// database checksums before and after); returns the (uncommitted) temp file.
 Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
                                        const std::string& target, int threads,
                                        Manifest* manifest_out, RestoreResult* result);
+// The snapshots `ref` restores from, oldest first: a full snapshot, then the incremental ones up
+// to `ref` (just `ref` when it is full). kNotFound naming the missing base otherwise.
+Result<std::vector<SnapshotRef>> SnapshotChain(Repository& repo, const SnapshotRef& ref,
+                                               std::vector<Manifest>* manifests = nullptr);
+
 // fsync, integrity check, removal of the target's stale -wal/-shm/-journal, rename into place.
 Status FinishRestore(TempFile& temp, const std::string& target, IntegrityLevel check,
                      RestoreResult& result);

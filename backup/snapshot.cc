@@ -34,24 +34,46 @@ struct DataResult {
   JournalMode mode = JournalMode::kRollback;
   uint32_t page_size = 0;
   uint32_t page_count = 0;
+  uint64_t pages_changed = 0;
 };
 
-// Streams the page image into `writer`. kBusy means the WAL was reset mid-read: retry.
+void PutLE32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+// Streams the page image into `writer`: every page, or with `incremental` only the pages whose
+// hashes differ from `pages`, as (page number, page) records. `pages` (optional for a full
+// snapshot) is updated to the image. kBusy means the WAL was reset mid-read: retry.
 Result<DataResult> WriteData(DatabaseImage& image, ObjectWriter& writer, const ObjectSpec& spec,
-                             const Key* key, int threads, DatabaseChecksum* checksum) {
+                             const Key* key, int threads, DatabaseChecksum* checksum,
+                             PageState* pages, bool incremental) {
   AURA_ASSIGN_OR_RETURN(auto encoder, ObjectEncoder::Start(&writer, spec, key, threads));
   const uint32_t ps = image.page_size();
+  DataResult r;
+  std::vector<uint8_t> records;
   AURA_RETURN_IF_ERROR(image.ForEachBlock(
       spec.block_size, [&](uint32_t first, std::vector<uint8_t>&& block) -> Status {
-        if (checksum != nullptr) {
-          for (size_t off = 0; off < block.size(); off += ps) {
-            checksum->SetPage(first + static_cast<uint32_t>(off / ps),
-                              std::span<const uint8_t>(block.data() + off, ps));
-          }
+        for (size_t off = 0; off < block.size(); off += ps) {
+          const uint32_t pgno = first + static_cast<uint32_t>(off / ps);
+          std::span<const uint8_t> page(block.data() + off, ps);
+          if (checksum != nullptr) checksum->SetPage(pgno, page);
+          if (pages == nullptr) continue;
+          std::pair<uint64_t, uint64_t> fast;
+          if (!pages->Changed(pgno, page, &fast) && incremental) continue;
+          pages->SetPage(pgno, page, &fast);
+          if (!incremental) continue;
+          ++r.pages_changed;
+          PutLE32(records, pgno);
+          records.insert(records.end(), page.begin(), page.end());
         }
-        return encoder->WriteBlock(std::move(block));
+        if (!incremental) return encoder->WriteBlock(std::move(block));
+        if (records.size() < spec.block_size) return Status::Ok();
+        Status s = encoder->Write(records);
+        records.clear();
+        return s;
       }));
-  DataResult r;
+  if (!records.empty()) AURA_RETURN_IF_ERROR(encoder->Write(records));
+  if (pages != nullptr) pages->Truncate(image.page_count());
   r.wal = image.wal_position();
   r.mode = image.journal_mode();
   r.page_size = ps;
@@ -63,7 +85,9 @@ Result<DataResult> WriteData(DatabaseImage& image, ObjectWriter& writer, const O
 }
 
 Result<DataResult> SnapshotData(const std::string& db_path, Repository& repo,
-                                const ObjectSpec& spec, const SnapshotOptions& o, int threads) {
+                                const ObjectSpec& spec, const SnapshotOptions& o, int threads,
+                                PageState* pages) {
+  const bool incremental = !o.base.empty();
   for (int attempt = 1;; ++attempt) {
     AURA_ASSIGN_OR_RETURN(auto image, DatabaseImage::Open(db_path, o.busy_timeout_ms));
     uint32_t bs = std::max(image->page_size(), spec.block_size / image->page_size() *
@@ -71,10 +95,16 @@ Result<DataResult> SnapshotData(const std::string& db_path, Repository& repo,
     ObjectSpec s = spec;
     s.block_size = bs;
     WriteOptions wo;
-    wo.size_hint = image->size_bytes() / 3;
+    wo.size_hint = incremental ? 0 : image->size_bytes() / 3;
+    if (incremental && image->page_size() != o.pages->page_size()) {
+      return InvalidArgument("the page size changed since snapshot " + o.base +
+                             "; take a full snapshot");
+    }
     AURA_ASSIGN_OR_RETURN(auto writer, repo.storage().Create(spec.name, wo));
     if (o.checksum != nullptr) *o.checksum = DatabaseChecksum(image->page_size());
-    auto r = WriteData(*image, *writer, s, repo.write_key(), threads, o.checksum);
+    if (pages != nullptr) *pages = incremental ? *o.pages : PageState(image->page_size());
+    auto r = WriteData(*image, *writer, s, repo.write_key(), threads, o.checksum, pages,
+                       incremental);
     if (r.ok()) {
       AURA_RETURN_IF_ERROR(writer->Commit());
       return r;
@@ -110,7 +140,13 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
   data_spec.zstd_level = o.zstd_level;
   data_spec.created = created;
   int threads = o.threads > 0 ? o.threads : DefaultCodecThreads();
-  AURA_ASSIGN_OR_RETURN(DataResult data, SnapshotData(db_path, repo, data_spec, o, threads));
+  if (!o.base.empty() && o.pages == nullptr) {
+    return InvalidArgument("an incremental snapshot needs the page state of its base");
+  }
+  std::optional<PageState> pages;  // the new image's, moved into o.pages once the manifest is in
+  if (o.pages != nullptr) pages.emplace();
+  AURA_ASSIGN_OR_RETURN(DataResult data, SnapshotData(db_path, repo, data_spec, o, threads,
+                                                      pages ? &*pages : nullptr));
 
   Manifest m;
   SnapshotSummary& s = m.summary;
@@ -120,13 +156,24 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
   s.label = o.label;
   s.page_size = data.page_size;
   s.page_count = data.page_count;
-  s.size = data.summary.plaintext_size;
+  s.size = uint64_t{data.page_size} * data.page_count;
   s.encrypted = repo.write_key() != nullptr;
   s.key_id = s.encrypted ? repo.write_key()->IdHex() : "";
   m.host = HostName();
   m.source_path = AbsolutePath(db_path);
   m.journal_mode = data.mode == JournalMode::kWal ? "wal" : "rollback";
-  m.sha256 = HexEncode(data.summary.sha256);
+  // A full snapshot's plaintext is the database file; an incremental one's is its page records,
+  // and the restored file is proven by the database checksum instead.
+  m.sha256 = o.base.empty() ? HexEncode(data.summary.sha256) : "";
+  if (pages) {
+    m.db_checksum = pages->db_checksum();
+    if (!o.base.empty()) {
+      s.kind = "incremental";
+      s.base = o.base;
+      m.base_db_checksum = o.pages->db_checksum();
+      m.pages_changed = data.pages_changed;
+    }
+  }
   if (data.wal.frame > 0) m.wal = data.wal;
   if (o.replication) {
     m.replication = *o.replication;
@@ -135,7 +182,8 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
     s.txid = o.replication->txid;
   }
   m.objects.push_back({data.summary.name, "data", data.summary.stored_size,
-                       data.summary.plaintext_size, data.summary.chunk_count, m.sha256});
+                       data.summary.plaintext_size, data.summary.chunk_count,
+                       HexEncode(data.summary.sha256)});
   m.agent_version = kAgentVersion;
 
   m.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -154,6 +202,7 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
   AURA_RETURN_IF_ERROR(PutSealedObject(repo.storage(), ms, AsBytes(manifest_json),
                                        repo.write_key(), no_overwrite)
                            .status());
+  if (pages) *o.pages = std::move(*pages);
   return SnapshotResult{ref, std::move(m)};
 }
 

@@ -1,6 +1,11 @@
 // Snapshots: a consistent copy of a live database, streamed once through zstd, AES-256-GCM and
 // SHA-256 into a repository, followed by its manifest.
 //
+// Incremental snapshots (SnapshotOptions::base): the data object holds only the pages that
+// changed since the chain's previous snapshot, as records of (page number, 4 bytes little
+// endian; page). The manifest names the base and records the database checksum before and after,
+// so a restore proves each step rebuilt exactly the source's image (docs/FORMAT.md).
+//
 // Order of writes (what a crash can leave): the data object is committed first, the manifest
 // after it. A crash before the manifest leaves an orphan data object that no listing shows; a
 // crash before the data commit leaves only a temp file (local) or an aborted upload (S3).
@@ -17,6 +22,7 @@
 
 #include "backup/db_checksum.h"
 #include "backup/manifest.h"
+#include "backup/page_state.h"
 #include "backup/repository.h"
 #include "common/clock.h"
 
@@ -36,6 +42,12 @@ struct SnapshotOptions {
   std::optional<ReplicationPoint> replication;
   // If set, receives the per-page checksum of the image (costs one SHA-256 pass).
   DatabaseChecksum* checksum = nullptr;
+  // Snapshot chains (page_state.h). With `pages` set and `base` empty: a full snapshot that
+  // fills `pages` with the image's page hashes. With `base` (the id of the chain's previous
+  // snapshot) set too: an incremental snapshot storing only the pages whose hashes differ from
+  // `pages`, which is then updated to the new image. On failure `pages` is unchanged.
+  PageState* pages = nullptr;
+  std::string base;
 };
 
 struct SnapshotResult {
