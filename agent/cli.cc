@@ -63,9 +63,22 @@ int RunCli(int argc, char** argv) {
       ->check(CLI::Range(0, 3600000));
   b->add_option("--threads", backup.threads, "Worker threads (default: one per core)")
       ->check(CLI::Range(0, 64));
+  b->add_option("--policy", backup.policy,
+                "With --config: take this policy's snapshot on its incremental chain, as the "
+                "daemon does (hourly, daily, weekly, monthly)")
+      ->check(CLI::IsMember({"hourly", "daily", "weekly", "monthly"}));
   AddKeyFlags(b, backup.repo, true);
   AddConfigFlags(b, backup.repo);
   add_json(b);
+
+  PruneArgs prune;
+  CLI::App* pr = app.add_subcommand(
+      "prune", "Apply retention: delete snapshots and WAL outside the keep rules (see --dry-run)");
+  pr->add_option("--config", prune.config, "Agent config file")->required();
+  pr->add_option("--database", prune.database, "Only this configured database");
+  pr->add_option("--target", prune.target, "Only this configured target");
+  pr->add_flag("--dry-run", prune.dry_run, "Show what would be deleted and why; delete nothing");
+  add_json(pr);
 
   RestoreArgs restore;
   CLI::App* r = app.add_subcommand("restore", "Restore a snapshot (or a plain .db file)");
@@ -148,7 +161,8 @@ int RunCli(int argc, char** argv) {
   }
   SetupLogging(log_level);
   Output out(json);
-  if (b->parsed()) return RunBackup(backup, out);
+  if (b->parsed()) return backup.policy.empty() ? RunBackup(backup, out) : RunBackupPolicy(backup, out);
+  if (pr->parsed()) return RunPruneCommand(prune, out);
   if (r->parsed()) return RunRestore(restore, out);
   if (l->parsed()) return RunList(list, out);
   if (rp->parsed()) return RunReplicate(repl, out);

@@ -28,6 +28,14 @@ struct BackupArgs {
   std::string label;
   int busy_timeout_ms = 5000;
   int threads = 0;
+  std::string policy;  // with --config: run this scheduled policy's snapshot (incremental chain)
+};
+
+struct PruneArgs {
+  std::string config;
+  std::string database;
+  std::string target;
+  bool dry_run = false;
 };
 
 struct RestoreArgs {
@@ -64,6 +72,8 @@ struct VerifyArgs {
 };
 
 int RunBackup(const BackupArgs& args, const Output& out);
+int RunBackupPolicy(const BackupArgs& args, const Output& out);
+int RunPruneCommand(const PruneArgs& args, const Output& out);
 int RunRestore(const RestoreArgs& args, const Output& out);
 int RunList(const ListArgs& args, const Output& out);
 int RunReplicate(const ReplicateArgs& args, const Output& out);

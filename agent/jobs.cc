@@ -1,0 +1,218 @@
+#include "agent/jobs.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+
+#include "agent/storage_url.h"
+#include "backup/pitr_restore.h"
+#include "backup/restore.h"
+#include "backup/storage/s3_storage.h"
+#include "common/file_io.h"
+#include "scheduler/calendar.h"
+
+namespace aura::agent {
+
+namespace {
+
+int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Deletes `names` in order; on S3 in batches, manifests strictly before everything else so that
+// an interrupted prune never leaves a listed snapshot without its data.
+Status DeleteInOrder(backup::Storage& storage, const std::vector<std::string>& names) {
+  auto* s3 = dynamic_cast<backup::S3Storage*>(&storage);
+  if (s3 == nullptr) {
+    for (const std::string& n : names) AURA_RETURN_IF_ERROR(storage.Delete(n));
+    return Status::Ok();
+  }
+  std::vector<std::string> first, rest;
+  for (const std::string& n : names) (EndsWith(n, ".manifest") ? first : rest).push_back(n);
+  if (!first.empty()) AURA_RETURN_IF_ERROR(s3->DeleteBatch(first));
+  if (!rest.empty()) AURA_RETURN_IF_ERROR(s3->DeleteBatch(rest));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<TargetHandle>> OpenTargets(const Config& config,
+                                              const std::vector<std::string>& names) {
+  std::vector<TargetHandle> out;
+  for (const std::string& name : names) {
+    const TargetConfig* t = config.FindTarget(name);
+    if (t == nullptr) return ConfigError("unknown target '" + name + "'");
+    AURA_ASSIGN_OR_RETURN(auto storage, OpenTarget(*t));
+    AURA_ASSIGN_OR_RETURN(backup::KeySource keys, KeySourceFor(config, *t));
+    auto repo = backup::Repository::OpenForWrite(storage, keys, SystemClock::Instance());
+    if (!repo.ok()) return repo.status().WithContext("target '" + name + "'");
+    out.push_back({name, std::shared_ptr<backup::Repository>(std::move(repo).value())});
+  }
+  return out;
+}
+
+std::vector<std::string> PolicyTargets(const DatabaseConfig& db, const PolicyConfig& policy) {
+  return policy.targets.empty() ? db.targets : policy.targets;
+}
+
+const PolicyConfig* FindPolicy(const DatabaseConfig& db, const std::string& name) {
+  if (name == "hourly") return &db.hourly;
+  if (name == "daily") return &db.daily;
+  if (name == "weekly") return &db.weekly;
+  if (name == "monthly") return &db.monthly;
+  return nullptr;
+}
+
+Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const std::string& policy,
+                                               int full_every, const TargetHandle& target,
+                                               StateStore& state, int threads) {
+  PolicySnapshotResult out;
+  std::optional<ChainRecord> chain;
+  auto stored = state.Chain(db.name, target.name, policy);
+  if (!stored.ok()) {
+    out.why_full = "the chain's page state is unreadable (" + stored.status().message() + ")";
+  } else if (!stored->has_value()) {
+    out.why_full = "first snapshot of its chain";
+  } else if ((*stored)->length >= full_every) {
+    out.why_full = "the chain reached full_every = " + std::to_string(full_every);
+  } else {
+    backup::SnapshotRef base{db.name, (*stored)->snapshot_id, 0};
+    auto st = target.repo->storage().Stat(base.ManifestName());
+    if (st.ok()) {
+      chain = std::move(**stored);
+    } else if (st.status().code() == Code::kNotFound) {
+      out.why_full = "the chain's last snapshot " + base.id + " is gone from the target";
+    } else {
+      return st.status().WithContext("checking the chain's last snapshot");
+    }
+  }
+  backup::SnapshotOptions o;
+  o.database_name = db.name;
+  o.label = policy;
+  o.busy_timeout_ms = db.busy_timeout_ms;
+  o.threads = threads;
+  backup::PageState pages = chain ? chain->pages : backup::PageState();
+  o.pages = &pages;
+  o.base = chain ? chain->snapshot_id : "";
+  auto snap = backup::TakeSnapshot(db.path, *target.repo, o);
+  if (!snap.ok() && chain && snap.status().code() == Code::kInvalidArgument) {
+    // The page size changed (VACUUM with a new page_size): start a new chain.
+    out.why_full = snap.status().message();
+    chain.reset();
+    pages = backup::PageState();
+    o.base.clear();
+    snap = backup::TakeSnapshot(db.path, *target.repo, o);
+  }
+  if (!snap.ok()) return snap.status();
+  out.incremental = chain.has_value();
+  out.ref = snap->ref;
+  out.manifest = std::move(snap->manifest);
+  ChainRecord next{out.ref.id, chain ? chain->length + 1 : 1, std::move(pages)};
+  Status saved = state.PutChain(db.name, target.name, policy, next);
+  if (!saved.ok()) {
+    // The snapshot is safe; the next one of this chain is simply full.
+    spdlog::warn("{} {}: could not record the chain state ({}); the next snapshot is full",
+                 db.name, policy, saved.message());
+    (void)state.DropChain(db.name, target.name, policy);
+  }
+  return out;
+}
+
+backup::RetentionPolicy RetentionFor(const DatabaseConfig& db) {
+  backup::RetentionPolicy p;
+  p.last = db.keep_last;
+  p.hourly = db.hourly.enabled ? db.hourly.keep : 0;
+  p.daily = db.daily.enabled ? db.daily.keep : 0;
+  p.weekly = db.weekly.enabled ? db.weekly.keep : 0;
+  p.monthly = db.monthly.enabled ? db.monthly.keep : 0;
+  p.pitr_window = std::chrono::seconds(db.continuous ? db.pitr_window_s : 0);
+  const std::string& tz = db.daily.enabled ? db.daily.timezone : db.hourly.timezone;
+  auto s = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "00:00", "", tz);
+  if (s.ok()) p.zone = s->zone;
+  return p;
+}
+
+Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
+                             const std::set<std::string>& verified, TimePoint now, bool dry_run) {
+  AURA_ASSIGN_OR_RETURN(auto refs, repo.ListSnapshots(db.name));
+  std::vector<backup::SnapshotInfo> snaps;
+  std::set<std::string> manifests;
+  for (const backup::SnapshotRef& ref : refs) {
+    AURA_ASSIGN_OR_RETURN(backup::SnapshotSummary s, repo.ReadSummary(ref));
+    snaps.push_back({ref, s, s.base, verified.count(ref.id) > 0});
+    manifests.insert(ref.DataName());
+  }
+  AURA_ASSIGN_OR_RETURN(auto seg_refs, repo.ListSegments(db.name));
+  AURA_ASSIGN_OR_RETURN(auto wal_objects, repo.storage().List(db.name + "/wal/"));
+  std::map<std::string, TimePoint> modified;
+  for (const backup::ObjectInfo& o : wal_objects) modified[o.name] = o.modified;
+  std::vector<backup::SegmentInfo> segs;
+  for (const backup::SegmentRef& s : seg_refs) {
+    auto it = modified.find(s.Name());
+    segs.push_back({s, ToUnixMicros(it != modified.end() ? it->second : now)});
+  }
+  PruneReport report;
+  report.plan = backup::PlanRetention(RetentionFor(db), std::move(snaps), std::move(segs), now);
+  // Data objects without a manifest: a crash between the two writes, or a snapshot being taken
+  // right now. Only those older than a day go; younger ones may still be in flight.
+  AURA_ASSIGN_OR_RETURN(auto snapshot_objects, repo.storage().List(db.name + "/snapshots/"));
+  for (const backup::ObjectInfo& o : snapshot_objects) {
+    if (EndsWith(o.name, ".data") && !manifests.count(o.name) &&
+        o.modified < now - std::chrono::hours(24)) {
+      report.orphans.push_back(o.name);
+    }
+  }
+  if (dry_run) return report;
+  std::vector<std::string> all = report.plan.delete_objects;
+  all.insert(all.end(), report.orphans.begin(), report.orphans.end());
+  AURA_RETURN_IF_ERROR(DeleteInOrder(repo.storage(), all));
+  report.deleted = all.size();
+  return report;
+}
+
+Result<DrillResult> RunDrill(backup::Repository& repo, const DatabaseConfig& db,
+                             const std::string& scratch_dir) {
+  const auto t0 = std::chrono::steady_clock::now();
+  AURA_RETURN_IF_ERROR(CreateDirectories(scratch_dir, 0700));
+  const std::string target = scratch_dir + "/drill.db";
+  auto cleanup = [&] {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::remove((target + suffix).c_str());
+    }
+  };
+  cleanup();  // a drill killed mid-way leaves its copy; it is ours to replace
+  AURA_ASSIGN_OR_RETURN(backup::SnapshotRef latest, repo.LatestSnapshot(db.name));
+  backup::RestoreOptions ro;
+  ro.check = IntegrityLevel::kFull;
+  ro.threads = 2;
+  DrillResult d;
+  auto r = backup::RestoreSnapshot(repo, latest, target, ro);
+  cleanup();
+  if (!r.ok()) return r.status().WithContext("restore drill of snapshot " + latest.id);
+  d.snapshot = latest.id;
+  d.bytes = r->bytes;
+  if (db.continuous) {
+    auto p = backup::RestoreToPoint(repo, db.name, backup::PointInTime{}, target, ro);
+    cleanup();
+    if (!p.ok()) return p.status().WithContext("restore drill to the newest replicated transaction");
+    d.txid = p->txid;
+  }
+  d.duration_ms = MillisSince(t0);
+  return d;
+}
+
+Result<std::vector<std::string>> RunCheck(const DatabaseConfig& db, IntegrityLevel level) {
+  AURA_RETURN_IF_ERROR(backup::CheckDatabasePath(db.path));
+  AURA_ASSIGN_OR_RETURN(SqliteDb conn,
+                        SqliteDb::Open(db.path, SQLITE_OPEN_READONLY, db.busy_timeout_ms));
+  return RunIntegrityCheck(conn, level, 20);
+}
+
+}  // namespace aura::agent

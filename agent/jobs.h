@@ -1,0 +1,77 @@
+// The agent's jobs, each one function shared by the daemon (on schedule or when an admin asks)
+// and by the CLI (`aura-agent backup --policy`, `prune`, ...):
+//   - a policy snapshot: full or incremental on the (target, policy) chain kept in the state
+//     database; full every `full_every`, and whenever the chain's state or base is gone;
+//   - prune: grandfather-father-son retention (backup/retention.h) plus orphaned data objects;
+//   - a restore drill: restore the newest snapshot (and, with WAL shipping, the newest
+//     replicated transaction) into a scratch directory, run integrity_check, record the snapshot
+//     as verified, delete the scratch copy;
+//   - an integrity check of the live database (read-only, PRAGMA quick_check or integrity_check).
+//
+// Thread-safety: jobs for different databases may run concurrently; the daemon runs at most one
+// heavy job per database at a time.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/state_store.h"
+#include "backup/repository.h"
+#include "backup/retention.h"
+#include "backup/snapshot.h"
+#include "common/sqlite_integrity.h"
+
+namespace aura::agent {
+
+struct TargetHandle {
+  std::string name;
+  std::shared_ptr<backup::Repository> repo;
+};
+
+// Opens (creating if empty) the repositories of `names`, in order.
+Result<std::vector<TargetHandle>> OpenTargets(const Config& config,
+                                              const std::vector<std::string>& names);
+
+// The targets a policy writes to: its own list, else the database's.
+std::vector<std::string> PolicyTargets(const DatabaseConfig& db, const PolicyConfig& policy);
+const PolicyConfig* FindPolicy(const DatabaseConfig& db, const std::string& name);
+
+struct PolicySnapshotResult {
+  backup::SnapshotRef ref;
+  backup::Manifest manifest;
+  bool incremental = false;
+  std::string why_full;  // when full: "first of its chain", "chain reached full_every", ...
+};
+
+Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const std::string& policy,
+                                               int full_every, const TargetHandle& target,
+                                               StateStore& state, int threads);
+
+backup::RetentionPolicy RetentionFor(const DatabaseConfig& db);
+
+struct PruneReport {
+  backup::RetentionPlan plan;
+  std::vector<std::string> orphans;  // data objects without a manifest, older than a day
+  uint64_t deleted = 0;
+};
+
+Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
+                             const std::set<std::string>& verified, TimePoint now, bool dry_run);
+
+struct DrillResult {
+  std::string snapshot;  // the snapshot restored
+  uint64_t bytes = 0;
+  uint64_t txid = 0;  // with WAL shipping: the newest transaction restored
+  int64_t duration_ms = 0;
+};
+
+Result<DrillResult> RunDrill(backup::Repository& repo, const DatabaseConfig& db,
+                             const std::string& scratch_dir);
+
+// Problems found (empty: sound).
+Result<std::vector<std::string>> RunCheck(const DatabaseConfig& db, IntegrityLevel level);
+
+}  // namespace aura::agent

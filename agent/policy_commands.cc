@@ -1,0 +1,146 @@
+// backup --policy (a scheduled snapshot run by hand, on its incremental chain) and prune.
+#include <nlohmann/json.hpp>
+
+#include "agent/commands.h"
+#include "agent/config.h"
+#include "agent/jobs.h"
+
+namespace aura::agent {
+
+using nlohmann::json;
+
+namespace {
+
+// The configured databases a command applies to: one by name, or all.
+Result<std::vector<const DatabaseConfig*>> SelectDatabases(const Config& cfg,
+                                                           const std::string& name) {
+  std::vector<const DatabaseConfig*> out;
+  for (const DatabaseConfig& d : cfg.databases) {
+    if (name.empty() || d.name == name) out.push_back(&d);
+  }
+  if (out.empty()) {
+    return NotFound(name.empty() ? "the config lists no [[database]]"
+                                 : "no [[database]] named '" + name + "' in " + cfg.path);
+  }
+  return out;
+}
+
+std::vector<std::string> Only(const std::vector<std::string>& names, const std::string& one) {
+  if (one.empty()) return names;
+  std::vector<std::string> out;
+  for (const std::string& n : names) {
+    if (n == one) out.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+int RunBackupPolicy(const BackupArgs& args, const Output& out) {
+  if (args.repo.config.empty()) {
+    return out.Fail(InvalidArgument("--policy needs --config (the chain state lives in the "
+                                    "agent's state directory)"));
+  }
+  auto cfg = LoadConfig(args.repo.config);
+  if (!cfg.ok()) return out.Fail(cfg.status());
+  auto dbs = SelectDatabases(*cfg, args.repo.database);
+  if (!dbs.ok()) return out.Fail(dbs.status());
+  auto state = StateStore::Open(cfg->agent.state_dir);
+  if (!state.ok()) return out.Fail(state.status().WithContext("state directory"));
+  json results = json::array();
+  int ran = 0;
+  for (const DatabaseConfig* db : *dbs) {
+    const PolicyConfig* p = FindPolicy(*db, args.policy);
+    if (p == nullptr || !p->enabled) continue;
+    auto targets = OpenTargets(*cfg, Only(PolicyTargets(*db, *p), args.repo.target));
+    if (!targets.ok()) return out.Fail(targets.status());
+    for (const TargetHandle& t : *targets) {
+      auto r = RunPolicySnapshot(*db, args.policy, p->full_every, t, **state, args.threads);
+      if (!r.ok()) {
+        return out.Fail(r.status().WithContext(args.policy + " snapshot of " + db->name +
+                                               " to target '" + t.name + "' failed"));
+      }
+      ++ran;
+      const backup::Manifest& m = r->manifest;
+      const backup::SnapshotSummary& s = m.summary;
+      results.push_back({{"database", db->name},
+                         {"target", t.name},
+                         {"policy", args.policy},
+                         {"snapshot", s.snapshot},
+                         {"kind", s.kind},
+                         {"base", s.base},
+                         {"why_full", r->why_full},
+                         {"pages_changed", m.pages_changed},
+                         {"size", s.size},
+                         {"stored_size", s.stored_size},
+                         {"duration_ms", m.duration_ms}});
+      std::string kind = r->incremental
+                             ? "incremental on " + s.base + ", " +
+                                   std::to_string(m.pages_changed) + " page(s) changed"
+                             : "full (" + r->why_full + ")";
+      out.Line(args.policy + " snapshot " + s.snapshot + " of " + db->name + " -> " + t.name +
+               ": " + kind + ", " + HumanBytes(s.size) + " database, " +
+               HumanBytes(s.stored_size) + " stored, " + std::to_string(m.duration_ms) + " ms");
+    }
+  }
+  if (ran == 0) {
+    return out.Fail(InvalidArgument("no selected database has a '" + args.policy +
+                                    "' policy in " + args.repo.config));
+  }
+  out.Json({{"snapshots", results}});
+  return 0;
+}
+
+int RunPruneCommand(const PruneArgs& args, const Output& out) {
+  auto cfg = LoadConfig(args.config);
+  if (!cfg.ok()) return out.Fail(cfg.status());
+  auto dbs = SelectDatabases(*cfg, args.database);
+  if (!dbs.ok()) return out.Fail(dbs.status());
+  auto state = StateStore::Open(cfg->agent.state_dir);
+  if (!state.ok()) return out.Fail(state.status().WithContext("state directory"));
+  json reports = json::array();
+  for (const DatabaseConfig* db : *dbs) {
+    auto targets = OpenTargets(*cfg, Only(db->targets, args.target));
+    if (!targets.ok()) return out.Fail(targets.status());
+    for (const TargetHandle& t : *targets) {
+      auto verified = (*state)->Verified(db->name, t.name);
+      if (!verified.ok()) return out.Fail(verified.status());
+      auto r = RunPrune(*t.repo, *db, *verified, SystemClock::Instance().Now(), args.dry_run);
+      if (!r.ok()) {
+        return out.Fail(r.status().WithContext("prune of " + db->name + " on target '" + t.name +
+                                               "'"));
+      }
+      json snaps = json::array();
+      size_t keep = 0, go = 0, seg_keep = 0, seg_go = 0;
+      out.Line(db->name + " on " + t.name + ":");
+      for (const backup::RetentionDecision& d : r->plan.snapshots) {
+        snaps.push_back({{"snapshot", d.name}, {"keep", d.keep}, {"reasons", d.reasons}});
+        (d.keep ? keep : go)++;
+        std::string why;
+        for (const std::string& reason : d.reasons) why += (why.empty() ? "" : "; ") + reason;
+        out.Line(std::string(d.keep ? "  keep   " : "  delete ") + d.name + "  (" + why + ")");
+      }
+      for (const backup::RetentionDecision& d : r->plan.segments) (d.keep ? seg_keep : seg_go)++;
+      for (const std::string& o : r->orphans) {
+        out.Line("  delete " + o + "  (data object without a manifest, older than a day)");
+      }
+      out.Line("  " + std::to_string(keep) + " snapshot(s) kept, " + std::to_string(go) +
+               (args.dry_run ? " would go" : " deleted") + "; " + std::to_string(seg_keep) +
+               " WAL segment(s) kept, " + std::to_string(seg_go) +
+               (args.dry_run ? " would go" : " deleted") + "; " +
+               std::to_string(r->orphans.size()) + " orphan(s)");
+      reports.push_back({{"database", db->name},
+                         {"target", t.name},
+                         {"dry_run", args.dry_run},
+                         {"snapshots", snaps},
+                         {"segments_kept", seg_keep},
+                         {"segments_deleted", seg_go},
+                         {"orphans", r->orphans},
+                         {"objects_deleted", r->deleted}});
+    }
+  }
+  out.Json({{"prune", reports}});
+  return 0;
+}
+
+}  // namespace aura::agent

@@ -1,0 +1,81 @@
+// StateStore: the agent's own state, in a small SQLite database (<state_dir>/agent.db, WAL mode).
+//
+// What it remembers, per database:
+//   - jobs: for each scheduled job ("hourly", "daily", "check", ...) the occurrence it last
+//     handled (catch-up after downtime without running anything twice), when it was first
+//     scheduled (so a brand-new policy is not "late"), and its last run and result;
+//   - chains: per (target, policy) the newest snapshot of its incremental chain, the chain's
+//     length and the page state (page_state.h) the next incremental snapshot diffs against;
+//   - verified snapshots: those a restore drill restored and checked (retention never deletes the
+//     newest of them).
+// Losing the file loses nothing in the backups: the next snapshot of each chain is full and the
+// missed-job catch-up starts from "never run".
+//
+// Thread-safety: all methods may be called from any thread (one connection behind a mutex).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "backup/page_state.h"
+#include "common/clock.h"
+#include "common/sqlite.h"
+#include "common/status.h"
+
+namespace aura::agent {
+
+struct JobRecord {
+  std::optional<TimePoint> last_occurrence;  // the scheduled instant last handled
+  TimePoint first_seen{};
+  std::optional<TimePoint> last_run;  // when it last finished (ok or not)
+  std::optional<TimePoint> last_ok;
+  std::string last_result;  // "ok" or "error"
+  std::string last_error;
+  int64_t last_duration_ms = 0;
+  uint64_t last_size = 0;
+  std::string last_snapshot;
+};
+
+struct ChainRecord {
+  std::string snapshot_id;  // the chain's newest snapshot
+  int length = 0;           // snapshots in the chain, the full one included
+  backup::PageState pages;
+};
+
+class StateStore {
+ public:
+  // Opens or creates <state_dir>/agent.db (creating state_dir with mode 0700).
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir);
+
+  // The job's record; creates it (first_seen = now) if new.
+  Result<JobRecord> Job(const std::string& database, const std::string& job, TimePoint now);
+  Status SetOccurrence(const std::string& database, const std::string& job, TimePoint occurrence);
+  Status RecordRun(const std::string& database, const std::string& job, TimePoint finished,
+                   const Status& result, int64_t duration_ms, uint64_t size = 0,
+                   const std::string& snapshot = "");
+
+  // The chain of (database, target, policy), if any and readable.
+  Result<std::optional<ChainRecord>> Chain(const std::string& database, const std::string& target,
+                                           const std::string& policy);
+  Status PutChain(const std::string& database, const std::string& target, const std::string& policy,
+                  const ChainRecord& chain);
+  Status DropChain(const std::string& database, const std::string& target,
+                   const std::string& policy);
+
+  Status MarkVerified(const std::string& database, const std::string& target,
+                      const std::string& snapshot, TimePoint when);
+  Result<std::set<std::string>> Verified(const std::string& database, const std::string& target);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  StateStore() = default;
+  std::mutex mu_;
+  SqliteDb db_;
+  std::string path_;
+};
+
+}  // namespace aura::agent
