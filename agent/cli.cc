@@ -71,6 +71,18 @@ int RunCli(int argc, char** argv) {
   AddConfigFlags(b, backup.repo);
   add_json(b);
 
+  std::string run_config;
+  CLI::App* run = app.add_subcommand(
+      "run", "Run the agent: WAL shipping, scheduled snapshots, checks, drills, retention and the "
+             "status socket, until SIGTERM (SIGHUP reloads the config)");
+  run->add_option("--config", run_config, "Agent config file")->required();
+
+  StatusArgs status;
+  CLI::App* st = app.add_subcommand("status", "Ask the running agent how every database is doing");
+  st->add_option("--config", status.config, "Agent config file (for its status_socket)");
+  st->add_option("--socket", status.socket, "Status socket path (instead of --config)");
+  add_json(st);
+
   PruneArgs prune;
   CLI::App* pr = app.add_subcommand(
       "prune", "Apply retention: delete snapshots and WAL outside the keep rules (see --dry-run)");
@@ -159,8 +171,10 @@ int RunCli(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  if (run->parsed()) return RunDaemonCommand(run_config);
   SetupLogging(log_level);
   Output out(json);
+  if (st->parsed()) return RunStatus(status, out);
   if (b->parsed()) return backup.policy.empty() ? RunBackup(backup, out) : RunBackupPolicy(backup, out);
   if (pr->parsed()) return RunPruneCommand(prune, out);
   if (r->parsed()) return RunRestore(restore, out);

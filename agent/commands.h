@@ -31,6 +31,11 @@ struct BackupArgs {
   std::string policy;  // with --config: run this scheduled policy's snapshot (incremental chain)
 };
 
+struct StatusArgs {
+  std::string config;
+  std::string socket;
+};
+
 struct PruneArgs {
   std::string config;
   std::string database;
@@ -72,6 +77,8 @@ struct VerifyArgs {
 };
 
 int RunBackup(const BackupArgs& args, const Output& out);
+int RunStatus(const StatusArgs& args, const Output& out);
+int RunDaemonCommand(const std::string& config_path);
 int RunBackupPolicy(const BackupArgs& args, const Output& out);
 int RunPruneCommand(const PruneArgs& args, const Output& out);
 int RunRestore(const RestoreArgs& args, const Output& out);

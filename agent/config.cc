@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <sstream>
 #include <toml++/toml.h>
 
 #include "common/file_io.h"
@@ -124,6 +125,12 @@ class TableReader {
   std::set<std::string> taken_;
 };
 
+std::string TableText(const toml::table& t) {
+  std::ostringstream out;
+  out << toml::toml_formatter(t);
+  return out.str();
+}
+
 bool ValidHourMinute(const std::string& s) {
   return s.size() == 5 && s[2] == ':' && std::isdigit(s[0]) && std::isdigit(s[1]) &&
          std::isdigit(s[3]) && std::isdigit(s[4]) && std::stoi(s.substr(0, 2)) < 24 &&
@@ -202,6 +209,7 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   TableReader r(t, context, file, errors);
   DatabaseConfig d;
   d.line = r.line();
+  d.source = TableText(t);
   d.name = r.String("name", true).value_or("");
   if (!d.name.empty()) {
     context = "[[database]] '" + d.name + "'";
@@ -239,6 +247,7 @@ void ReadTarget(const toml::table& t, int index, const std::string& file, Config
   TableReader r(t, "[[target]] #" + std::to_string(index + 1), file, errors);
   TargetConfig tc;
   tc.line = r.line();
+  tc.source = TableText(t);
   tc.name = r.String("name", true).value_or("");
   tc.url = r.String("url", true).value_or("");
   tc.encryption = r.String("encryption").value_or("aes-256-gcm");
@@ -347,6 +356,21 @@ const TargetConfig* Config::FindTarget(const std::string& name) const {
   return nullptr;
 }
 
+std::string Config::Fingerprint(const DatabaseConfig& db) const {
+  std::string f = db.source + "\n--keys\n" + keys.source;
+  for (const std::string& name : db.targets) {
+    const TargetConfig* t = FindTarget(name);
+    f += "\n--target\n" + (t != nullptr ? t->source : name);
+  }
+  for (const PolicyConfig* p : {&db.hourly, &db.daily, &db.weekly, &db.monthly}) {
+    for (const std::string& name : p->targets) {
+      const TargetConfig* t = FindTarget(name);
+      f += "\n--target\n" + (t != nullptr ? t->source : name);
+    }
+  }
+  return f;
+}
+
 const DatabaseConfig* Config::FindDatabase(const std::string& name) const {
   for (const DatabaseConfig& d : databases) {
     if (d.name == name) return &d;
@@ -383,16 +407,22 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     a.segment_ms = ar.Int("segment_ms", 1, 600000).value_or(a.segment_ms);
     a.shutdown_timeout_s = DurationKey(ar, "shutdown_timeout", a.shutdown_timeout_s, 1, 3600);
     a.prune_interval_s = DurationKey(ar, "prune_interval", a.prune_interval_s, 60, 7 * 86400);
+    a.status_tcp = ar.String("status_tcp").value_or("");
+    a.status_token_file = ar.String("status_token_file").value_or("");
+    if (!a.status_tcp.empty() && a.status_token_file.empty()) {
+      ar.ErrorHere("[agent] status_tcp needs status_token_file (a file holding the bearer token)");
+    }
     static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
     if (!kLevels.count(cfg.agent.log_level)) {
       ar.ErrorHere("[agent] log_level must be one of trace, debug, info, warn, error, off");
     }
     ar.Finish("state_dir, status_socket, log_level, log_file, workers, max_concurrent_snapshots, "
               "max_concurrent_uploads, jitter, poll_ms, segment_ms, shutdown_timeout, "
-              "prune_interval");
+              "prune_interval, status_tcp, status_token_file");
   }
   if (const toml::table* k = r.Table("keys")) {
     TableReader kr(*k, "[keys]", path, errors);
+    cfg.keys.source = TableText(*k);
     cfg.keys.key_file = kr.String("key_file").value_or("");
     cfg.keys.passphrase_env = kr.String("passphrase_env").value_or("");
     cfg.keys.passphrase_file = kr.String("passphrase_file").value_or("");

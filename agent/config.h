@@ -61,6 +61,7 @@ struct TargetConfig {
   std::string encryption = "aes-256-gcm";  // or "none"
   S3TargetOptions s3;
   int line = 0;
+  std::string source;  // the [[target]] table as parsed
 };
 
 struct DatabaseConfig {
@@ -76,12 +77,14 @@ struct DatabaseConfig {
   int64_t rpo_s = 0;                         // healthz: 0 = derived (see docs/DAEMON.md)
   int busy_timeout_ms = 5000;
   int line = 0;
+  std::string source;  // the [[database]] table as parsed (config reloads compare it)
 };
 
 struct KeysConfig {
   std::string key_file;
   std::string passphrase_env;
   std::string passphrase_file;
+  std::string source;
   bool any() const {
     return !key_file.empty() || !passphrase_env.empty() || !passphrase_file.empty();
   }
@@ -100,6 +103,8 @@ struct AgentSettings {
   int64_t segment_ms = 500;                // continuous: longest a commit waits in the spool
   int64_t shutdown_timeout_s = 30;         // SIGTERM: wait this long for jobs in flight
   int64_t prune_interval_s = 3600;         // retention runs this often (and after snapshots)
+  std::string status_tcp;                  // "127.0.0.1:PORT": loopback TCP, needs a token file
+  std::string status_token_file;
 };
 
 struct Config {
@@ -111,6 +116,9 @@ struct Config {
 
   const TargetConfig* FindTarget(const std::string& name) const;
   const DatabaseConfig* FindDatabase(const std::string& name) const;
+  // Everything a database's work depends on (its table, its targets' and the keys), so a
+  // reload restarts exactly the databases whose settings changed.
+  std::string Fingerprint(const DatabaseConfig& db) const;
 };
 
 // Parses and validates. kConfig with every problem found, one per line, each "file:line: ...".

@@ -133,6 +133,7 @@ backup::RetentionPolicy RetentionFor(const DatabaseConfig& db) {
   p.weekly = db.weekly.enabled ? db.weekly.keep : 0;
   p.monthly = db.monthly.enabled ? db.monthly.keep : 0;
   p.pitr_window = std::chrono::seconds(db.continuous ? db.pitr_window_s : 0);
+  p.by_policy_label = true;
   const std::string& tz = db.daily.enabled ? db.daily.timezone : db.hourly.timezone;
   auto s = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "00:00", "", tz);
   if (s.ok()) p.zone = s->zone;

@@ -40,10 +40,12 @@ std::string Bucket(const std::string& rule, TimePoint t, const date::time_zone* 
 }
 
 void KeepBuckets(const std::string& rule, int count, const std::vector<SnapshotInfo>& newest_first,
-                 const date::time_zone* zone, std::map<std::string, std::vector<std::string>>& keep) {
+                 const RetentionPolicy& p, std::map<std::string, std::vector<std::string>>& keep) {
+  const date::time_zone* zone = p.zone;
   std::set<std::string> seen;
   for (const SnapshotInfo& s : newest_first) {
     if (static_cast<int>(seen.size()) >= count) break;
+    if (p.by_policy_label && rule != "last" && s.summary.label != rule) continue;
     std::string key = rule == "last" ? s.ref.id : Bucket(rule, s.summary.created, zone);
     if (seen.insert(key).second) keep[s.ref.id].push_back(rule + " " + key);
   }
@@ -87,11 +89,11 @@ RetentionPlan PlanRetention(const RetentionPolicy& p, std::vector<SnapshotInfo> 
                                                   : a.ref.id > b.ref.id;
   });
   std::map<std::string, std::vector<std::string>> keep;
-  KeepBuckets("last", p.last, snaps, p.zone, keep);
-  KeepBuckets("hourly", p.hourly, snaps, p.zone, keep);
-  KeepBuckets("daily", p.daily, snaps, p.zone, keep);
-  KeepBuckets("weekly", p.weekly, snaps, p.zone, keep);
-  KeepBuckets("monthly", p.monthly, snaps, p.zone, keep);
+  KeepBuckets("last", p.last, snaps, p, keep);
+  KeepBuckets("hourly", p.hourly, snaps, p, keep);
+  KeepBuckets("daily", p.daily, snaps, p, keep);
+  KeepBuckets("weekly", p.weekly, snaps, p, keep);
+  KeepBuckets("monthly", p.monthly, snaps, p, keep);
   auto verified = std::find_if(snaps.begin(), snaps.end(), [](const auto& s) { return s.verified; });
   if (verified != snaps.end()) {
     keep[verified->ref.id].push_back("newest verified snapshot");

@@ -3,7 +3,8 @@
 // Snapshots: restic's --keep-* semantics. Going from the newest snapshot to the oldest, keep the
 // newest snapshot of each of the last `last` snapshots, `hourly` hours, `daily` days, `weekly`
 // ISO weeks and `monthly` months (calendar buckets in the policy's time zone) that have one; the
-// kept set is the union. On top of that, never delete:
+// kept set is the union. With `by_policy_label` each calendar rule applies to its own tier's
+// snapshots only. On top of that, never delete:
 //   - the newest snapshot that verified (or, when nothing is known to have verified, the newest);
 //   - anything a kept snapshot needs (the base chain of an incremental snapshot);
 //   - what point-in-time restore needs inside the PITR window: for each generation with
@@ -39,6 +40,12 @@ struct RetentionPolicy {
   int monthly = 0;
   std::chrono::seconds pitr_window{0};  // keep WAL to restore any point this far back
   const date::time_zone* zone = nullptr;  // calendar buckets; nullptr: UTC
+  // The daemon's tiers: the hourly rule looks only at snapshots labelled "hourly" (taken by the
+  // hourly policy), the daily rule at "daily" ones, and so on, so that a tier's snapshots are
+  // never pruned because another tier's (or a WAL generation's) is newer in the same bucket.
+  // `last` still looks at all snapshots. false: restic's behaviour, every rule sees every
+  // snapshot.
+  bool by_policy_label = false;
 };
 
 struct SnapshotInfo {

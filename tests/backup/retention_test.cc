@@ -107,5 +107,31 @@ TEST(Retention, IncrementalSnapshotsKeepTheirBaseChain) {
   EXPECT_EQ(Kept(plan).size(), 3u) << "the kept increment needs its whole chain";
 }
 
+TEST(Retention, TiersKeepTheirOwnSnapshotsWhenGroupedByPolicy) {
+  // Hourly snapshots at :15 and one daily at 02:30, plus a WAL generation snapshot at 02:31.
+  std::vector<SnapshotInfo> snaps;
+  for (int h = 0; h < 6; ++h) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "2026-11-20T%02d:15:00Z", h);
+    snaps.push_back(Snap(buf));
+    snaps.back().summary.label = "hourly";
+  }
+  snaps.push_back(Snap("2026-11-20T02:30:00Z"));
+  snaps.back().summary.label = "daily";
+  snaps.push_back(Snap("2026-11-20T02:31:00Z", 9, 40));
+  snaps.back().summary.label = "generation start";
+  RetentionPolicy p;
+  p.hourly = 2;
+  p.daily = 1;
+  p.by_policy_label = true;
+  RetentionPlan plan = PlanRetention(p, snaps, {}, At("2026-11-20T06:00:00Z"));
+  EXPECT_EQ(Kept(plan), (std::set<std::string>{"20261120T051500", "20261120T041500",
+                                               "20261120T023000"}));
+  // restic's way: the daily rule keeps the newest of the day, an hourly one; the daily goes.
+  p.by_policy_label = false;
+  plan = PlanRetention(p, snaps, {}, At("2026-11-20T06:00:00Z"));
+  EXPECT_EQ(Kept(plan), (std::set<std::string>{"20261120T051500", "20261120T041500"}));
+}
+
 }  // namespace
 }  // namespace aura::backup

@@ -18,6 +18,7 @@
 #include "common/sqlite.h"
 #include "integrity/logical_checksum.h"
 #include "tests/support/test_env.h"
+#include "tests/support/workload.h"
 #include "tests/tools/aura_dataset.h"
 
 namespace aura {
@@ -30,57 +31,8 @@ using aura::testing::TempDir;
 using nlohmann::json;
 using Clock = std::chrono::system_clock;
 
-constexpr uint64_t kSeed = 11;
-
-// The writer as a child process, with each step's commit time as seen when it reported it.
-class Writer {
- public:
-  Writer(const std::string& db, uint64_t start, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {AURA_WRITER_BIN, "--db", db, "--seed", std::to_string(kSeed),
-                                     "--start", std::to_string(start), "--forever"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<ChildProcess>(argv);
-    reader_ = std::thread([this] {
-      std::string line;
-      while (proc_->ReadLine(line)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        last_ = std::stoull(line);
-        times_[last_] = Clock::now();
-      }
-    });
-  }
-  ~Writer() { Stop(); }
-
-  uint64_t last() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return last_;
-  }
-  std::map<uint64_t, Clock::time_point> times() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return times_;
-  }
-  void WaitFor(uint64_t step) {
-    for (int i = 0; i < 2000 && last() < step; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ASSERT_GE(last(), step) << "the writer stopped committing";
-  }
-  void Stop() {
-    if (!proc_) return;
-    proc_->Signal(SIGTERM);
-    reader_.join();
-    ProcessResult r = proc_->Wait();
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    proc_.reset();
-  }
-
- private:
-  std::unique_ptr<ChildProcess> proc_;
-  std::thread reader_;
-  std::mutex mu_;
-  uint64_t last_ = 0;
-  std::map<uint64_t, Clock::time_point> times_;
-};
+constexpr uint64_t kSeed = aura::testing::kWorkloadSeed;
+using aura::testing::Writer;
 
 class ReplicationE2eTest : public ::testing::Test {
  protected:
@@ -128,30 +80,8 @@ class ReplicationE2eTest : public ::testing::Test {
     FAIL() << "replication did not reach txid " << txid << ": " << ReplStatus().dump();
   }
 
-  // The workload step the database at `path` is at (0 before the first).
-  uint64_t StepOf(const std::string& path) {
-    auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY, 0);
-    return static_cast<uint64_t>(*db->QueryInt("SELECT coalesce(max(Step), 0) FROM WorkloadTicks"));
-  }
-
-  // Logical checksum of the source after step k (replaying from the initial database).
-  std::string Expected(uint64_t k) {
-    if (replayed_ > k || !replay_) {
-      replay_.reset();
-      for (const char* sfx : {"-wal", "-shm"}) std::filesystem::remove(dir_ / ("replay.db" + std::string(sfx)));
-      aura::testing::CopyFile(dir_ / "initial.db", dir_ / "replay.db");
-      replay_ = std::make_unique<SqliteDb>(
-          SqliteDb::Open(dir_ / "replay.db", SQLITE_OPEN_READWRITE, 1000).value());
-      EXPECT_TRUE(replay_->Exec("PRAGMA synchronous=OFF").ok());
-      replayed_ = 0;
-    }
-    for (; replayed_ < k; ++replayed_) {
-      Status st = testtools::ApplyWorkloadStep(*replay_, kSeed, replayed_ + 1);
-      EXPECT_TRUE(st.ok()) << st.ToString();
-      if (!st.ok()) break;
-    }
-    return *integrity::LogicalChecksum(*replay_);
-  }
+  uint64_t StepOf(const std::string& path) { return aura::testing::WorkloadStepOf(path); }
+  std::string Expected(uint64_t k) { return replay_.Expected(k); }
 
   // Restores with `flags` and returns the workload step the result is at, after checking that
   // it equals the source at that step exactly.
@@ -179,8 +109,7 @@ class ReplicationE2eTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<SqliteDb> replay_;
-  uint64_t replayed_ = 0;
+  aura::testing::WorkloadReplay replay_{dir_ / "initial.db", dir_ / "replay.db"};
 };
 
 TEST_F(ReplicationE2eTest, RandomizedWorkloadRestoresExactlyAtManyTransactionsAndTimes) {

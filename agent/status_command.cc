@@ -1,0 +1,149 @@
+// status: a client of the daemon's status endpoint; prints a table (or the JSON with --json).
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "agent/commands.h"
+#include "agent/config.h"
+
+namespace aura::agent {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+
+namespace {
+
+Result<std::pair<int, std::string>> Get(const std::string& socket, const std::string& target) {
+  try {
+    net::io_context io;
+    beast::basic_stream<net::local::stream_protocol> stream(io);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(net::local::stream_protocol::endpoint(socket));
+    http::request<http::empty_body> req(http::verb::get, target, 11);
+    req.set(http::field::host, "localhost");
+    http::write(stream, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res);
+    return std::make_pair(static_cast<int>(res.result_int()), res.body());
+  } catch (const boost::system::system_error& e) {
+    return Unavailable("cannot reach the agent on " + socket + " (" + e.code().message() +
+                       "); is 'aura-agent run' running, and may this user open the socket?");
+  }
+}
+
+std::string Ago(const std::string& rfc, TimePoint now) {
+  auto t = ParseRfc3339(rfc);
+  if (!t.ok()) return rfc;
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(now - *t).count();
+  if (s < 0) {
+    s = -s;
+    if (s < 120) return "in " + std::to_string(s) + "s";
+    if (s < 7200) return "in " + std::to_string(s / 60) + "m";
+    return "in " + std::to_string(s / 3600) + "h";
+  }
+  if (s < 120) return std::to_string(s) + "s ago";
+  if (s < 7200) return std::to_string(s / 60) + "m ago";
+  if (s < 172800) return std::to_string(s / 3600) + "h ago";
+  return std::to_string(s / 86400) + "d ago";
+}
+
+std::string Duration(int64_t s) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%lldd %02lldh %02lldm", static_cast<long long>(s / 86400),
+                static_cast<long long>(s / 3600 % 24), static_cast<long long>(s / 60 % 60));
+  return buf;
+}
+
+void PrintTable(const json& st) {
+  const TimePoint now = SystemClock::Instance().Now();
+  const json& a = st["agent"];
+  std::printf("aura-agent %s, pid %lld, up %s, config %s\n", a["version"].get<std::string>().c_str(),
+              a["pid"].get<long long>(), Duration(a["uptime_seconds"].get<int64_t>()).c_str(),
+              a["config_path"].get<std::string>().c_str());
+  if (!a["config_error"].is_null()) {
+    std::printf("  last reload REJECTED (still running the previous config): %s\n",
+                a["config_error"].get<std::string>().c_str());
+  }
+  std::printf("overall: %s\n\n", st["healthy"].get<bool>() ? "healthy" : "UNHEALTHY");
+  std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", "DATABASE", "HEALTH",
+              "LAST SNAPSHOT", "SIZE", "STORED", "WAL LAG", "SPOOL", "NEXT");
+  for (const json& d : st["databases"]) {
+    std::string last = "-", size = "-", stored = "-";
+    const json& ls = d["last_snapshot"];
+    if (!ls.is_null()) {
+      last = ls.value("result", "") == "ok" ? Ago(ls["finished"], now) + " (" + ls.value("policy", "") + ")"
+                                           : "FAILED " + Ago(ls["finished"], now);
+      if (ls.contains("size")) size = HumanBytes(ls["size"].get<uint64_t>());
+      if (ls.contains("stored_size")) stored = HumanBytes(ls["stored_size"].get<uint64_t>());
+    }
+    std::string lag = "-", spool = "-";
+    if (!d["replication"].empty()) {
+      double worst = 0;
+      uint64_t bytes = 0, pending = 0;
+      bool running = true;
+      for (const json& r : d["replication"]) {
+        worst = std::max(worst, r["lag_seconds"].get<double>());
+        bytes += r["spool_bytes"].get<uint64_t>();
+        pending += r["pending_transactions"].get<uint64_t>();
+        running = running && r["state"] == "running";
+      }
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1fs", worst);
+      lag = running ? buf : "stopped";
+      spool = HumanBytes(bytes) + " (" + std::to_string(pending) + " tx)";
+    }
+    std::string next = "-";
+    std::string best;
+    for (auto& [job, t] : d["next_runs"].items()) {
+      if (best.empty() || t.get<std::string>() < best) {
+        best = t.get<std::string>();
+        next = job + " " + Ago(best, now);
+      }
+    }
+    std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", d["name"].get<std::string>().c_str(),
+                d["healthy"].get<bool>() ? "ok" : "PROBLEM", last.c_str(), size.c_str(),
+                stored.c_str(), lag.c_str(), spool.c_str(), next.c_str());
+  }
+  for (const json& d : st["databases"]) {
+    for (const json& p : d["problems"]) {
+      std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), p.get<std::string>().c_str());
+    }
+  }
+}
+
+}  // namespace
+
+int RunStatus(const StatusArgs& args, const Output& out) {
+  std::string socket = args.socket;
+  if (socket.empty()) {
+    if (args.config.empty()) {
+      return out.Fail(InvalidArgument("pass --config FILE (to read its status_socket) or --socket PATH"));
+    }
+    auto cfg = LoadConfig(args.config);
+    if (!cfg.ok()) return out.Fail(cfg.status());
+    socket = cfg->agent.status_socket;
+  }
+  auto res = Get(socket, "/v1/status");
+  if (!res.ok()) return out.Fail(res.status());
+  if (res->first != 200) {
+    return out.Fail(Unavailable("the agent answered HTTP " + std::to_string(res->first) + ": " +
+                                res->second));
+  }
+  json st = json::parse(res->second, nullptr, false);
+  if (st.is_discarded()) return out.Fail(Corruption("the agent's status is not JSON"));
+  if (out.json()) {
+    out.Json(st);
+  } else {
+    PrintTable(st);
+  }
+  return 0;
+}
+
+}  // namespace aura::agent

@@ -1,0 +1,449 @@
+// The daemon as a real process with a real config: the status socket (JSON, Prometheus metrics,
+// health, admin triggers), health following a target that becomes unreachable and comes back,
+// SIGHUP with a broken config, SIGTERM, catch-up of a missed run after downtime, and the socket
+// under hundreds of concurrent clients and garbage while the agent keeps shipping the WAL.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "agent/state_store.h"
+#include "common/file_io.h"
+#include "integrity/logical_checksum.h"
+#include "scheduler/calendar.h"
+#include "tests/support/fault_proxy.h"
+#include "tests/support/moto_server.h"
+#include "tests/support/test_env.h"
+#include "tests/support/unix_http.h"
+#include "tests/support/workload.h"
+
+namespace aura {
+namespace {
+
+using aura::testing::ChildProcess;
+using aura::testing::HttpReply;
+using aura::testing::ProcessResult;
+using aura::testing::RunProcess;
+using aura::testing::TempDir;
+using aura::testing::UnixHttp;
+using aura::testing::UnixRaw;
+using aura::testing::Writer;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// Polls `pred` every 50 ms until it holds or `timeout` passes.
+template <typename F>
+bool WaitUntil(F&& pred, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ProcessResult made = RunProcess({AURA_MAKE_DB_BIN, dir_ / "initial.db", "3", "--seed", "2"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    {
+      auto db = SqliteDb::Open(dir_ / "initial.db", SQLITE_OPEN_READWRITE, 1000);
+      ASSERT_TRUE(testtools::PrepareWorkload(*db).ok());
+    }
+    aura::testing::CopyFile(dir_ / "initial.db", dir_ / "live.db");
+    ASSERT_EQ(Agent({"key", "generate", "--out", dir_ / "k"}).exit_code, 0);
+  }
+
+  void TearDown() override {
+    if (agent_) {
+      agent_->Signal(SIGKILL);
+      agent_->Wait();
+    }
+  }
+
+  ProcessResult Agent(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), AURA_AGENT_BIN);
+    return RunProcess(args, env);
+  }
+
+  std::string Socket() { return dir_ / "agent.sock"; }
+
+  // A config for the live database: continuous shipping plus an hourly policy at a minute that
+  // is not now, to `target_toml` (default: a local folder).
+  std::string Config(const std::string& target_toml = "", const std::string& extra_db = "",
+                     const std::string& db_extra_keys = "") {
+    std::string t = target_toml.empty()
+                        ? "[[target]]\nname = \"main\"\nurl = \"" + std::string(dir_ / "repo") + "\"\n"
+                        : target_toml;
+    return "[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
+           Socket() + "\"\njitter = \"0s\"\npoll_ms = 20\nsegment_ms = 100\nlog_level = \"debug\"\n"
+           "shutdown_timeout = \"20s\"\n\n[keys]\nkey_file = \"" + std::string(dir_ / "k") + "\"\n\n" + t +
+           "\n[[database]]\nname = \"live\"\npath = \"" + std::string(dir_ / "live.db") +
+           "\"\ntargets = [\"main\"]\ncontinuous = true\nrpo = \"3s\"\n"
+           "hourly = { keep = 5, minute = " + std::to_string(OtherMinute()) + " }\n" + db_extra_keys +
+           "\n" + extra_db;
+  }
+
+  // A minute of the hour half an hour away, fixed for the test (configs written later match).
+  int OtherMinute() const { return other_minute_; }
+  const int other_minute_ = static_cast<int>(
+      (std::chrono::duration_cast<std::chrono::minutes>(
+           std::chrono::system_clock::now().time_since_epoch())
+           .count() + 30) % 60);
+
+  void WriteConfig(const std::string& text) {
+    ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", text).ok());
+  }
+
+  void StartAgent(const std::vector<std::string>& env = {}) {
+    agent_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{AURA_AGENT_BIN, "run", "--config", dir_ / "agent.toml"}, env);
+    bool up = WaitUntil([&] { return UnixHttp(Socket(), "GET", "/healthz").status != 0; }, 20s);
+    ASSERT_TRUE(up) << "the agent did not answer on " << Socket() << "\n" << Log();
+  }
+
+  // SIGTERM; returns the exit code and checks the stop took a bounded time.
+  int StopAgent() {
+    auto t0 = std::chrono::steady_clock::now();
+    agent_->Signal(SIGTERM);
+    ProcessResult r = agent_->Wait();
+    agent_.reset();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 25s);
+    EXPECT_EQ(r.err, "") << "a daemon logs to its file, not to stderr";
+    return r.exit_code;
+  }
+
+  std::string Log() {
+    auto text = ReadFileToString(dir_ / "state/logs/agent.log");
+    return text.ok() ? *text : "(no log)";
+  }
+
+  json Status() {
+    HttpReply r = UnixHttp(Socket(), "GET", "/v1/status");
+    if (r.status != 200) return json();
+    return json::parse(r.body);
+  }
+
+  static const json* FindDb(const json& st, const std::string& name) {
+    if (st.is_null()) return nullptr;
+    for (const json& d : st["databases"]) {
+      if (d["name"] == name) return &d;
+    }
+    return nullptr;
+  }
+
+  uint64_t Uploaded() {
+    json st = Status();
+    const json* d = FindDb(st, "live");
+    if (d == nullptr || (*d)["replication"].empty()) return 0;
+    return (*d)["replication"][0]["uploaded_txid"].get<uint64_t>();
+  }
+
+  uint64_t Spooled() {
+    json st = Status();
+    const json* d = FindDb(st, "live");
+    if (d == nullptr || (*d)["replication"].empty()) return 0;
+    return (*d)["replication"][0]["spooled_txid"].get<uint64_t>();
+  }
+
+  // After the writer stopped: everything the agent spooled is uploaded.
+  void WaitCaughtUp() {
+    ASSERT_TRUE(WaitUntil([&] {
+      uint64_t s = Spooled();
+      return s > 0 && Uploaded() == s;
+    }, 30s)) << Status().dump(2);
+  }
+
+  // Restores the newest replicated transaction and checks it equals the source at that step.
+  void CheckLatestRestore(const std::string& repo, const std::vector<std::string>& env = {}) {
+    ProcessResult r = Agent({"restore", "--from", repo, "--name", "live", "--latest", "--to",
+                             dir_ / "restored.db", "--key-file", dir_ / "k"},
+                            env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    uint64_t step = aura::testing::WorkloadStepOf(dir_ / "restored.db");
+    EXPECT_EQ(step, aura::testing::WorkloadStepOf(dir_ / "live.db"))
+        << "the newest replicated transaction is not the source's last commit";
+    EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / "restored.db"), replay_.Expected(step));
+  }
+
+  TempDir dir_;
+  aura::testing::WorkloadReplay replay_{dir_ / "initial.db", dir_ / "replay.db"};
+  std::unique_ptr<ChildProcess> agent_;
+};
+
+TEST_F(DaemonTest, StatusMetricsHealthAndTriggersThenACleanStop) {
+  WriteConfig(Config("", "", "check = { at = \"03:00\", level = \"full\" }\n"));
+  Writer writer(dir_ / "live.db", 1, {"--interval-ms", "20"});
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] { return Uploaded() >= 5; }, 30s)) << Status().dump(2) << Log();
+
+  json st = Status();
+  EXPECT_EQ(st["agent"]["config_path"], std::string(dir_ / "agent.toml"));
+  EXPECT_TRUE(st["healthy"].get<bool>()) << st.dump(2);
+  const json* live = FindDb(st, "live");
+  ASSERT_NE(live, nullptr);
+  EXPECT_EQ((*live)["replication"][0]["state"], "running");
+  EXPECT_TRUE((*live)["next_runs"].contains("hourly"));
+  EXPECT_TRUE((*live)["next_runs"].contains("check"));
+  EXPECT_EQ(UnixHttp(Socket(), "GET", "/healthz").status, 200);
+
+  // Admin triggers: a snapshot, an integrity check and a restore drill.
+  EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/backup").status, 202);
+  ASSERT_TRUE(WaitUntil([&] {
+    json now = Status();
+    const json* d = FindDb(now, "live");
+    return d != nullptr && !(*d)["last_snapshot"].is_null();
+  }, 30s));
+  live = nullptr;
+  st = Status();
+  EXPECT_EQ((*FindDb(st, "live"))["last_snapshot"]["result"], "ok") << st.dump(2);
+  EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/check").status, 202);
+  EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/drill").status, 202);
+  ASSERT_TRUE(WaitUntil([&] {
+    json now = Status();
+    const json* d = FindDb(now, "live");
+    return d != nullptr && !(*d)["last_check"].is_null() && !(*d)["last_drill"].is_null();
+  }, 60s));
+  st = Status();
+  EXPECT_EQ((*FindDb(st, "live"))["last_check"]["result"], "ok") << st.dump(2);
+  EXPECT_EQ((*FindDb(st, "live"))["last_drill"]["result"], "ok") << st.dump(2);
+  EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/nope/backup").status, 404);
+  EXPECT_EQ(UnixHttp(Socket(), "GET", "/v1/databases/live/backup").status, 405);
+  EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/backup?policy=daily").status, 400);
+  EXPECT_EQ(UnixHttp(Socket(), "GET", "/nothing").status, 404);
+
+  // Prometheus text: every line a comment or `name{labels} value`, histograms cumulative.
+  HttpReply metrics = UnixHttp(Socket(), "GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  static const std::regex kSample(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|[+-]Inf|NaN)$)");
+  static const std::regex kComment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$)");
+  std::istringstream lines(metrics.body);
+  std::string line;
+  std::map<std::string, double> values;
+  double last_bucket = -1;
+  int lines_seen = 0;
+  while (std::getline(lines, line)) {
+    ++lines_seen;
+    ASSERT_TRUE(std::regex_match(line, kSample) || std::regex_match(line, kComment)) << line;
+    if (line[0] == '#') continue;
+    double v = std::stod(line.substr(line.rfind(' ') + 1));
+    values[line.substr(0, line.rfind(' '))] = v;
+    if (line.find("aura_snapshot_duration_seconds_bucket") == 0) {
+      if (line.find("le=\"0.01\"") != std::string::npos) last_bucket = -1;
+      EXPECT_GE(v, last_bucket) << "histogram buckets must be cumulative: " << line;
+      last_bucket = v;
+    }
+  }
+  EXPECT_GT(lines_seen, 20);
+  EXPECT_EQ(values["aura_up{version=\"" + std::string(st["agent"]["version"]) + "\"}"], 1);
+  EXPECT_GE(values["aura_replication_uploaded_txid{database=\"live\",target=\"main\"}"], 5);
+  EXPECT_EQ(values["aura_snapshot_duration_seconds_count{database=\"live\"}"], 1);
+  EXPECT_EQ(values["aura_jobs_total{database=\"live\",job=\"drill\",result=\"ok\"}"], 1);
+
+  writer.Stop();
+  WaitCaughtUp();
+  EXPECT_EQ(StopAgent(), 0);
+  EXPECT_FALSE(PathExists(Socket())) << "the socket file is removed at exit";
+  EXPECT_NE(Log().find("stopped cleanly"), std::string::npos) << Log();
+  CheckLatestRestore(dir_ / "repo");
+}
+
+TEST_F(DaemonTest, HealthzTurns503WhileTheTargetIsUnreachableAnd200WhenItIsBack) {
+  std::string missing = aura::testing::MotoServer::Missing();
+  if (!missing.empty()) GTEST_SKIP() << missing;
+  aura::testing::MotoServer moto(true, "aura-daemon");
+  ASSERT_TRUE(moto.ready());
+  aura::testing::FaultProxy proxy(moto.port());
+  std::string target =
+      "[[target]]\nname = \"main\"\nurl = \"s3://aura-daemon/fleet\"\nendpoint = \"http://127.0.0.1:" +
+      std::to_string(proxy.port()) + "\"\nregion = \"us-east-1\"\npath_style = true\n"
+      "list_top_prefix_only = true\nmax_attempts = 2\nconnect_timeout_ms = 1000\n";
+  WriteConfig(Config(target));
+  std::vector<std::string> env = moto.Env(proxy.port());
+  Writer writer(dir_ / "live.db", 1, {"--interval-ms", "50"});
+  StartAgent(env);
+  ASSERT_TRUE(WaitUntil([&] { return Uploaded() >= 3; }, 30s)) << Status().dump(2) << Log();
+  ASSERT_EQ(UnixHttp(Socket(), "GET", "/healthz").status, 200);
+
+  proxy.SetMode(aura::testing::FaultProxy::Mode::kRefuse);
+  HttpReply h;
+  ASSERT_TRUE(WaitUntil([&] {
+    h = UnixHttp(Socket(), "GET", "/healthz");
+    return h.status == 503;
+  }, 30s)) << Status().dump(2);
+  EXPECT_NE(h.body.find("not uploaded"), std::string::npos) << h.body;
+  // Commits keep going into the spool meanwhile.
+  uint64_t spooled = Spooled();
+  ASSERT_TRUE(WaitUntil([&] { return Spooled() > spooled + 3; }, 10s));
+
+  proxy.SetMode(aura::testing::FaultProxy::Mode::kPass);
+  ASSERT_TRUE(WaitUntil([&] { return UnixHttp(Socket(), "GET", "/healthz").status == 200; }, 60s))
+      << Status().dump(2);
+
+  writer.Stop();
+  WaitCaughtUp();
+  EXPECT_EQ(StopAgent(), 0);
+  CheckLatestRestore("s3://aura-daemon/fleet", env);
+}
+
+TEST_F(DaemonTest, SighupWithABrokenConfigKeepsTheOldOneAndAGoodOneApplies) {
+  WriteConfig(Config());
+  Writer writer(dir_ / "live.db", 1, {"--interval-ms", "20"});
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] { return Uploaded() >= 3; }, 30s)) << Log();
+  json first = Status();
+  const uint64_t generation = (*FindDb(first, "live"))["replication"][0]["generation"];
+
+  WriteConfig("[agent\nthis is not TOML");
+  agent_->Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] {
+    json st = Status();
+    return !st.is_null() && !st["agent"]["config_error"].is_null();
+  }, 10s));
+  uint64_t before = Uploaded();
+  EXPECT_TRUE(WaitUntil([&] { return Uploaded() > before + 5; }, 20s))
+      << "shipping stopped after a rejected reload";
+  EXPECT_NE(Log().find("the previous configuration keeps running"), std::string::npos);
+
+  // A good config that adds a second database applies without restarting the first.
+  aura::testing::CopyFile(dir_ / "initial.db", dir_ / "second.db");
+  WriteConfig(Config("", "[[database]]\nname = \"second\"\npath = \"" +
+                             std::string(dir_ / "second.db") +
+                             "\"\ntargets = [\"main\"]\ndaily = { at = \"04:00\" }\n"));
+  agent_->Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] {
+    json st = Status();
+    return !st.is_null() && st["databases"].size() == 2 && st["agent"]["config_error"].is_null();
+  }, 10s)) << Status().dump(2);
+  json st = Status();
+  EXPECT_EQ((*FindDb(st, "live"))["replication"][0]["generation"], generation);
+  EXPECT_TRUE((*FindDb(st, "second"))["next_runs"].contains("daily"));
+  writer.Stop();
+  WaitCaughtUp();
+  EXPECT_EQ(StopAgent(), 0);
+}
+
+TEST_F(DaemonTest, StatusSocketSurvivesHundredsOfClientsAndGarbageWhileShipping) {
+  WriteConfig(Config());
+  Writer writer(dir_ / "live.db", 1, {"--interval-ms", "10"});
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] { return Uploaded() >= 3; }, 30s)) << Log();
+  const uint64_t before = Uploaded();
+
+  std::atomic<int> status_ok{0}, status_bad{0}, garbage_4xx{0}, garbage_other{0}, big_413{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 300; ++i) {
+    clients.emplace_back([&, i] {
+      std::mt19937 rng(static_cast<unsigned>(i));
+      switch (i % 6) {
+        case 0:
+        case 1:
+        case 2: {  // well-behaved clients
+          HttpReply r = UnixHttp(Socket(), "GET", i % 2 ? "/v1/status" : "/metrics");
+          bool ok = r.status == 200 &&
+                    (i % 2 == 0 || !json::parse(r.body, nullptr, false).is_discarded());
+          (ok ? status_ok : status_bad)++;
+          break;
+        }
+        case 3: {  // random bytes
+          std::string junk(200 + rng() % 2000, '\0');
+          for (char& c : junk) c = static_cast<char>(rng());
+          std::string reply = UnixRaw(Socket(), junk);
+          (reply.rfind("HTTP/1.1 4", 0) == 0 || reply.empty() ? garbage_4xx : garbage_other)++;
+          break;
+        }
+        case 4: {  // an oversized body
+          std::string body(200 * 1024, 'x');
+          std::string req = "POST /v1/databases/live/backup HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
+          std::string reply = UnixRaw(Socket(), req);
+          if (reply.rfind("HTTP/1.1 413", 0) == 0) big_413++;
+          break;
+        }
+        default: {  // a slow client that never finishes its headers
+          UnixRaw(Socket(), "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Slow: ", false);
+          break;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(status_ok.load(), 150);
+  EXPECT_EQ(status_bad.load(), 0);
+  EXPECT_EQ(garbage_other.load(), 0);
+  EXPECT_EQ(big_413.load(), 50);
+  EXPECT_EQ(UnixHttp(Socket(), "GET", "/healthz").status, 200) << Status().dump(2);
+  EXPECT_TRUE(WaitUntil([&] { return Uploaded() > before + 20; }, 20s))
+      << "WAL shipping stalled under the client storm";
+  writer.Stop();
+  WaitCaughtUp();
+  EXPECT_EQ(StopAgent(), 0);
+  CheckLatestRestore(dir_ / "repo");
+}
+
+TEST_F(DaemonTest, AMissedDailyRunRunsOnceAtStartAndNotAgain) {
+  // The agent was down for three days: its state says the daily job last ran four days ago.
+  const TimePoint now = SystemClock::Instance().Now();
+  {
+    auto state = agent::StateStore::Open(dir_ / "state");
+    ASSERT_TRUE(state.ok());
+    ASSERT_TRUE((*state)->Job("live", "daily", now - std::chrono::hours(24 * 5)).ok());
+    auto s = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "04:00", "", "UTC");
+    ASSERT_TRUE(s.ok());
+    TimePoint last = scheduler::PreviousOccurrence(*s, now - std::chrono::hours(24 * 3));
+    ASSERT_TRUE((*state)->SetOccurrence("live", "daily", last).ok());
+  }
+  WriteConfig(Config("", "", "daily = { at = \"04:00\", timezone = \"UTC\" }\n"));
+  auto daily_snapshots = [&] {
+    ProcessResult l = Agent({"list", "--from", dir_ / "repo", "--json"});
+    int n = 0;
+    EXPECT_EQ(l.exit_code, 0) << l.err;
+    if (l.exit_code != 0) return -1;
+    const json listing = json::parse(l.out);
+    for (const json& s : listing["snapshots"]) {
+      if (s.value("label", std::string()) == "daily") ++n;
+    }
+    return n;
+  };
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] { return daily_snapshots() == 1; }, 30s)) << Log();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(daily_snapshots(), 1);
+  EXPECT_NE(Log().find("catching up the missed run"), std::string::npos);
+  EXPECT_EQ(StopAgent(), 0);
+  StartAgent();  // a restart must not run it again
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(daily_snapshots(), 1);
+  EXPECT_EQ(StopAgent(), 0);
+}
+
+TEST_F(DaemonTest, RefusesABadConfigAndASecondAgent) {
+  WriteConfig("[agent]\nstate_dir = 3\n");
+  ProcessResult bad = Agent({"run", "--config", dir_ / "agent.toml"});
+  EXPECT_EQ(bad.exit_code, 3);
+  EXPECT_NE(bad.err.find("agent.toml:2"), std::string::npos) << bad.err;
+
+  WriteConfig(Config());
+  StartAgent();
+  ProcessResult second = Agent({"run", "--config", dir_ / "agent.toml"});
+  EXPECT_EQ(second.exit_code, 9) << second.err;
+  EXPECT_NE(second.err.find("another aura-agent is running"), std::string::npos) << second.err;
+  EXPECT_EQ(UnixHttp(Socket(), "GET", "/healthz").status, 200) << "the first agent is unharmed";
+  ProcessResult cli = Agent({"status", "--config", dir_ / "agent.toml"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("live"), std::string::npos) << cli.out;
+  EXPECT_EQ(StopAgent(), 0);
+  ProcessResult down = Agent({"status", "--config", dir_ / "agent.toml"});
+  EXPECT_EQ(down.exit_code, 12) << down.err;  // unavailable: no agent answers
+}
+
+}  // namespace
+}  // namespace aura
