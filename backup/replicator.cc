@@ -153,6 +153,9 @@ Status Replicator::CutSegment() {
   catch_up_before_.reset();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    status_.pending_txns += last_txid_ - spooled->first_txid + 1;
+    status_.spool_segments += 1;
+    status_.spool_bytes += spooled->size;
     status_.spooled_txid = last_txid_;
     status_.last_commit_us = last_commit_us_;
     status_.generation = generation_;

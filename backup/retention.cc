@@ -58,9 +58,16 @@ void KeepPitr(const RetentionPolicy& p, const std::vector<SnapshotInfo>& newest_
               std::set<std::string>& keep_seg) {
   if (p.pitr_window.count() <= 0) return;
   const int64_t cutoff = ToUnixMicros(now - p.pitr_window);
+  // A generation is active if it committed inside the window, or started inside it (its first
+  // segments may not be uploaded yet, but its snapshot is the base every one of them needs).
   std::set<uint64_t> active;
   for (const SegmentInfo& s : segments) {
     if (s.last_commit_us >= cutoff) active.insert(s.ref.generation);
+  }
+  for (const SnapshotInfo& s : newest_first) {
+    if (s.summary.generation != 0 && ToUnixMicros(s.summary.created) >= cutoff) {
+      active.insert(s.summary.generation);
+    }
   }
   for (uint64_t g : active) {
     const SnapshotInfo* base = nullptr;

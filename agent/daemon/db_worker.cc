@@ -216,7 +216,9 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
       last_change_ = Steady::now();
     }
     Publish(s);
-    if (s.spool_segments > 0 || Steady::now() - last_compaction_ >= seconds(10)) KickUpload();
+    if (s.spooled_txid > s.uploaded_txid || Steady::now() - last_compaction_ >= seconds(10)) {
+      KickUpload();
+    }
     ScheduleStep();
   }
 

@@ -183,6 +183,9 @@ TEST_F(DaemonTest, StatusMetricsHealthAndTriggersThenACleanStop) {
   Writer writer(dir_ / "live.db", 1, {"--interval-ms", "20"});
   StartAgent();
   ASSERT_TRUE(WaitUntil([&] { return Uploaded() >= 5; }, 30s)) << Status().dump(2) << Log();
+  // Commits leave the host continuously, not in bursts: what is spooled now is uploaded soon.
+  const uint64_t spooled = Spooled();
+  EXPECT_TRUE(WaitUntil([&] { return Uploaded() >= spooled; }, 5s)) << Status().dump(2);
 
   json st = Status();
   EXPECT_EQ(st["agent"]["config_path"], std::string(dir_ / "agent.toml"));
