@@ -32,13 +32,21 @@ std::string Seconds(int64_t ms) {
 }
 
 json SummaryJson(const backup::SnapshotSummary& s) {
-  return {{"database", s.database},       {"snapshot", s.snapshot},
-          {"kind", s.kind},               {"created", FormatRfc3339(s.created, 3)},
-          {"label", s.label},             {"size", s.size},
-          {"stored_size", s.stored_size}, {"page_size", s.page_size},
-          {"page_count", s.page_count},   {"encrypted", s.encrypted},
-          {"key_id", s.key_id},           {"generation", s.generation},
-          {"txid", s.txid}};
+  json j = {{"database", s.database},
+            {"snapshot", s.snapshot},
+            {"kind", s.kind},
+            {"created", FormatRfc3339(s.created, 3)},
+            {"label", s.label},
+            {"size", s.size},
+            {"stored_size", s.stored_size},
+            {"page_size", s.page_size},
+            {"page_count", s.page_count},
+            {"encrypted", s.encrypted},
+            {"key_id", s.key_id},
+            {"generation", s.generation},
+            {"txid", s.txid}};
+  if (!s.base.empty()) j["base"] = s.base;  // an increment: restoring it needs this snapshot
+  return j;
 }
 
 bool IsRegularFile(const std::string& path) {
@@ -176,8 +184,8 @@ int RunList(const ListArgs& args, const Output& out) {
   if (!refs.ok()) return out.Fail(refs.status());
   json items = json::array();
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %-30s %-20s %11s %11s  %s", "DATABASE", "SNAPSHOT",
-                "CREATED (UTC)", "SIZE", "STORED", "LABEL");
+  std::snprintf(line, sizeof line, "%-16s %-30s %-20s %-5s %11s %11s  %s", "DATABASE", "SNAPSHOT",
+                "CREATED (UTC)", "KIND", "SIZE", "STORED", "LABEL");
   if (!refs->empty()) out.Line(line);
   int unreadable = 0;
   for (const backup::SnapshotRef& ref : *refs) {
@@ -193,8 +201,10 @@ int RunList(const ListArgs& args, const Output& out) {
     std::string created = FormatRfc3339(s->created, 0);
     created[10] = ' ';
     created.pop_back();
-    std::snprintf(line, sizeof line, "%-16s %-30s %-20s %11s %11s  %s", s->database.c_str(),
-                  s->snapshot.c_str(), created.c_str(), HumanBytes(s->size).c_str(),
+    // An increment's base is in --json; the column says which snapshots need one.
+    std::snprintf(line, sizeof line, "%-16s %-30s %-20s %-5s %11s %11s  %s", s->database.c_str(),
+                  s->snapshot.c_str(), created.c_str(), s->kind == "full" ? "full" : "incr",
+                  HumanBytes(s->size).c_str(),
                   HumanBytes(s->stored_size).c_str(), s->label.c_str());
     out.Line(line);
   }

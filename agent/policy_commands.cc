@@ -1,5 +1,6 @@
 // backup --policy (a scheduled snapshot run by hand, on its incremental chain) and prune.
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "agent/commands.h"
 #include "agent/config.h"
@@ -45,6 +46,13 @@ int RunBackupPolicy(const BackupArgs& args, const Output& out) {
   if (!cfg.ok()) return out.Fail(cfg.status());
   auto dbs = SelectDatabases(*cfg, args.repo.database);
   if (!dbs.ok()) return out.Fail(dbs.status());
+  auto lock = StateDirLock::Acquire(cfg->agent.state_dir);
+  if (!lock.ok()) {
+    return out.Fail(AlreadyExists(lock.status().message() +
+                                  "; it owns the snapshot chains: ask it instead (aura-agent "
+                                  "status shows it; POST /v1/databases/NAME/backup?policy=" +
+                                  args.policy + ") or stop it"));
+  }
   auto state = StateStore::Open(cfg->agent.state_dir);
   if (!state.ok()) return out.Fail(state.status().WithContext("state directory"));
   json results = json::array();
@@ -96,6 +104,17 @@ int RunPruneCommand(const PruneArgs& args, const Output& out) {
   if (!cfg.ok()) return out.Fail(cfg.status());
   auto dbs = SelectDatabases(*cfg, args.database);
   if (!dbs.ok()) return out.Fail(dbs.status());
+  // A dry run only reads; a real prune must not race the running agent's own prunes.
+  std::optional<StateDirLock> lock;
+  if (!args.dry_run) {
+    auto l = StateDirLock::Acquire(cfg->agent.state_dir);
+    if (!l.ok()) {
+      return out.Fail(AlreadyExists(l.status().message() +
+                                    "; it prunes on its own: ask it (POST "
+                                    "/v1/databases/NAME/prune), use --dry-run, or stop it"));
+    }
+    lock.emplace(std::move(l).value());
+  }
   auto state = StateStore::Open(cfg->agent.state_dir);
   if (!state.ok()) return out.Fail(state.status().WithContext("state directory"));
   json reports = json::array();

@@ -45,6 +45,22 @@ struct ChainRecord {
   backup::PageState pages;
 };
 
+// One process at a time changes a state directory: an exclusive flock on <state_dir>/agent.lock
+// (which records the holder's pid), held until the lock is destroyed. The daemon holds it for its
+// life; `backup --policy` and `prune` for their run, so they cannot race the daemon's chains.
+class StateDirLock {
+ public:
+  // kAlreadyExists (exit 9) naming the directory when another process holds it.
+  static Result<StateDirLock> Acquire(const std::string& state_dir);
+  StateDirLock(StateDirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  StateDirLock& operator=(StateDirLock&&) = delete;
+  ~StateDirLock();
+
+ private:
+  explicit StateDirLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 class StateStore {
  public:
   // Opens or creates <state_dir>/agent.db (creating state_dir with mode 0700).

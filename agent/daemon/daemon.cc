@@ -71,21 +71,6 @@ Status SetupDaemonLogging(const AgentSettings& a) {
   return Status::Ok();
 }
 
-// One agent per state directory: an exclusive flock held for the process's life.
-Result<int> LockStateDir(const std::string& dir) {
-  AURA_RETURN_IF_ERROR(CreateDirectories(dir, 0700));
-  std::string path = dir + "/agent.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, "open", path);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return AlreadyExists("another aura-agent is running with the state directory " + dir);
-  }
-  std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) == 0) (void)!::write(fd, pid.data(), pid.size());
-  return fd;
-}
-
 HttpResponse JsonResponse(int status, const json& j) {
   return {status, "application/json", j.dump(2) + "\n"};
 }
@@ -515,7 +500,7 @@ int RunDaemon(const std::string& config_path) {
                  cfg.status().message().c_str(), config_path.c_str());
     return ExitCode(cfg.status());
   }
-  auto lock = LockStateDir(cfg->agent.state_dir);
+  auto lock = StateDirLock::Acquire(cfg->agent.state_dir);
   if (!lock.ok()) {
     std::fprintf(stderr, "aura-agent: error: %s\n", lock.status().message().c_str());
     return ExitCode(lock.status());

@@ -443,7 +443,18 @@ TEST_F(DaemonTest, RefusesABadConfigAndASecondAgent) {
   ProcessResult cli = Agent({"status", "--config", dir_ / "agent.toml"});
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
   EXPECT_NE(cli.out.find("live"), std::string::npos) << cli.out;
+
+  // Commands that change the agent's chains or prune refuse while it runs; a dry run may look.
+  ProcessResult by_hand = Agent({"backup", "--config", dir_ / "agent.toml", "--policy", "hourly"});
+  EXPECT_EQ(by_hand.exit_code, 9) << by_hand.err;
+  EXPECT_NE(by_hand.err.find("ask it instead"), std::string::npos) << by_hand.err;
+  ProcessResult prune = Agent({"prune", "--config", dir_ / "agent.toml"});
+  EXPECT_EQ(prune.exit_code, 9) << prune.err;
+  ProcessResult look = Agent({"prune", "--config", dir_ / "agent.toml", "--dry-run"});
+  EXPECT_EQ(look.exit_code, 0) << look.err;
   EXPECT_EQ(StopAgent(), 0);
+  ProcessResult after = Agent({"backup", "--config", dir_ / "agent.toml", "--policy", "hourly"});
+  EXPECT_EQ(after.exit_code, 0) << "the lock is released at exit: " << after.err;
   ProcessResult down = Agent({"status", "--config", dir_ / "agent.toml"});
   EXPECT_EQ(down.exit_code, 12) << down.err;  // unavailable: no agent answers
 }

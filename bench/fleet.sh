@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The agent protecting a fleet: COUNT small Aura databases (default 100), each committed to once a
+# second by its own writer process, with an hourly snapshot policy whose minute falls inside the
+# measured window (so the window holds every database's hourly snapshot, spread by the jitter).
+# Two configurations run one after the other in one invocation:
+#
+#   hourly      hourly snapshots only (rollback-journal style protection: page hashes, increments)
+#   continuous  continuous WAL shipping + hourly snapshots (the production setting)
+#
+# Measured for the `aura-agent run` process over SECONDS (default 240) after a 20 s warm-up: CPU
+# (utime + stime from /proc, as % of one core), RSS sampled every second (mean, max) and VmHWM.
+# The targets: under 100 MiB RSS and under 5% of one core on average.
+#
+#   bench/fleet.sh [COUNT (default 100)] [SECONDS (default 240)]
+#
+# Environment: BENCH_DIR (default /tmp/aura-bench), AURA_BUILD_DIR (default ./build).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+count="${1:-100}"
+seconds="${2:-240}"
+build="${AURA_BUILD_DIR:-$root/build}"
+work="${BENCH_DIR:-/tmp/aura-bench}/fleet"
+agent="$build/agent/aura-agent"
+make_db="$build/tests/tools/aura-make-db"
+writer="$build/tests/tools/aura-test-writer"
+
+"$root/scripts/install-deps" sqlite3
+[ -x "$agent" ] && [ -x "$make_db" ] && [ -x "$writer" ] || "$root/scripts/build"
+rm -rf "$work" && mkdir -p "$work/db"
+cd "$work"
+"$agent" key generate --out fleet.key >/dev/null
+for i in $(seq -w 1 "$count"); do "$make_db" "db/app$i.db" 1 --seed "$((10#$i))" >/dev/null; done
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+run_one() {  # $1 = label, $2 = "true"/"false" for continuous
+  local label="$1" continuous="$2" dir="$work/$1"
+  mkdir -p "$dir"
+  # The hourly minute: two minutes from now, so every snapshot lands inside the window.
+  local minute=$(( ( $(date -u +%-M) + 2 ) % 60 ))
+  {
+    printf '[agent]\nstate_dir = "%s/state"\nstatus_socket = "%s/agent.sock"\n' "$dir" "$dir"
+    printf 'log_level = "info"\njitter = "60s"\n'
+    printf '[keys]\nkey_file = "%s/fleet.key"\n' "$work"
+    printf '[[target]]\nname = "local"\nurl = "%s/repo"\n' "$dir"
+    for i in $(seq -w 1 "$count"); do
+      printf '[[database]]\nname = "app%s"\npath = "%s/db/app%s.db"\ntargets = ["local"]\n' "$i" "$work" "$i"
+      printf 'continuous = %s\nhourly = { keep = 24, minute = %d, timezone = "UTC" }\n' "$continuous" "$minute"
+    done
+  } > "$dir/agent.toml"
+  "$agent" config check --config "$dir/agent.toml" >/dev/null
+
+  "$agent" run --config "$dir/agent.toml" 2> "$dir/agent.stderr" &
+  local apid=$!
+  pids+=("$apid")
+  local seed=1
+  for i in $(seq -w 1 "$count"); do
+    "$writer" --db "db/app$i.db" --seed "$seed" --forever --interval-ms 1000 \
+      --busy-timeout 10000 >/dev/null 2>&1 &
+    pids+=($!)
+    seed=$((seed + 1))
+  done
+  sleep 20
+  local t0 c0 t1 c1 sum=0 max=0 n=0 rss
+  t0=$(date +%s.%N); c0=$(cpu_ticks "$apid")
+  local end=$(( $(date +%s) + seconds ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$apid/status")
+    sum=$((sum + rss)); n=$((n + 1)); [ "$rss" -gt "$max" ] && max=$rss
+    sleep 1
+  done
+  t1=$(date +%s.%N); c1=$(cpu_ticks "$apid")
+  local hwm; hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$apid/status")
+  local snaps; snaps=$("$agent" status --config "$dir/agent.toml" --json |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for x in d["databases"] if (x.get("last_snapshot") or {}).get("result") == "ok"))' 2>/dev/null || echo "?")
+  cleanup; pids=()
+  printf '== %-10s %d databases, %d s: CPU %.2f%% of one core; RSS mean %.1f MiB, max %.1f MiB, VmHWM %.1f MiB; databases with an hourly snapshot: %s\n' \
+    "$label" "$count" "$seconds" \
+    "$(awk -v a="$c0" -v b="$c1" -v t="$ticks" -v s="$t0" -v e="$t1" 'BEGIN { print 100 * (b - a) / t / (e - s) }')" \
+    "$(awk -v s="$sum" -v n="$n" 'BEGIN { print s / n / 1024 }')" \
+    "$(awk -v m="$max" 'BEGIN { print m / 1024 }')" "$(awk -v m="$hwm" 'BEGIN { print m / 1024 }')" "$snaps"
+}
+
+echo "== $(date -u +%FT%TZ) $(nproc) cores; $count databases of $(du -sm db | cut -f1) MiB in all"
+run_one hourly false
+run_one continuous true
