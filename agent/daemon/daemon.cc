@@ -71,6 +71,29 @@ Status SetupDaemonLogging(const AgentSettings& a) {
   return Status::Ok();
 }
 
+// "%2F" -> "/", "%20" -> " " (a path segment; '+' stays '+'). nullopt on a bad escape.
+std::optional<std::string> PercentDecode(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return std::nullopt;
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
 HttpResponse JsonResponse(int status, const json& j) {
   return {status, "application/json", j.dump(2) + "\n"};
 }
@@ -455,7 +478,9 @@ HttpResponse Daemon::Handle(const HttpRequest& r) {
     std::smatch m;
     if (std::regex_match(path, m, kTrigger)) {
       if (r.method != "POST") return Error(405, "use POST");
-      std::string db = m[1], job = m[2];
+      std::optional<std::string> name = PercentDecode(m[1]);
+      if (!name) return Error(400, "bad percent-encoding in the database name");
+      std::string db = *name, job = m[2];
       auto it = workers_.find(db);
       if (it == workers_.end()) return Error(404, "no database named '" + db + "'");
       if (stopping_) return Error(503, "the agent is shutting down");

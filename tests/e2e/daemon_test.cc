@@ -220,6 +220,9 @@ TEST_F(DaemonTest, StatusMetricsHealthAndTriggersThenACleanStop) {
   EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/nope/backup").status, 404);
   EXPECT_EQ(UnixHttp(Socket(), "GET", "/v1/databases/live/backup").status, 405);
   EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/backup?policy=daily").status, 400);
+  EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/li%zze/prune").status, 400);
+  int encoded = UnixHttp(Socket(), "POST", "/v1/databases/%6Cive/prune").status;  // "live"
+  EXPECT_TRUE(encoded == 202 || encoded == 409) << encoded;
   EXPECT_EQ(UnixHttp(Socket(), "GET", "/nothing").status, 404);
 
   // Prometheus text: every line a comment or `name{labels} value`, histograms cumulative.
