@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
@@ -215,8 +217,16 @@ Status StatusServer::ListenTcp(const std::string& host_port, const std::string& 
   using net::ip::tcp;
   auto colon = host_port.rfind(':');
   if (colon == std::string::npos) return ConfigError("status_tcp must be HOST:PORT");
+  std::string host = host_port.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  const std::string port_text = host_port.substr(colon + 1);
+  auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (perr != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+    return ConfigError("status_tcp '" + host_port + "': the port must be 1..65535");
+  }
   error_code ec;
-  auto addr = net::ip::make_address(host_port.substr(0, colon), ec);
+  auto addr = net::ip::make_address(host, ec);
   if (ec || !addr.is_loopback()) {
     return ConfigError("status_tcp must be a loopback address (127.0.0.1:PORT or [::1]:PORT)");
   }
@@ -224,7 +234,7 @@ Status StatusServer::ListenTcp(const std::string& host_port, const std::string& 
   impl_->token = token;
   impl_->tcp_acceptor.emplace(impl_->io);
   auto& a = *impl_->tcp_acceptor;
-  tcp::endpoint ep(addr, static_cast<unsigned short>(std::stoi(host_port.substr(colon + 1))));
+  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
   a.open(ep.protocol(), ec);
   if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) a.bind(ep, ec);

@@ -30,6 +30,7 @@ using aura::testing::ChildProcess;
 using aura::testing::HttpReply;
 using aura::testing::ProcessResult;
 using aura::testing::RunProcess;
+using aura::testing::TcpHttp;
 using aura::testing::TempDir;
 using aura::testing::UnixHttp;
 using aura::testing::UnixRaw;
@@ -428,6 +429,35 @@ TEST_F(DaemonTest, AMissedDailyRunRunsOnceAtStartAndNotAgain) {
   StartAgent();  // a restart must not run it again
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(daily_snapshots(), 1);
+  EXPECT_EQ(StopAgent(), 0);
+}
+
+// A loopback port nobody listens on right now.
+uint16_t FreeLoopbackPort() {
+  namespace net = boost::asio;
+  net::io_context io;
+  net::ip::tcp::acceptor a(io, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+TEST_F(DaemonTest, LoopbackTcpStatusNeedsTheBearerToken) {
+  const std::string token = "s3cr3t-token-0123456789";
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", token + "\n").ok());
+  const uint16_t port = FreeLoopbackPort();
+  std::string cfg = Config();  // [agent] ends where [keys] starts
+  cfg.replace(cfg.find("[keys]"), 0,
+              "status_tcp = \"127.0.0.1:" + std::to_string(port) + "\"\nstatus_token_file = \"" +
+                  std::string(dir_ / "token") + "\"\n\n");
+  WriteConfig(cfg);
+  StartAgent();
+  EXPECT_EQ(TcpHttp(port, "GET", "/healthz").status, 401) << "no token";
+  EXPECT_EQ(TcpHttp(port, "GET", "/v1/status", "s3cr3t-token-0123456780").status, 401);
+  EXPECT_EQ(TcpHttp(port, "POST", "/v1/databases/live/check", "wrong").status, 401);
+  HttpReply ok = TcpHttp(port, "GET", "/v1/status", token);
+  ASSERT_EQ(ok.status, 200) << ok.error;
+  EXPECT_EQ(json::parse(ok.body)["databases"][0]["name"], "live");
+  EXPECT_EQ(TcpHttp(port, "POST", "/v1/databases/live/check", token).status, 202);
+  EXPECT_EQ(UnixHttp(Socket(), "GET", "/healthz").status, 200) << "the Unix socket needs no token";
   EXPECT_EQ(StopAgent(), 0);
 }
 

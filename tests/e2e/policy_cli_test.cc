@@ -161,7 +161,9 @@ TEST_F(PolicyCliTest, DryRunShowsExactlyWhatPruneDeletesAndBasesOfKeptIncrements
   // plan is exactly {I4, F3}.
   EXPECT_TRUE(kept.count(ids[3]) && kept.count(ids[2])) << dry.out;
   EXPECT_NE(reasons[ids[2]].find("base of " + ids[3]), std::string::npos) << dry.out;
-  if (kept.size() == 2) EXPECT_EQ(would_go, (std::set<std::string>{ids[0], ids[1]}));
+  if (kept.size() == 2) {
+    EXPECT_EQ(would_go, (std::set<std::string>{ids[0], ids[1]}));
+  }
 
   ProcessResult real = Agent({"prune", "--config", dir_ / "agent.toml", "--json"});
   ASSERT_EQ(real.exit_code, 0) << real.err;

@@ -1,5 +1,5 @@
-// A small HTTP/1.1 client over a Unix domain socket (Boost.Beast), for talking to the agent's
-// status endpoint in tests, plus raw byte access for garbage-input tests.
+// A small HTTP/1.1 client over a Unix domain socket or loopback TCP (Boost.Beast), for talking to
+// the agent's status endpoint in tests, plus raw byte access for garbage-input tests.
 #pragma once
 
 #include <sys/socket.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -22,19 +23,22 @@ struct HttpReply {
   std::string error;
 };
 
-inline HttpReply UnixHttp(const std::string& socket, const std::string& method,
-                          const std::string& target, const std::string& body = "") {
+// One request over any Asio stream protocol (Unix or TCP). `bearer`: an Authorization token.
+template <typename Protocol>
+HttpReply HttpOver(const typename Protocol::endpoint& endpoint, const std::string& method,
+                   const std::string& target, const std::string& body, const std::string& bearer) {
   namespace net = boost::asio;
   namespace beast = boost::beast;
   namespace http = beast::http;
   HttpReply out;
   try {
     net::io_context io;
-    beast::basic_stream<net::local::stream_protocol> stream(io);
+    beast::basic_stream<Protocol> stream(io);
     stream.expires_after(std::chrono::seconds(20));
-    stream.connect(net::local::stream_protocol::endpoint(socket));
+    stream.connect(endpoint);
     http::request<http::string_body> req(http::string_to_verb(method), target, 11);
     req.set(http::field::host, "localhost");
+    if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
     req.body() = body;
     req.prepare_payload();
     http::write(stream, req);
@@ -48,6 +52,19 @@ inline HttpReply UnixHttp(const std::string& socket, const std::string& method,
     out.error = e.code().message();
   }
   return out;
+}
+
+inline HttpReply UnixHttp(const std::string& socket, const std::string& method,
+                          const std::string& target, const std::string& body = "") {
+  using P = boost::asio::local::stream_protocol;
+  return HttpOver<P>(P::endpoint(socket), method, target, body, "");
+}
+
+inline HttpReply TcpHttp(uint16_t port, const std::string& method, const std::string& target,
+                         const std::string& bearer = "") {
+  using P = boost::asio::ip::tcp;
+  return HttpOver<P>(P::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), method,
+                     target, "", bearer);
 }
 
 // Sends `bytes` as they are and returns whatever comes back until the server closes (or 10 s).
