@@ -357,7 +357,10 @@ const TargetConfig* Config::FindTarget(const std::string& name) const {
 }
 
 std::string Config::Fingerprint(const DatabaseConfig& db) const {
-  std::string f = db.source + "\n--keys\n" + keys.source;
+  // The [agent] settings a database's worker reads when it starts.
+  std::string f = db.source + "\n--keys\n" + keys.source + "\n--agent\n" +
+                  std::to_string(agent.jitter_s) + " " + std::to_string(agent.poll_ms) + " " +
+                  std::to_string(agent.segment_ms);
   for (const std::string& name : db.targets) {
     const TargetConfig* t = FindTarget(name);
     f += "\n--target\n" + (t != nullptr ? t->source : name);

@@ -44,6 +44,29 @@ int LineOf(const std::string& text, const std::string& needle) {
   return 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
 }
 
+// A reload restarts a database exactly when something its worker uses changed.
+TEST(Config, FingerprintChangesOnlyWithWhatTheDatabaseUses) {
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string text = kGood;
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    auto cfg = ParseConfig(text + "\n[[database]]\nname = \"other\"\npath = \"/o.db\"\n"
+                                  "targets = [\"plain\"]\n", "agent.toml");
+    EXPECT_TRUE(cfg.ok()) << cfg.status().message();
+    return cfg->Fingerprint(*cfg->FindDatabase("aura"));
+  };
+  const std::string base = with("", "");
+  EXPECT_EQ(base, with("log_level = \"info\"", "log_level = \"debug\""));
+  EXPECT_EQ(base, with("url = \"/mnt/encrypted-disk/aura\"", "url = \"/elsewhere\""))
+      << "a target this database does not use";
+  EXPECT_NE(base, with("url = \"/var/backups/aura\"", "url = \"/var/backups/new\""));
+  EXPECT_NE(base, with("minute = 15", "minute = 20"));
+  EXPECT_NE(base, with("key_file = \"/etc/aura-agent/backup.key\"", "key_file = \"/k2\""));
+  EXPECT_NE(base, with("log_level = \"info\"", "log_level = \"info\"\npoll_ms = 250"));
+  EXPECT_NE(base, with("log_level = \"info\"", "log_level = \"info\"\njitter = \"1m\""));
+}
+
 TEST(Config, TheDesignSketchParses) {
   auto cfg = ParseConfig(kGood, "agent.toml");
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
