@@ -98,7 +98,7 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
   o.label = policy;
   o.busy_timeout_ms = db.busy_timeout_ms;
   o.threads = threads;
-  backup::PageState pages = chain ? chain->pages : backup::PageState();
+  backup::PageState pages = chain ? std::move(chain->pages) : backup::PageState();  // no copy
   o.pages = &pages;
   o.base = chain ? chain->snapshot_id : "";
   auto snap = backup::TakeSnapshot(db.path, *target.repo, o);
