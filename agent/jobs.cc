@@ -8,6 +8,7 @@
 #include "agent/storage_url.h"
 #include "backup/pitr_restore.h"
 #include "backup/restore.h"
+#include "backup/storage/local_storage.h"
 #include "backup/storage/s3_storage.h"
 #include "common/file_io.h"
 #include "scheduler/calendar.h"
@@ -175,6 +176,10 @@ Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
   all.insert(all.end(), report.orphans.begin(), report.orphans.end());
   AURA_RETURN_IF_ERROR(DeleteInOrder(repo.storage(), all));
   report.deleted = all.size();
+  // A local target's temp files (never listed as objects) from a write a crash interrupted.
+  if (auto* local = dynamic_cast<backup::LocalStorage*>(&repo.storage())) {
+    AURA_ASSIGN_OR_RETURN(report.stale_temp_files, local->RemoveStaleTempFiles(86400, db.name));
+  }
   return report;
 }
 

@@ -56,6 +56,7 @@ struct PruneReport {
   backup::RetentionPlan plan;
   std::vector<std::string> orphans;  // data objects without a manifest, older than a day
   uint64_t deleted = 0;
+  int stale_temp_files = 0;  // local targets: temp files of a crashed write, older than a day
 };
 
 Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,

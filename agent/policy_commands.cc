@@ -147,7 +147,10 @@ int RunPruneCommand(const PruneArgs& args, const Output& out) {
                (args.dry_run ? " would go" : " deleted") + "; " + std::to_string(seg_keep) +
                " WAL segment(s) kept, " + std::to_string(seg_go) +
                (args.dry_run ? " would go" : " deleted") + "; " +
-               std::to_string(r->orphans.size()) + " orphan(s)");
+               std::to_string(r->orphans.size()) + " orphan(s)" +
+               (r->stale_temp_files > 0
+                    ? "; " + std::to_string(r->stale_temp_files) + " stale temp file(s) removed"
+                    : ""));
       reports.push_back({{"database", db->name},
                          {"target", t.name},
                          {"dry_run", args.dry_run},
@@ -155,7 +158,8 @@ int RunPruneCommand(const PruneArgs& args, const Output& out) {
                          {"segments_kept", seg_keep},
                          {"segments_deleted", seg_go},
                          {"orphans", r->orphans},
-                         {"objects_deleted", r->deleted}});
+                         {"objects_deleted", r->deleted},
+                         {"stale_temp_files_removed", r->stale_temp_files}});
     }
   }
   out.Json({{"prune", reports}});

@@ -495,6 +495,7 @@ JobOutcome DbWorker::Prune() {
   JobOutcome out;
   out.ok = true;
   uint64_t deleted = 0;
+  int temps = 0;
   for (const std::string& t : db_.targets) {
     auto repo = repos_->Get(t);
     auto verified = pools_.state.Verified(db_.name, t);
@@ -508,8 +509,10 @@ JobOutcome DbWorker::Prune() {
       continue;
     }
     deleted += r->deleted;
+    temps += r->stale_temp_files;
   }
   out.detail["objects_deleted"] = deleted;
+  out.detail["stale_temp_files_removed"] = temps;
   return out;
 }
 

@@ -181,7 +181,7 @@ Status LocalStorage::Delete(const std::string& name) {
   return SyncDirectory(DirName(PathOf(name)));
 }
 
-Result<int> LocalStorage::RemoveStaleTempFiles(int64_t min_age_seconds) {
+Result<int> LocalStorage::RemoveStaleTempFiles(int64_t min_age_seconds, const std::string& under) {
   int removed = 0;
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::function<Status(const std::string&)> visit = [&](const std::string& dir) -> Status {
@@ -204,7 +204,9 @@ Result<int> LocalStorage::RemoveStaleTempFiles(int64_t min_age_seconds) {
     }
     return Status::Ok();
   };
-  AURA_RETURN_IF_ERROR(visit(root_));
+  std::string start = under;
+  while (!start.empty() && start.back() == '/') start.pop_back();
+  AURA_RETURN_IF_ERROR(visit(start.empty() ? root_ : PathOf(start)));
   return removed;
 }
 

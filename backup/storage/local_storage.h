@@ -29,9 +29,10 @@ class LocalStorage final : public Storage {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
 
-  // Deletes temp files older than `min_age_seconds` under the root (left by a crashed writer).
+  // Deletes temp files older than `min_age_seconds` under the root, or only under the folder
+  // `under` (an object-name prefix such as a database's name), left by a crashed writer.
   // Returns how many were removed.
-  Result<int> RemoveStaleTempFiles(int64_t min_age_seconds);
+  Result<int> RemoveStaleTempFiles(int64_t min_age_seconds, const std::string& under = "");
 
   const std::string& root() const { return root_; }
 

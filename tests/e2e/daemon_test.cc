@@ -49,6 +49,17 @@ bool WaitUntil(F&& pred, std::chrono::milliseconds timeout) {
   return pred();
 }
 
+// The same, polling every millisecond (to catch a short-lived state).
+template <typename F>
+bool WaitUntilFast(F&& pred, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return pred();
+}
+
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -430,6 +441,77 @@ TEST_F(DaemonTest, AMissedDailyRunRunsOnceAtStartAndNotAgain) {
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(daily_snapshots(), 1);
   EXPECT_EQ(StopAgent(), 0);
+}
+
+// Names of the temp files a local target holds under `dir` (writes in progress or interrupted).
+std::vector<std::string> TempFilesIn(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename();
+    if (n[0] == '.' && n.find(".tmp-") != std::string::npos) out.push_back(e.path());
+  }
+  return out;
+}
+
+TEST_F(DaemonTest, SigkillMidSnapshotLeavesNothingListedAndTheRunHappensOnceAfterRestart) {
+  // A database big enough that its snapshot takes a while (~1 s), no WAL shipping (so the only
+  // snapshot is the daily one), and a daily run that was missed: it starts at once.
+  ProcessResult made = RunProcess({AURA_MAKE_DB_BIN, dir_ / "big.db", "300", "--seed", "4"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const TimePoint now = SystemClock::Instance().Now();
+  {
+    auto state = agent::StateStore::Open(dir_ / "state");
+    ASSERT_TRUE(state.ok());
+    ASSERT_TRUE((*state)->Job("big", "daily", now - std::chrono::hours(24 * 5)).ok());
+    auto sched = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "04:00", "", "UTC");
+    ASSERT_TRUE(sched.ok());
+    TimePoint last = scheduler::PreviousOccurrence(*sched, now - std::chrono::hours(24 * 2));
+    ASSERT_TRUE((*state)->SetOccurrence("big", "daily", last).ok());
+  }
+  WriteConfig("[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
+              Socket() + "\"\njitter = \"0s\"\nlog_level = \"debug\"\n[keys]\nkey_file = \"" +
+              std::string(dir_ / "k") + "\"\n[[target]]\nname = \"main\"\nurl = \"" +
+              std::string(dir_ / "repo") + "\"\n[[database]]\nname = \"big\"\npath = \"" +
+              std::string(dir_ / "big.db") + "\"\ntargets = [\"main\"]\n"
+              "daily = { at = \"04:00\", timezone = \"UTC\", keep = 3 }\n");
+  const std::string snapshots_dir = dir_ / "repo/big/snapshots";
+  auto listed = [&] {
+    ProcessResult l = Agent({"list", "--from", dir_ / "repo", "--json"});
+    if (l.exit_code != 0) return -1;
+    return static_cast<int>(json::parse(l.out)["snapshots"].size());
+  };
+
+  agent_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{AURA_AGENT_BIN, "run", "--config", dir_ / "agent.toml"});
+  // SIGKILL the moment the snapshot's data is being written.
+  ASSERT_TRUE(WaitUntilFast([&] { return !TempFilesIn(snapshots_dir).empty(); }, 30s)) << Log();
+  agent_->Signal(SIGKILL);
+  agent_->Wait();
+  agent_.reset();
+  const std::vector<std::string> left = TempFilesIn(snapshots_dir);
+  ASSERT_EQ(left.size(), 1u) << "the interrupted write is a temp file, nothing else";
+  EXPECT_EQ(listed(), 0) << "no snapshot is listed for the interrupted run";
+
+  // After the restart the missed run happens, once.
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] { return listed() == 1; }, 60s)) << Log();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(listed(), 1);
+
+  // A day later, prune removes the interrupted write's temp file.
+  const auto two_days_ago = std::filesystem::file_time_type::clock::now() - std::chrono::hours(48);
+  std::filesystem::last_write_time(left[0], two_days_ago);
+  EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/big/prune").status, 202);
+  EXPECT_TRUE(WaitUntil([&] { return !PathExists(left[0]); }, 30s)) << Log();
+  EXPECT_EQ(StopAgent(), 0);
+
+  // What was stored is the database.
+  ProcessResult r = Agent({"restore", "--config", dir_ / "agent.toml", "--database", "big",
+                           "--latest", "--to", dir_ / "restored.db", "--check", "quick"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / "restored.db"),
+            *integrity::LogicalChecksumOfFile(dir_ / "big.db"));
 }
 
 // A loopback port nobody listens on right now.
