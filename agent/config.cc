@@ -229,6 +229,11 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   d.keep_last = static_cast<int>(r.Int("keep_last", 1, 100000).value_or(1));
   d.pitr_window_s = DurationKey(r, "pitr_window", 7 * 86400, 0, 3650LL * 86400);
   d.rpo_s = DurationKey(r, "rpo", 0, 1, 3650LL * 86400);
+  d.generation_interval_s = DurationKey(r, "generation_interval", 86400, 0, 3650LL * 86400);
+  if (d.generation_interval_s > 0 && d.generation_interval_s < 600) {
+    r.ErrorHere(context + ".generation_interval must be 0 (never) or at least 10m: each "
+                "generation starts with a full snapshot");
+  }
   if (const toml::table* m = r.Table("migrations")) {
     TableReader mr(*m, context + ".migrations", file, errors);
     d.migrations.enabled = true;
@@ -237,7 +242,7 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
     mr.Finish("dir, auto_apply");
   }
   r.Finish("name, path, targets, continuous, busy_timeout_ms, hourly, daily, weekly, monthly, "
-           "check, drill, keep_last, pitr_window, rpo, migrations");
+           "check, drill, keep_last, pitr_window, rpo, generation_interval, migrations");
   if (d.targets.empty()) r.ErrorHere(context + " needs targets = [\"...\"]");
   cfg.databases.push_back(std::move(d));
 }

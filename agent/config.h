@@ -74,6 +74,7 @@ struct DatabaseConfig {
   MigrationsConfig migrations;
   int keep_last = 1;                         // retention: also keep the newest N snapshots
   int64_t pitr_window_s = 7 * 86400;         // retention: WAL kept for point-in-time restore
+  int64_t generation_interval_s = 86400;     // continuous: a fresh generation snapshot this often
   int64_t rpo_s = 0;                         // healthz: 0 = derived (see docs/DAEMON.md)
   int busy_timeout_ms = 5000;
   int line = 0;

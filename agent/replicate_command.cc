@@ -105,6 +105,7 @@ int RunReplicate(const ReplicateArgs& args, const Output& out) {
   o.busy_timeout_ms = args.repo.config.empty() ? args.busy_timeout_ms : job.busy_timeout_ms;
   o.poll_interval = std::chrono::milliseconds(args.poll_ms);
   o.segment_max_age = std::chrono::milliseconds(args.segment_ms);
+  o.generation_max_age = std::chrono::seconds(job.generation_interval_s);
   // Multipart uploads left open by a killed run would be billed forever: abort day-old ones.
   if (auto* s3 = dynamic_cast<backup::S3Storage*>(job.storage.get())) {
     auto aborted = s3->AbortStaleUploads(std::chrono::hours(24));

@@ -60,6 +60,7 @@ Result<ResolvedRepo> ResolveConfigTarget(const Config& cfg, const DatabaseConfig
   r.database = db.name;
   r.db_path = db.path;
   r.busy_timeout_ms = db.busy_timeout_ms;
+  r.generation_interval_s = db.generation_interval_s;
   return r;
 }
 

@@ -18,6 +18,7 @@ struct ResolvedRepo {
   std::string database;  // name in the repository; may be empty for reads (all databases)
   std::string db_path;   // config form: the database file
   int busy_timeout_ms = 5000;
+  int64_t generation_interval_s = 86400;  // replicate: the database's generation_interval
 };
 
 // The key source the flags name (kUnset when none). kInvalidArgument if several are given.

@@ -201,6 +201,17 @@ Status Replicator::Step() {
     }
     if (s.ok()) s = StartGeneration("the WAL was reset by another process");
   }
+  const int64_t max_age_us = int64_t{opts_.generation_max_age.count()} * 1000000;
+  if (s.ok() && max_age_us > 0 && NowUs() - static_cast<int64_t>(generation_) >= max_age_us &&
+      NowUs() >= next_rotation_try_us_ && last_txid_ != generation_snapshot_txid_) {
+    // (An idle database keeps its generation: there is no WAL to free.)
+    Status g = StartGeneration("the generation reached generation_max_age", true);
+    if (!g.ok()) {
+      // Shipping goes on in the current generation; the fresh snapshot is tried again later.
+      RecordError(g.WithContext("rotating the generation (retried in 10 minutes)"));
+      next_rotation_try_us_ = NowUs() + 600 * int64_t{1000000};
+    }
+  }
   if (s.ok() && builder_ &&
       (now - builder_started_ >= opts_.segment_max_age ||
        builder_->bytes() >= opts_.segment_max_bytes)) {

@@ -12,7 +12,8 @@
 // the newest segment (spool or repository) or generation snapshot; if the WAL is no longer the
 // one that position names (another process checkpointed with TRUNCATE or RESTART while the agent
 // was stopped), it cannot prove nothing was lost, so it starts a new generation, logs it and
-// counts it. txids keep increasing across generations.
+// counts it. txids keep increasing across generations. With `generation_max_age` it also starts
+// one when the current generation is that old (Litestream's snapshot interval, in effect).
 //
 // Checkpoints: the follower's lock stops checkpoints at what has been shipped, never blocks
 // writers, and is refreshed at least every segment. The replicator runs PASSIVE checkpoints when
@@ -52,6 +53,10 @@ struct ReplicatorOptions {
   uint64_t spool_max_bytes = uint64_t{1} << 30;  // beyond this, shipping pauses and says so loudly
   uint32_t checkpoint_pages = 1000;
   uint32_t restart_pages = 4000;
+  // Start a new generation (a fresh snapshot) once the current one is this old, so retention can
+  // delete the WAL before it instead of keeping every segment since the first start. 0: never.
+  // A failed attempt (target down) is retried every 10 minutes while shipping goes on.
+  std::chrono::seconds generation_max_age{0};
   const Clock* clock = nullptr;
 };
 
@@ -97,7 +102,7 @@ class Replicator {
  private:
   struct Undo;
   Status Resume();
-  Status StartGeneration(const std::string& why);
+  Status StartGeneration(const std::string& why, bool routine = false);
   Status ConsumeTxn(const WalTxn& txn, bool catch_up);
   Status CutSegment();
   void Rollback();
@@ -130,6 +135,8 @@ class Replicator {
   std::chrono::steady_clock::time_point builder_started_;
   std::chrono::steady_clock::time_point last_refresh_;
   std::chrono::steady_clock::time_point last_restart_try_;
+  int64_t next_rotation_try_us_ = 0;  // clock_ time; after a failed generation rotation
+  uint64_t generation_snapshot_txid_ = 0;  // the txid of this run's generation snapshot, if any
   std::vector<uint8_t> page_buf_;
   mutable std::mutex mu_;
   std::condition_variable spooled_cv_;

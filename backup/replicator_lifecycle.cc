@@ -142,12 +142,13 @@ Status Replicator::Resume() {
   return CutSegment();
 }
 
-Status Replicator::StartGeneration(const std::string& why) {
+Status Replicator::StartGeneration(const std::string& why, bool routine) {
   if (builder_ && !CutSegment().ok()) Rollback();
   const uint64_t gen = std::max<uint64_t>(static_cast<uint64_t>(NowUs()), generation_ + 1);
   const uint64_t txid = last_txid_ + 1;
-  spdlog::warn("replicate {}: starting generation {} with a snapshot: {}", opts_.database,
-               GenerationName(gen), why);
+  spdlog::log(routine ? spdlog::level::info : spdlog::level::warn,
+              "replicate {}: starting generation {} with a snapshot: {}", opts_.database,
+              GenerationName(gen), why);
   SnapshotOptions so;
   so.database_name = opts_.database;
   so.label = "generation " + GenerationName(gen) + " start: " + why;
@@ -163,6 +164,7 @@ Status Replicator::StartGeneration(const std::string& why) {
   pos_under_lock_ = true;  // the follower held its lock from before the snapshot's read
   generation_ = gen;
   last_txid_ = txid;
+  generation_snapshot_txid_ = txid;
   db_pages_ = checksum_.pages();
   catch_up_before_.reset();
   std::lock_guard<std::mutex> lock(mu_);

@@ -109,6 +109,7 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
     opts_.busy_timeout_ms = db.busy_timeout_ms;
     opts_.poll_interval = milliseconds(agent.poll_ms);
     opts_.segment_max_age = milliseconds(agent.segment_ms);
+    opts_.generation_max_age = seconds(db.generation_interval_s);
     poll_ = milliseconds(agent.poll_ms);
   }
 

@@ -135,6 +135,24 @@ TEST(Config, UnknownTargetAndBadTimeAreReported) {
   EXPECT_NE(cfg.status().message().find("HH:MM"), std::string::npos);
 }
 
+TEST(Config, GenerationIntervalDefaultsToADayAndRefusesTinyValues) {
+  auto cfg = ParseConfig(kGood, "a.toml");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->databases[0].generation_interval_s, 86400);
+  auto with = [](const std::string& value) {
+    std::string text = kGood;
+    text.replace(text.find("continuous = true"), 17,
+                 "continuous = true\ngeneration_interval = \"" + value + "\"");
+    return ParseConfig(text, "a.toml");
+  };
+  EXPECT_EQ(with("0s")->databases[0].generation_interval_s, 0);
+  EXPECT_EQ(with("6h")->databases[0].generation_interval_s, 6 * 3600);
+  auto tiny = with("5m");
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_NE(tiny.status().message().find("at least 10m"), std::string::npos)
+      << tiny.status().message();
+}
+
 TEST(Config, SyntaxErrorNamesTheLine) {
   auto cfg = ParseConfig("[agent]\nlog_level = \n", "a.toml");
   ASSERT_EQ(cfg.status().code(), Code::kConfig);

@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 
 #include <map>
+#include <thread>
 
 #include "backup/compactor.h"
 #include "backup/pitr_restore.h"
@@ -167,6 +168,85 @@ TEST_F(ReplicationTest, FullSpoolPausesShippingAndResumesWithoutAGap) {
   ASSERT_TRUE(r.Upload().ok());
   EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kLatest}, "latest.db"), SourceChecksum());
   EXPECT_EQ(r.status().generations_started, 1u);
+}
+
+TEST_F(ReplicationTest, AnOldGenerationIsReplacedByAFreshSnapshotAndBothRestore) {
+  FakeClock clock(SystemClock::Instance().Now());
+  ReplicatorOptions o = Options();
+  o.clock = &clock;
+  o.generation_max_age = std::chrono::hours(24);
+  Replicator r(o, repo_);
+  ASSERT_TRUE(r.Start().ok());
+  Commit(1, 10, &r, true);
+  ASSERT_TRUE(r.Flush().ok());
+  ASSERT_TRUE(r.Upload().ok());
+  const uint64_t txid10 = r.status().spooled_txid;
+  const std::string at10 = SourceChecksum();
+  const uint64_t first_generation = r.status().generation;
+
+  clock.Advance(std::chrono::hours(23));
+  Commit(11, 12, &r, true);
+  EXPECT_EQ(r.status().generation, first_generation) << "not yet 24 hours old";
+
+  clock.Advance(std::chrono::hours(2));
+  Commit(13, 20, &r, true);
+  ASSERT_TRUE(r.Flush().ok());
+  ASSERT_TRUE(r.Upload().ok());
+  EXPECT_EQ(r.status().generations_started, 2u);
+  EXPECT_NE(r.status().generation, first_generation);
+  auto snaps = repo_->ListSnapshots("live");
+  ASSERT_TRUE(snaps.ok());
+  EXPECT_EQ(snaps->size(), 2u) << "the new generation starts with a fresh snapshot";
+  // Every point restores: the newest from the fresh snapshot, the old ones from the first.
+  EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kLatest}, "latest.db"), SourceChecksum());
+  EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kTxid, txid10, {}}, "t10.db"), at10);
+
+  // No second rotation until the new generation is itself 24 hours old.
+  clock.Advance(std::chrono::hours(1));
+  Commit(21, 22, &r, true);
+  EXPECT_EQ(r.status().generations_started, 2u);
+}
+
+TEST_F(ReplicationTest, AnIdleDatabaseKeepsItsGeneration) {
+  FakeClock clock(SystemClock::Instance().Now());
+  ReplicatorOptions o = Options();
+  o.clock = &clock;
+  o.generation_max_age = std::chrono::hours(24);
+  Replicator r(o, repo_);
+  ASSERT_TRUE(r.Start().ok());
+  clock.Advance(std::chrono::hours(48));
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past the idle shortcut
+    ASSERT_TRUE(r.Step().ok());
+  }
+  EXPECT_EQ(r.status().generations_started, 1u) << "nothing committed: no WAL to free";
+}
+
+TEST_F(ReplicationTest, AFailedRotationKeepsShippingAndIsRetriedLater) {
+  FakeClock clock(SystemClock::Instance().Now());
+  ReplicatorOptions o = Options();
+  o.clock = &clock;
+  o.generation_max_age = std::chrono::hours(24);
+  Replicator r(o, repo_);
+  ASSERT_TRUE(r.Start().ok());
+  Commit(1, 5, &r, true);
+  clock.Advance(std::chrono::hours(25));
+  faulty_->FailNth(StorageOp::kCreate, 1, Unavailable("the bucket is down"), /*persistent=*/true);
+  Commit(6, 15, &r, /*upload=*/false);  // the rotation's snapshot fails; commits keep spooling
+  EXPECT_EQ(r.status().generations_started, 1u);
+  EXPECT_NE(r.status().last_error.find("rotating the generation"), std::string::npos)
+      << r.status().last_error;
+  EXPECT_GT(r.status().spooled_txid, 10u);
+  faulty_->Clear();
+  ASSERT_TRUE(r.Upload().ok());
+  Commit(16, 17, &r, true);
+  EXPECT_EQ(r.status().generations_started, 1u) << "not retried before 10 minutes";
+  clock.Advance(std::chrono::minutes(11));
+  Commit(18, 20, &r, true);
+  ASSERT_TRUE(r.Flush().ok());
+  ASSERT_TRUE(r.Upload().ok());
+  EXPECT_EQ(r.status().generations_started, 2u);
+  EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kLatest}, "latest.db"), SourceChecksum());
 }
 
 TEST_F(ReplicationTest, DiskFullInTheSpoolPausesShippingWithoutBlockingWriters) {

@@ -96,6 +96,34 @@ TEST(Retention, PointInTimeWindowKeepsItsBaseAndTheSegmentsAfterIt) {
   EXPECT_EQ(kept, 24 - 10) << "segments after txid 500";
 }
 
+// WAL shipping starts a fresh generation every day: what a 7-day window keeps is bounded.
+TEST(Retention, DailyGenerationsBoundTheWalKeptToTheWindow) {
+  std::vector<SnapshotInfo> snaps;
+  std::vector<SegmentInfo> segs;
+  const TimePoint day0 = At("2026-11-10T00:00:00Z");
+  for (int d = 0; d < 10; ++d) {  // generations of Nov 10..19, each with 24 hourly segments
+    const uint64_t gen = 1000 + d, first = 1000u * d + 1;
+    SnapshotInfo snap = Snap(FormatRfc3339(day0 + hours(24 * d)), gen, first);
+    snaps.push_back(snap);
+    for (int h = 0; h < 24; ++h) {
+      SegmentInfo seg;
+      seg.ref = SegmentRef{"db", gen, 0, first + 10u * h + 1, first + 10u * (h + 1), 0};
+      seg.last_commit_us = ToUnixMicros(day0 + hours(24 * d + h) + minutes(59));
+      segs.push_back(seg);
+    }
+  }
+  RetentionPolicy p;
+  p.pitr_window = hours(24 * 7);  // back to Nov 13 00:00
+  RetentionPlan plan = PlanRetention(p, snaps, segs, At("2026-11-20T00:00:00Z"));
+  EXPECT_EQ(Kept(plan), (std::set<std::string>{"20261113T000000", "20261114T000000",
+                                               "20261115T000000", "20261116T000000",
+                                               "20261117T000000", "20261118T000000",
+                                               "20261119T000000"}));
+  size_t kept = 0;
+  for (const auto& d : plan.segments) kept += d.keep ? 1 : 0;
+  EXPECT_EQ(kept, 7u * 24) << "the three generations that ended before the window go entirely";
+}
+
 TEST(Retention, IncrementalSnapshotsKeepTheirBaseChain) {
   std::vector<SnapshotInfo> snaps = {Snap("2026-11-01T00:00:00Z"), Snap("2026-11-02T00:00:00Z"),
                                      Snap("2026-11-03T00:00:00Z")};
