@@ -1,5 +1,6 @@
 #include "agent/config.h"
 
+#include <charconv>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -420,6 +421,26 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     if (!a.status_tcp.empty() && a.status_token_file.empty()) {
       ar.ErrorHere("[agent] status_tcp needs status_token_file (a file holding the bearer token)");
     }
+    if (!a.status_tcp.empty()) {
+      // "127.0.0.1:PORT" or "[::1]:PORT": loopback only, the port 1..65535.
+      const auto colon = a.status_tcp.rfind(':');
+      std::string host = colon == std::string::npos ? "" : a.status_tcp.substr(0, colon);
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+      }
+      unsigned port = 0;
+      const std::string port_text = colon == std::string::npos ? "" : a.status_tcp.substr(colon + 1);
+      auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+      const bool port_ok = perr == std::errc() && end == port_text.data() + port_text.size() &&
+                           port >= 1 && port <= 65535;
+      if (!port_ok || (host != "127.0.0.1" && host != "::1" && host.rfind("127.", 0) != 0)) {
+        ar.ErrorHere("[agent] status_tcp must be a loopback address and port, \"127.0.0.1:PORT\" "
+                     "or \"[::1]:PORT\" (the endpoint is never exposed beyond this host)");
+      } else {
+        a.status_tcp_host = host;
+        a.status_tcp_port = static_cast<uint16_t>(port);
+      }
+    }
     static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
     if (!kLevels.count(cfg.agent.log_level)) {
       ar.ErrorHere("[agent] log_level must be one of trace, debug, info, warn, error, off");
@@ -514,6 +535,15 @@ Result<backup::KeySource> KeySourceFor(const Config& config, const TargetConfig&
   if (!config.keys.passphrase_env.empty()) return PassphraseFromEnv(config.keys.passphrase_env);
   if (!config.keys.passphrase_file.empty()) return PassphraseFromFile(config.keys.passphrase_file);
   return KeyError("target '" + target.name + "' is encrypted but [keys] names no key");
+}
+
+Result<std::string> ReadStatusToken(const std::string& file) {
+  AURA_ASSIGN_OR_RETURN(std::string text, ReadFileToString(file, 4096));
+  std::string token = text.substr(0, text.find_first_of("\r\n"));
+  if (token.size() < 16) {
+    return ConfigError("the status token in " + file + " must be at least 16 characters");
+  }
+  return token;
 }
 
 }  // namespace aura::agent

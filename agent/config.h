@@ -106,6 +106,8 @@ struct AgentSettings {
   int64_t prune_interval_s = 3600;         // retention runs this often (and after snapshots)
   std::string status_tcp;                  // "127.0.0.1:PORT": loopback TCP, needs a token file
   std::string status_token_file;
+  std::string status_tcp_host;             // status_tcp parsed: an IP literal ("::1" unbracketed)
+  uint16_t status_tcp_port = 0;
 };
 
 struct Config {
@@ -126,6 +128,10 @@ struct Config {
 Result<Config> ParseConfig(std::string_view text, const std::string& path);
 // Reads the file, then ParseConfig. kNotFound if it does not exist.
 Result<Config> LoadConfig(const std::string& path);
+
+// The bearer token of the loopback TCP status endpoint: the first line of `file`, at least 16
+// characters (kConfig otherwise; the file's read error as is).
+Result<std::string> ReadStatusToken(const std::string& file);
 
 // The key source the config gives for `target`: kNone for an unencrypted target, else the key
 // file or passphrase (read now from its environment variable or file).

@@ -1,11 +1,13 @@
 // status: a client of the daemon's status endpoint; prints a table (or the JSON with --json).
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "agent/commands.h"
 #include "agent/config.h"
@@ -19,21 +21,26 @@ using nlohmann::json;
 
 namespace {
 
-Result<std::pair<int, std::string>> Get(const std::string& socket, const std::string& target) {
+// GET `target` from the agent over a Unix socket or loopback TCP (with a bearer token).
+template <typename Protocol>
+Result<std::pair<int, std::string>> Get(const typename Protocol::endpoint& endpoint,
+                                        const std::string& where, const std::string& target,
+                                        const std::string& bearer) {
   try {
     net::io_context io;
-    beast::basic_stream<net::local::stream_protocol> stream(io);
+    beast::basic_stream<Protocol> stream(io);
     stream.expires_after(std::chrono::seconds(10));
-    stream.connect(net::local::stream_protocol::endpoint(socket));
+    stream.connect(endpoint);
     http::request<http::empty_body> req(http::verb::get, target, 11);
     req.set(http::field::host, "localhost");
+    if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
     http::write(stream, req);
     beast::flat_buffer buf;
     http::response<http::string_body> res;
     http::read(stream, buf, res);
     return std::make_pair(static_cast<int>(res.result_int()), res.body());
   } catch (const boost::system::system_error& e) {
-    return Unavailable("cannot reach the agent on " + socket + " (" + e.code().message() +
+    return Unavailable("cannot reach the agent on " + where + " (" + e.code().message() +
                        "); is 'aura-agent run' running, and may this user open the socket?");
   }
 }
@@ -121,17 +128,36 @@ void PrintTable(const json& st) {
 }  // namespace
 
 int RunStatus(const StatusArgs& args, const Output& out) {
+  using Local = net::local::stream_protocol;
   std::string socket = args.socket;
+  std::optional<Config> cfg;
   if (socket.empty()) {
     if (args.config.empty()) {
       return out.Fail(InvalidArgument("pass --config FILE (to read its status_socket) or --socket PATH"));
     }
-    auto cfg = LoadConfig(args.config);
-    if (!cfg.ok()) return out.Fail(cfg.status());
+    auto loaded = LoadConfig(args.config);
+    if (!loaded.ok()) return out.Fail(loaded.status());
+    cfg = std::move(loaded).value();
     socket = cfg->agent.status_socket;
   }
-  auto res = Get(socket, "/v1/status");
+  auto res = Get<Local>(Local::endpoint(socket), socket, "/v1/status", "");
+  if (!res.ok() && cfg && !cfg->agent.status_tcp.empty()) {
+    // Where the Unix socket is not there (or not ours to open), the loopback TCP endpoint.
+    const AgentSettings& a = cfg->agent;
+    auto token = ReadStatusToken(a.status_token_file);
+    if (!token.ok()) return out.Fail(token.status());
+    using Tcp = net::ip::tcp;
+    boost::system::error_code ec;
+    auto addr = net::ip::make_address(a.status_tcp_host, ec);
+    if (ec) return out.Fail(ConfigError("status_tcp " + a.status_tcp + " is not an IP address"));
+    res = Get<Tcp>(Tcp::endpoint(addr, a.status_tcp_port), a.status_tcp + " (after " + socket + ")",
+                   "/v1/status", *token);
+  }
   if (!res.ok()) return out.Fail(res.status());
+  if (res->first == 401) {
+    return out.Fail(PermissionDenied("the agent refused the bearer token (status_token_file must "
+                                     "hold the token the agent was started with)"));
+  }
   if (res->first != 200) {
     return out.Fail(Unavailable("the agent answered HTTP " + std::to_string(res->first) + ": " +
                                 res->second));

@@ -177,9 +177,9 @@ int Daemon::Run() {
   state_ = std::move(state).value();
   Status listening = server_.ListenUnix(config_->agent.status_socket);
   if (listening.ok() && !config_->agent.status_tcp.empty()) {
-    auto token = ReadFileToString(config_->agent.status_token_file, 4096);
-    listening = token.ok() ? server_.ListenTcp(config_->agent.status_tcp,
-                                               std::string(token->substr(0, token->find_first_of("\r\n"))))
+    const AgentSettings& a = config_->agent;
+    auto token = ReadStatusToken(a.status_token_file);
+    listening = token.ok() ? server_.ListenTcp(a.status_tcp_host, a.status_tcp_port, *token)
                            : token.status();
   }
   if (!listening.ok()) {

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -213,33 +212,22 @@ Status StatusServer::ListenUnix(const std::string& path) {
   return Status::Ok();
 }
 
-Status StatusServer::ListenTcp(const std::string& host_port, const std::string& token) {
+Status StatusServer::ListenTcp(const std::string& host, uint16_t port, const std::string& token) {
   using net::ip::tcp;
-  auto colon = host_port.rfind(':');
-  if (colon == std::string::npos) return ConfigError("status_tcp must be HOST:PORT");
-  std::string host = host_port.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned port = 0;
-  const std::string port_text = host_port.substr(colon + 1);
-  auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (perr != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-    return ConfigError("status_tcp '" + host_port + "': the port must be 1..65535");
-  }
+  const std::string where = host + " port " + std::to_string(port);
   error_code ec;
   auto addr = net::ip::make_address(host, ec);
-  if (ec || !addr.is_loopback()) {
-    return ConfigError("status_tcp must be a loopback address (127.0.0.1:PORT or [::1]:PORT)");
-  }
+  if (ec || !addr.is_loopback()) return ConfigError("status_tcp " + where + " is not a loopback address");
   if (token.size() < 16) return ConfigError("the status token must be at least 16 characters");
   impl_->token = token;
   impl_->tcp_acceptor.emplace(impl_->io);
   auto& a = *impl_->tcp_acceptor;
-  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  tcp::endpoint ep(addr, port);
   a.open(ep.protocol(), ec);
   if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return IOError("cannot listen on " + host_port + ": " + ec.message());
+  if (ec) return IOError("cannot listen on " + where + ": " + ec.message());
   Accept<tcp::acceptor, tcp>(impl_, a, true);
   return Status::Ok();
 }

@@ -51,7 +51,7 @@ class StatusServer {
   // kAlreadyExists if another process answers on it.
   Status ListenUnix(const std::string& path);
   // Listens on loopback "127.0.0.1:PORT"; requests need "Authorization: Bearer <token>".
-  Status ListenTcp(const std::string& host_port, const std::string& token);
+  Status ListenTcp(const std::string& host, uint16_t port, const std::string& token);
   // Stops accepting and closes open connections; removes the socket file.
   void Close();
 

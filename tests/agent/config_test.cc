@@ -153,6 +153,26 @@ TEST(Config, GenerationIntervalDefaultsToADayAndRefusesTinyValues) {
       << tiny.status().message();
 }
 
+TEST(Config, StatusTcpMustBeLoopbackWithAPortAndAToken) {
+  auto with = [](const std::string& lines) {
+    std::string text = kGood;
+    text.replace(text.find("log_level = \"info\""), 18, "log_level = \"info\"\n" + lines);
+    return ParseConfig(text, "a.toml");
+  };
+  auto ok = with("status_tcp = \"[::1]:8765\"\nstatus_token_file = \"/etc/t\"");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->agent.status_tcp_host, "::1");
+  EXPECT_EQ(ok->agent.status_tcp_port, 8765);
+  for (const char* bad : {"0.0.0.0:8765", "127.0.0.1:0", "127.0.0.1:99999", "localhost", "10.0.0.1:80"}) {
+    auto cfg = with(std::string("status_tcp = \"") + bad + "\"\nstatus_token_file = \"/etc/t\"");
+    ASSERT_FALSE(cfg.ok()) << bad;
+    EXPECT_NE(cfg.status().message().find("loopback"), std::string::npos) << cfg.status().message();
+  }
+  auto no_token = with("status_tcp = \"127.0.0.1:8765\"");
+  ASSERT_FALSE(no_token.ok());
+  EXPECT_NE(no_token.status().message().find("status_token_file"), std::string::npos);
+}
+
 TEST(Config, SyntaxErrorNamesTheLine) {
   auto cfg = ParseConfig("[agent]\nlog_level = \n", "a.toml");
   ASSERT_EQ(cfg.status().code(), Code::kConfig);

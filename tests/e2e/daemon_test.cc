@@ -540,6 +540,16 @@ TEST_F(DaemonTest, LoopbackTcpStatusNeedsTheBearerToken) {
   EXPECT_EQ(json::parse(ok.body)["databases"][0]["name"], "live");
   EXPECT_EQ(TcpHttp(port, "POST", "/v1/databases/live/check", token).status, 202);
   EXPECT_EQ(UnixHttp(Socket(), "GET", "/healthz").status, 200) << "the Unix socket needs no token";
+
+  // Without the Unix socket, `aura-agent status` uses the TCP endpoint and the token file.
+  std::filesystem::remove(Socket());
+  ProcessResult cli = Agent({"status", "--config", dir_ / "agent.toml"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("live"), std::string::npos) << cli.out;
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", "not-the-token-at-all\n").ok());
+  ProcessResult refused = Agent({"status", "--config", dir_ / "agent.toml"});
+  EXPECT_EQ(refused.exit_code, 13) << refused.err;
+  EXPECT_NE(refused.err.find("bearer token"), std::string::npos) << refused.err;
   EXPECT_EQ(StopAgent(), 0);
 }
 
