@@ -126,6 +126,10 @@ class Daemon {
   void BeginShutdown(const std::string& why);
   void ArmScheduler();
   void OnSchedule();
+  // After a scheduled job: a transient failure (target unreachable, database busy) is retried
+  // after 15 s, 30 s, 1 min, ... (at most 30 min apart) until it succeeds or the job's next
+  // occurrence comes.
+  void RetryIfTransient(const std::string& db, const std::string& job, const JobOutcome& out);
   void ArmSampler();
   void ArmPrune();
   HttpResponse Handle(const HttpRequest& r);
@@ -152,6 +156,7 @@ class Daemon {
   bool stopping_ = false;
   bool clean_stop_ = false;
   size_t restarting_ = 0;  // workers being replaced by a reload
+  std::map<std::string, int> retries_;  // job id -> retries so far of its failed run
 };
 
 void Daemon::StartWorker(const DatabaseConfig& db) {
@@ -354,16 +359,43 @@ void Daemon::OnSchedule() {
                    FormatRfc3339(due.occurrence, 0));
     }
     const TimePoint occurrence = due.occurrence;
-    bool queued = it->second->Submit(job, [this, db, job, occurrence](bool) {
-      // Handled, whatever the result: a failure shows in /healthz and is retried at the next
-      // occurrence (or by an admin), not in a loop.
+    bool queued = it->second->Submit(job, [this, db, job, occurrence](const JobOutcome& out) {
+      // Handled, whatever the result: a failure shows in /healthz; a transient one is retried
+      // with backoff until the next occurrence, others wait for it (or for an admin).
       (void)state_->SetOccurrence(db, job, occurrence);
+      RetryIfTransient(db, job, out);
     });
     if (!queued) {
       (void)state_->SetOccurrence(db, job, occurrence);  // the run in progress covers it
     }
   }
   ArmScheduler();
+}
+
+void Daemon::RetryIfTransient(const std::string& db, const std::string& job, const JobOutcome& out) {
+  const std::string id = JobId(db, job);
+  if (out.ok || !out.transient || stopping_) {
+    retries_.erase(id);
+    return;
+  }
+  int& attempt = retries_[id];
+  const seconds delay = std::min(seconds(15) * (int64_t{1} << std::min(attempt, 10)), seconds(1800));
+  ++attempt;
+  const TimePoint now = SystemClock::Instance().Now();
+  if (now + delay >= sched_.NextOf(id)) {
+    retries_.erase(id);
+    spdlog::warn("db={} op={} failed; the next scheduled run is sooner than a retry", db, job);
+    return;
+  }
+  spdlog::warn("db={} op={} failed for a reason that may pass; retry {} in {} s", db, job, attempt,
+               delay.count());
+  auto timer = std::make_shared<net::steady_timer>(io_, delay);
+  timer->async_wait([this, timer, db, job](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    auto it = workers_.find(db);
+    if (it == workers_.end()) return;
+    it->second->Submit(job, [this, db, job](const JobOutcome& o) { RetryIfTransient(db, job, o); });
+  });
 }
 
 void Daemon::ArmSampler() {

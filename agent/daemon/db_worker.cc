@@ -356,7 +356,7 @@ void DbWorker::Stop(std::function<void()> done) {
   }
 }
 
-bool DbWorker::Submit(const std::string& job, std::function<void(bool)> on_done) {
+bool DbWorker::Submit(const std::string& job, std::function<void(const JobOutcome&)> on_done) {
   if (stopping_ || queued_.count(job)) return false;
   queued_.insert(job);
   auto self = shared_from_this();
@@ -365,7 +365,7 @@ bool DbWorker::Submit(const std::string& job, std::function<void(bool)> on_done)
     net::post(self->pools_.io, [self, job, out, on_done] {
       self->queued_.erase(job);
       self->Record(job, out);
-      if (on_done) on_done(out.ok);
+      if (on_done) on_done(out);
     });
   });
   return true;
@@ -442,9 +442,13 @@ JobOutcome DbWorker::Snapshot(const std::string& policy) {
   std::vector<std::string> targets = p != nullptr ? PolicyTargets(db_, *p) : db_.targets;
   json per_target = json::array();
   for (const std::string& t : targets) {
+    auto transient = [](const aura::Status& st) {
+      return st.code() == Code::kUnavailable || st.code() == Code::kBusy;
+    };
     auto repo = repos_->Get(t);
     if (!repo.ok()) {
       out.ok = false;
+      out.transient = out.transient || transient(repo.status());
       out.error += (out.error.empty() ? "" : "; ") + ("target " + t + ": " + repo.status().message());
       continue;
     }
@@ -466,6 +470,7 @@ JobOutcome DbWorker::Snapshot(const std::string& policy) {
     }();
     if (!r.ok()) {
       out.ok = false;
+      out.transient = out.transient || transient(r.status());
       out.error += (out.error.empty() ? "" : "; ") + ("target " + t + ": " + r.status().message());
       continue;
     }

@@ -47,6 +47,7 @@ struct JobOutcome {
   TimePoint finished{};
   int64_t duration_ms = 0;
   std::string error;
+  bool transient = false;  // failed for a reason that may pass soon (target unreachable, busy)
   nlohmann::json detail = nlohmann::json::object();
 };
 
@@ -71,7 +72,7 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   // Queues a heavy job: a policy name, "backup" (the first enabled policy, else a full manual
   // snapshot), "check", "drill" or "prune". false if the same job is already queued or running.
   // `on_done(ok)` runs on the io thread.
-  bool Submit(const std::string& job, std::function<void(bool)> on_done = {});
+  bool Submit(const std::string& job, std::function<void(const JobOutcome&)> on_done = {});
   bool Busy(const std::string& job) const { return queued_.count(job) > 0; }
 
   // Called every second on the io thread: samples replication lag.

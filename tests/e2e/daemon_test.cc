@@ -312,6 +312,53 @@ TEST_F(DaemonTest, HealthzTurns503WhileTheTargetIsUnreachableAnd200WhenItIsBack)
   CheckLatestRestore("s3://aura-daemon/fleet", env);
 }
 
+TEST_F(DaemonTest, AScheduledSnapshotThatFailsBecauseTheTargetIsDownIsRetriedSoon) {
+  std::string missing = aura::testing::MotoServer::Missing();
+  if (!missing.empty()) GTEST_SKIP() << missing;
+  aura::testing::MotoServer moto(true, "aura-retry");
+  ASSERT_TRUE(moto.ready());
+  aura::testing::FaultProxy proxy(moto.port());
+  // A daily run that was missed runs at start, while the bucket cannot be reached.
+  const TimePoint now = SystemClock::Instance().Now();
+  {
+    auto state = agent::StateStore::Open(dir_ / "state");
+    ASSERT_TRUE(state.ok());
+    ASSERT_TRUE((*state)->Job("live", "daily", now - std::chrono::hours(24 * 5)).ok());
+    auto sched = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "04:00", "", "UTC");
+    ASSERT_TRUE(sched.ok());
+    TimePoint last = scheduler::PreviousOccurrence(*sched, now - std::chrono::hours(24 * 2));
+    ASSERT_TRUE((*state)->SetOccurrence("live", "daily", last).ok());
+  }
+  WriteConfig("[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
+              Socket() + "\"\njitter = \"0s\"\nlog_level = \"debug\"\n[keys]\nkey_file = \"" +
+              std::string(dir_ / "k") + "\"\n[[target]]\nname = \"main\"\n"
+              "url = \"s3://aura-retry/fleet\"\nendpoint = \"http://127.0.0.1:" +
+              std::to_string(proxy.port()) + "\"\nregion = \"us-east-1\"\npath_style = true\n"
+              "list_top_prefix_only = true\nmax_attempts = 1\nconnect_timeout_ms = 500\n"
+              "[[database]]\nname = \"live\"\npath = \"" + std::string(dir_ / "live.db") +
+              "\"\ntargets = [\"main\"]\ndaily = { at = \"04:00\", timezone = \"UTC\" }\n");
+  proxy.SetMode(aura::testing::FaultProxy::Mode::kRefuse);
+  std::vector<std::string> env = moto.Env(proxy.port());
+  StartAgent(env);
+  ASSERT_TRUE(WaitUntil([&] { return Log().find("retry 1 in 15 s") != std::string::npos; }, 30s))
+      << Log();
+  HttpReply h = UnixHttp(Socket(), "GET", "/healthz");
+  EXPECT_EQ(h.status, 503);
+  EXPECT_NE(h.body.find("daily snapshot due at"), std::string::npos) << h.body;
+
+  proxy.SetMode(aura::testing::FaultProxy::Mode::kPass);
+  auto daily_snapshots = [&] {
+    ProcessResult l = Agent({"list", "--from", "s3://aura-retry/fleet", "--json"}, env);
+    if (l.exit_code != 0) return -1;
+    const json listing = json::parse(l.out);
+    return static_cast<int>(listing["snapshots"].size());
+  };
+  ASSERT_TRUE(WaitUntil([&] { return daily_snapshots() == 1; }, 45s)) << Log();
+  EXPECT_TRUE(WaitUntil([&] { return UnixHttp(Socket(), "GET", "/healthz").status == 200; }, 10s))
+      << UnixHttp(Socket(), "GET", "/healthz").body;
+  EXPECT_EQ(StopAgent(), 0);
+}
+
 TEST_F(DaemonTest, SighupWithABrokenConfigKeepsTheOldOneAndAGoodOneApplies) {
   WriteConfig(Config());
   Writer writer(dir_ / "live.db", 1, {"--interval-ms", "20"});
