@@ -119,6 +119,16 @@ void PrintTable(const json& st) {
                 stored.c_str(), lag.c_str(), spool.c_str(), next.c_str());
   }
   for (const json& d : st["databases"]) {
+    std::string line;
+    for (const char* job : {"check", "drill"}) {
+      const json& o = d.value("last_" + std::string(job), json());
+      if (!o.is_object()) continue;
+      line += std::string(line.empty() ? "" : "; ") + job + " " +
+              (o.value("result", "") == "ok" ? "ok " : "FAILED ") + Ago(o["finished"], now);
+    }
+    if (!line.empty()) std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), line.c_str());
+  }
+  for (const json& d : st["databases"]) {
     for (const json& p : d["problems"]) {
       std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), p.get<std::string>().c_str());
     }

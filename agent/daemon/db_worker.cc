@@ -604,7 +604,16 @@ json DbWorker::Status(TimePoint now,
   j["next_runs"] = next;
   for (const char* job : {"check", "drill", "prune"}) {
     auto it = last_.find(job);
-    j[std::string("last_") + job] = it != last_.end() ? OutcomeJson(it->second) : json(nullptr);
+    json last = it != last_.end() ? OutcomeJson(it->second) : json(nullptr);
+    auto rec = records_.find(job);
+    if (last.is_null() && rec != records_.end() && rec->second.last_run) {
+      // After a restart: what the state database remembers of a scheduled check or drill.
+      const JobRecord& r = rec->second;
+      last = {{"result", r.last_result}, {"finished", Rfc(*r.last_run)},
+              {"duration_ms", r.last_duration_ms}, {"from_state", true}};
+      if (r.last_result != "ok") last["error"] = r.last_error;
+    }
+    j[std::string("last_") + job] = last;
   }
   json running = json::array();
   for (const std::string& q : queued_) running.push_back(q);

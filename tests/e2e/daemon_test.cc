@@ -229,6 +229,9 @@ TEST_F(DaemonTest, StatusMetricsHealthAndTriggersThenACleanStop) {
   st = Status();
   EXPECT_EQ((*FindDb(st, "live"))["last_check"]["result"], "ok") << st.dump(2);
   EXPECT_EQ((*FindDb(st, "live"))["last_drill"]["result"], "ok") << st.dump(2);
+  ProcessResult table = Agent({"status", "--config", dir_ / "agent.toml"});
+  EXPECT_NE(table.out.find("check ok"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("drill ok"), std::string::npos) << table.out;
   EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/nope/backup").status, 404);
   EXPECT_EQ(UnixHttp(Socket(), "GET", "/v1/databases/live/backup").status, 405);
   EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/backup?policy=daily").status, 400);
@@ -271,6 +274,15 @@ TEST_F(DaemonTest, StatusMetricsHealthAndTriggersThenACleanStop) {
   EXPECT_EQ(StopAgent(), 0);
   EXPECT_FALSE(PathExists(Socket())) << "the socket file is removed at exit";
   EXPECT_NE(Log().find("stopped cleanly"), std::string::npos) << Log();
+
+  // After a restart the scheduled check's last result comes from the state database.
+  StartAgent();
+  st = Status();
+  ASSERT_NE(FindDb(st, "live"), nullptr);
+  const json& check = (*FindDb(st, "live"))["last_check"];
+  EXPECT_EQ(check.value("result", ""), "ok") << st.dump(2);
+  EXPECT_TRUE(check.value("from_state", false)) << st.dump(2);
+  EXPECT_EQ(StopAgent(), 0);
   CheckLatestRestore(dir_ / "repo");
 }
 
