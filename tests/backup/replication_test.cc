@@ -81,6 +81,14 @@ class ReplicationTest : public ::testing::Test {
     return o;
   }
 
+  // Options with a fake clock and a generation rotated every 24 hours.
+  ReplicatorOptions RotatingDaily(const FakeClock& clock) {
+    ReplicatorOptions o = Options();
+    o.clock = &clock;
+    o.generation_max_age = std::chrono::hours(24);
+    return o;
+  }
+
   // Commits steps [from, to] as the application, with the replicator stepping in between.
   void Commit(uint64_t from, uint64_t to, Replicator* r, bool upload) {
     for (uint64_t s = from; s <= to; ++s) {
@@ -172,10 +180,7 @@ TEST_F(ReplicationTest, FullSpoolPausesShippingAndResumesWithoutAGap) {
 
 TEST_F(ReplicationTest, AnOldGenerationIsReplacedByAFreshSnapshotAndBothRestore) {
   FakeClock clock(SystemClock::Instance().Now());
-  ReplicatorOptions o = Options();
-  o.clock = &clock;
-  o.generation_max_age = std::chrono::hours(24);
-  Replicator r(o, repo_);
+  Replicator r(RotatingDaily(clock), repo_);
   ASSERT_TRUE(r.Start().ok());
   Commit(1, 10, &r, true);
   ASSERT_TRUE(r.Flush().ok());
@@ -209,10 +214,7 @@ TEST_F(ReplicationTest, AnOldGenerationIsReplacedByAFreshSnapshotAndBothRestore)
 
 TEST_F(ReplicationTest, AnIdleDatabaseKeepsItsGeneration) {
   FakeClock clock(SystemClock::Instance().Now());
-  ReplicatorOptions o = Options();
-  o.clock = &clock;
-  o.generation_max_age = std::chrono::hours(24);
-  Replicator r(o, repo_);
+  Replicator r(RotatingDaily(clock), repo_);
   ASSERT_TRUE(r.Start().ok());
   clock.Advance(std::chrono::hours(48));
   for (int i = 0; i < 3; ++i) {
@@ -224,10 +226,7 @@ TEST_F(ReplicationTest, AnIdleDatabaseKeepsItsGeneration) {
 
 TEST_F(ReplicationTest, AFailedRotationKeepsShippingAndIsRetriedLater) {
   FakeClock clock(SystemClock::Instance().Now());
-  ReplicatorOptions o = Options();
-  o.clock = &clock;
-  o.generation_max_age = std::chrono::hours(24);
-  Replicator r(o, repo_);
+  Replicator r(RotatingDaily(clock), repo_);
   ASSERT_TRUE(r.Start().ok());
   Commit(1, 5, &r, true);
   clock.Advance(std::chrono::hours(25));

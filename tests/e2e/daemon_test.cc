@@ -38,24 +38,15 @@ using aura::testing::Writer;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// Polls `pred` every 50 ms until it holds or `timeout` passes.
+// Polls `pred` every `poll` (50 ms; 1 ms to catch a short-lived state) until it holds or
+// `timeout` passes.
 template <typename F>
-bool WaitUntil(F&& pred, std::chrono::milliseconds timeout) {
+bool WaitUntil(F&& pred, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds poll = 50ms) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
-
-// The same, polling every millisecond (to catch a short-lived state).
-template <typename F>
-bool WaitUntilFast(F&& pred, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(poll);
   }
   return pred();
 }
@@ -87,6 +78,26 @@ class DaemonTest : public ::testing::Test {
 
   std::string Socket() { return dir_ / "agent.sock"; }
 
+  // The [agent] (test timings, this test's state and socket) and [keys] sections of a config.
+  std::string AgentAndKeys() {
+    return "[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
+           Socket() + "\"\njitter = \"0s\"\npoll_ms = 20\nsegment_ms = 100\nlog_level = \"debug\"\n"
+           "shutdown_timeout = \"20s\"\n\n[keys]\nkey_file = \"" + std::string(dir_ / "k") + "\"\n\n";
+  }
+
+  // Makes the state say the agent was down: `db`'s daily job (04:00 UTC) last handled the
+  // occurrence `days_down` days ago, so the missed one runs at the next start.
+  void MarkDailyMissed(const std::string& db, int days_down) {
+    const TimePoint now = SystemClock::Instance().Now();
+    auto state = agent::StateStore::Open(dir_ / "state");
+    ASSERT_TRUE(state.ok());
+    ASSERT_TRUE((*state)->Job(db, "daily", now - std::chrono::hours(24 * (days_down + 2))).ok());
+    auto sched = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "04:00", "", "UTC");
+    ASSERT_TRUE(sched.ok());
+    TimePoint last = scheduler::PreviousOccurrence(*sched, now - std::chrono::hours(24 * days_down));
+    ASSERT_TRUE((*state)->SetOccurrence(db, "daily", last).ok());
+  }
+
   // A config for the live database: continuous shipping plus an hourly policy at a minute that
   // is not now, to `target_toml` (default: a local folder).
   std::string Config(const std::string& target_toml = "", const std::string& extra_db = "",
@@ -94,10 +105,7 @@ class DaemonTest : public ::testing::Test {
     std::string t = target_toml.empty()
                         ? "[[target]]\nname = \"main\"\nurl = \"" + std::string(dir_ / "repo") + "\"\n"
                         : target_toml;
-    return "[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
-           Socket() + "\"\njitter = \"0s\"\npoll_ms = 20\nsegment_ms = 100\nlog_level = \"debug\"\n"
-           "shutdown_timeout = \"20s\"\n\n[keys]\nkey_file = \"" + std::string(dir_ / "k") + "\"\n\n" + t +
-           "\n[[database]]\nname = \"live\"\npath = \"" + std::string(dir_ / "live.db") +
+    return AgentAndKeys() + t + "\n[[database]]\nname = \"live\"\npath = \"" + std::string(dir_ / "live.db") +
            "\"\ntargets = [\"main\"]\ncontinuous = true\nrpo = \"3s\"\n"
            "hourly = { keep = 5, minute = " + std::to_string(OtherMinute()) + " }\n" + db_extra_keys +
            "\n" + extra_db;
@@ -331,19 +339,9 @@ TEST_F(DaemonTest, AScheduledSnapshotThatFailsBecauseTheTargetIsDownIsRetriedSoo
   ASSERT_TRUE(moto.ready());
   aura::testing::FaultProxy proxy(moto.port());
   // A daily run that was missed runs at start, while the bucket cannot be reached.
-  const TimePoint now = SystemClock::Instance().Now();
-  {
-    auto state = agent::StateStore::Open(dir_ / "state");
-    ASSERT_TRUE(state.ok());
-    ASSERT_TRUE((*state)->Job("live", "daily", now - std::chrono::hours(24 * 5)).ok());
-    auto sched = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "04:00", "", "UTC");
-    ASSERT_TRUE(sched.ok());
-    TimePoint last = scheduler::PreviousOccurrence(*sched, now - std::chrono::hours(24 * 2));
-    ASSERT_TRUE((*state)->SetOccurrence("live", "daily", last).ok());
-  }
-  WriteConfig("[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
-              Socket() + "\"\njitter = \"0s\"\nlog_level = \"debug\"\n[keys]\nkey_file = \"" +
-              std::string(dir_ / "k") + "\"\n[[target]]\nname = \"main\"\n"
+  MarkDailyMissed("live", 2);
+  if (HasFatalFailure()) return;
+  WriteConfig(AgentAndKeys() + "[[target]]\nname = \"main\"\n"
               "url = \"s3://aura-retry/fleet\"\nendpoint = \"http://127.0.0.1:" +
               std::to_string(proxy.port()) + "\"\nregion = \"us-east-1\"\npath_style = true\n"
               "list_top_prefix_only = true\nmax_attempts = 1\nconnect_timeout_ms = 500\n"
@@ -468,16 +466,8 @@ TEST_F(DaemonTest, StatusSocketSurvivesHundredsOfClientsAndGarbageWhileShipping)
 
 TEST_F(DaemonTest, AMissedDailyRunRunsOnceAtStartAndNotAgain) {
   // The agent was down for three days: its state says the daily job last ran four days ago.
-  const TimePoint now = SystemClock::Instance().Now();
-  {
-    auto state = agent::StateStore::Open(dir_ / "state");
-    ASSERT_TRUE(state.ok());
-    ASSERT_TRUE((*state)->Job("live", "daily", now - std::chrono::hours(24 * 5)).ok());
-    auto s = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "04:00", "", "UTC");
-    ASSERT_TRUE(s.ok());
-    TimePoint last = scheduler::PreviousOccurrence(*s, now - std::chrono::hours(24 * 3));
-    ASSERT_TRUE((*state)->SetOccurrence("live", "daily", last).ok());
-  }
+  MarkDailyMissed("live", 3);
+  if (HasFatalFailure()) return;
   WriteConfig(Config("", "", "daily = { at = \"04:00\", timezone = \"UTC\" }\n"));
   auto daily_snapshots = [&] {
     ProcessResult l = Agent({"list", "--from", dir_ / "repo", "--json"});
@@ -518,19 +508,9 @@ TEST_F(DaemonTest, SigkillMidSnapshotLeavesNothingListedAndTheRunHappensOnceAfte
   // snapshot is the daily one), and a daily run that was missed: it starts at once.
   ProcessResult made = RunProcess({AURA_MAKE_DB_BIN, dir_ / "big.db", "300", "--seed", "4"});
   ASSERT_EQ(made.exit_code, 0) << made.err;
-  const TimePoint now = SystemClock::Instance().Now();
-  {
-    auto state = agent::StateStore::Open(dir_ / "state");
-    ASSERT_TRUE(state.ok());
-    ASSERT_TRUE((*state)->Job("big", "daily", now - std::chrono::hours(24 * 5)).ok());
-    auto sched = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "04:00", "", "UTC");
-    ASSERT_TRUE(sched.ok());
-    TimePoint last = scheduler::PreviousOccurrence(*sched, now - std::chrono::hours(24 * 2));
-    ASSERT_TRUE((*state)->SetOccurrence("big", "daily", last).ok());
-  }
-  WriteConfig("[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
-              Socket() + "\"\njitter = \"0s\"\nlog_level = \"debug\"\n[keys]\nkey_file = \"" +
-              std::string(dir_ / "k") + "\"\n[[target]]\nname = \"main\"\nurl = \"" +
+  MarkDailyMissed("big", 2);
+  if (HasFatalFailure()) return;
+  WriteConfig(AgentAndKeys() + "[[target]]\nname = \"main\"\nurl = \"" +
               std::string(dir_ / "repo") + "\"\n[[database]]\nname = \"big\"\npath = \"" +
               std::string(dir_ / "big.db") + "\"\ntargets = [\"main\"]\n"
               "daily = { at = \"04:00\", timezone = \"UTC\", keep = 3 }\n");
@@ -544,7 +524,7 @@ TEST_F(DaemonTest, SigkillMidSnapshotLeavesNothingListedAndTheRunHappensOnceAfte
   agent_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{AURA_AGENT_BIN, "run", "--config", dir_ / "agent.toml"});
   // SIGKILL the moment the snapshot's data is being written.
-  ASSERT_TRUE(WaitUntilFast([&] { return !TempFilesIn(snapshots_dir).empty(); }, 30s)) << Log();
+  ASSERT_TRUE(WaitUntil([&] { return !TempFilesIn(snapshots_dir).empty(); }, 30s, 1ms)) << Log();
   agent_->Signal(SIGKILL);
   agent_->Wait();
   agent_.reset();
