@@ -36,16 +36,12 @@ std::string DefaultSpool(const std::string& db_path) {
 }
 
 // Uploads until told to stop, waking whenever a segment is spooled; backs off after errors.
-// Compacts closed windows every 10 s.
+// Compacts closed windows when the compactor says there can be some.
 void UploadLoop(backup::Replicator& r, backup::Compactor& compactor, const std::atomic<bool>& stop) {
   auto backoff = std::chrono::milliseconds(100);
-  auto last_compaction = std::chrono::steady_clock::now();
   while (!stop) {
-    if (std::chrono::steady_clock::now() - last_compaction >= std::chrono::seconds(10)) {
-      last_compaction = std::chrono::steady_clock::now();
-      auto c = compactor.Run();
-      if (!c.ok()) spdlog::error("compaction: {}", c.status().message());
-    }
+    auto c = compactor.RunIfDue(r.status().segments_uploaded);
+    if (!c.ok()) spdlog::error("compaction: {}", c.status().message());
     if (r.Upload().ok()) {
       backoff = std::chrono::milliseconds(100);
       r.WaitForSpooled(std::chrono::milliseconds(1000));

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 #include "backup/segment_io.h"
 #include "backup/wal_segment.h"
@@ -36,7 +38,29 @@ Compactor::Compactor(std::shared_ptr<Repository> repo, std::string database,
                      std::string scratch_dir, const Clock* clock)
     : repo_(std::move(repo)), database_(std::move(database)),
       scratch_dir_(std::move(scratch_dir)),
-      clock_(clock != nullptr ? clock : &SystemClock::Instance()) {}
+      clock_(clock != nullptr ? clock : &SystemClock::Instance()),
+      last_upload_seen_us_(ToUnixMicros(clock_->Now())) {}
+
+Result<int> Compactor::RunIfDue(uint64_t segments_uploaded) {
+  const int64_t now = ToUnixMicros(clock_->Now());
+  if (segments_uploaded != uploads_seen_) {
+    uploads_seen_ = segments_uploaded;
+    last_upload_seen_us_ = now;
+  }
+  constexpr int64_t kBusyEveryUs = 10'000'000, kQuietEveryUs = 300'000'000;
+  const int64_t settle_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(kCompactionLevels[2].window).count() +
+      kGraceUs + kQuietEveryUs;
+  const int64_t since_run = now - last_run_us_;
+  const bool due = !ran_ ||
+                   (uploads_seen_ != uploads_at_last_run_ && since_run >= kBusyEveryUs) ||
+                   (since_run >= kQuietEveryUs && now - last_upload_seen_us_ <= settle_us);
+  if (!due) return 0;
+  ran_ = true;
+  last_run_us_ = now;
+  uploads_at_last_run_ = uploads_seen_;
+  return Run();
+}
 
 Result<std::pair<int64_t, int64_t>> Compactor::CommitTimes(const SegmentRef& s) {
   auto it = times_.find(s.Name());
@@ -53,7 +77,9 @@ Result<int> Compactor::Run() {
     AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> segs, repo_->ListSegments(database_));
     const int64_t window_us = std::chrono::duration_cast<std::chrono::microseconds>(level.window).count();
     std::map<std::pair<uint64_t, int64_t>, Window> windows;
+    std::set<std::tuple<uint64_t, uint64_t, uint64_t>> outputs;  // (generation, first, last)
     for (const SegmentRef& s : segs) {
+      if (s.level == level.level) outputs.insert({s.generation, s.first_txid, s.last_txid});
       if (s.level != level.level - 1) continue;
       AURA_ASSIGN_OR_RETURN(auto t, CommitTimes(s));
       Window& w = windows[{s.generation, t.second / window_us}];
@@ -67,11 +93,8 @@ Result<int> Compactor::Run() {
         return a.first_txid < b.first_txid;
       });
       if (!Contiguous(w.inputs)) continue;
-      bool exists = std::any_of(segs.begin(), segs.end(), [&](const SegmentRef& s) {
-        return s.level == level.level && s.generation == w.generation &&
-               s.first_txid == w.inputs.front().first_txid &&
-               s.last_txid == w.inputs.back().last_txid;
-      });
+      const bool exists =
+          outputs.count({w.generation, w.inputs.front().first_txid, w.inputs.back().last_txid}) > 0;
       if (!exists) {
         AURA_RETURN_IF_ERROR(Merge(w.inputs, level));
         ++written;

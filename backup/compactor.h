@@ -50,6 +50,13 @@ class Compactor {
   // Compacts every closed window; returns the number of segments written.
   Result<int> Run();
 
+  // Run, but only when it may find work, for callers that ask continually: at the first call;
+  // then at most every 10 s while segments are being uploaded (`segments_uploaded`, the
+  // caller's running count, changed since the last run); then every 5 minutes until the last
+  // upload is older than the longest window plus its grace, after which no window can close.
+  // Otherwise returns 0 without touching the repository (an idle database costs no listing).
+  Result<int> RunIfDue(uint64_t segments_uploaded);
+
  private:
   Result<std::pair<int64_t, int64_t>> CommitTimes(const SegmentRef& s);
   Status Merge(const std::vector<SegmentRef>& inputs, const CompactionLevel& level);
@@ -59,6 +66,12 @@ class Compactor {
   std::string scratch_dir_;
   const Clock* clock_;
   std::map<std::string, std::pair<int64_t, int64_t>> times_;  // segment name -> commit times
+  // RunIfDue's bookkeeping (clock_ microseconds).
+  bool ran_ = false;
+  int64_t last_run_us_ = 0;
+  uint64_t uploads_at_last_run_ = 0;
+  uint64_t uploads_seen_ = 0;
+  int64_t last_upload_seen_us_ = 0;  // when uploads_seen_ last changed (or construction)
 };
 
 }  // namespace aura::backup

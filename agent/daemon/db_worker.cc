@@ -217,7 +217,10 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
       last_change_ = Steady::now();
     }
     Publish(s);
-    if (s.spooled_txid > s.uploaded_txid || Steady::now() - last_compaction_ >= seconds(10)) {
+    // Uploads when something is pending; every 10 s regardless, to give compaction its turn
+    // (it decides itself whether there can be work) and retry a spool left by an earlier run.
+    if (s.spooled_txid > s.uploaded_txid || Steady::now() - last_periodic_kick_ >= seconds(10)) {
+      last_periodic_kick_ = Steady::now();
       KickUpload();
     }
     ScheduleStep();
@@ -234,9 +237,8 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
       return;
     }
     Status s = rep_->Upload();
-    if (s.ok() && Steady::now() - last_compaction_ >= seconds(10)) {
-      last_compaction_ = Steady::now();
-      auto c = compactor_->Run();
+    if (s.ok()) {
+      auto c = compactor_->RunIfDue(rep_->status().segments_uploaded);
       if (!c.ok()) {
         spdlog::error("db={} target={} op=compact {}", opts_.database, target_,
                       c.status().message());
@@ -286,7 +288,7 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
   std::atomic<bool> started_{false};
   std::atomic<bool> upload_busy_{false};
   Steady::time_point last_change_{};
-  Steady::time_point last_compaction_{};
+  Steady::time_point last_periodic_kick_{};
   uint64_t last_spooled_ = 0;
   mutable std::mutex mu_;
   Published pub_;

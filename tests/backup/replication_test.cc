@@ -315,6 +315,40 @@ TEST_F(ReplicationTest, DamagedSegmentFailsTheRestoreAndLeavesNothing) {
   EXPECT_TRUE(RestoreToPoint(*repo_, "live", before, dir_ / "before.db", {}).ok());
 }
 
+// An idle database must not cost a repository listing every few seconds forever.
+TEST_F(ReplicationTest, CompactionRunsOnlyWhenItCanFindWork) {
+  FakeClock clock(SystemClock::Instance().Now());
+  Compactor c(repo_, "live", dir_ / "scratch", &clock);
+  auto lists = [&] { return faulty_->Calls(StorageOp::kList); };
+  auto ran = [&](uint64_t uploaded) {
+    const int before = lists();
+    EXPECT_TRUE(c.RunIfDue(uploaded).ok());
+    return lists() > before;
+  };
+  EXPECT_TRUE(ran(0)) << "the first call looks";
+  EXPECT_FALSE(ran(0));
+  clock.Advance(std::chrono::seconds(11));
+  EXPECT_FALSE(ran(0)) << "nothing uploaded: no reason to look again soon";
+  EXPECT_TRUE(ran(3)) << "uploads: look";
+  clock.Advance(std::chrono::seconds(5));
+  EXPECT_FALSE(ran(4)) << "at most every 10 s";
+  clock.Advance(std::chrono::seconds(6));
+  EXPECT_TRUE(ran(4));
+  // Quiet: windows still close for a while (up to the 1 h level), checked every 5 minutes.
+  clock.Advance(std::chrono::minutes(4));
+  EXPECT_FALSE(ran(4));
+  clock.Advance(std::chrono::minutes(2));
+  EXPECT_TRUE(ran(4));
+  int looks = 0;
+  for (int minute = 0; minute < 180; ++minute) {
+    clock.Advance(std::chrono::minutes(1));
+    looks += ran(4) ? 1 : 0;
+  }
+  EXPECT_GE(looks, 11) << "every window of the last upload gets its turn";
+  EXPECT_LE(looks, 14) << "then nothing can close: no more listings";
+  EXPECT_FALSE(ran(4));
+}
+
 TEST_F(ReplicationTest, CompactionKeepsEveryRestorePointAndShortensTheChain) {
   FakeClock clock(SystemClock::Instance().Now());
   ReplicatorOptions o = Options();
