@@ -76,16 +76,13 @@ Result<JobRecord> StateStore::Job(const std::string& database, const std::string
   std::lock_guard lock(mu_);
   AURA_ASSIGN_OR_RETURN(Statement ins, db_.Prepare(
       "INSERT OR IGNORE INTO jobs(database, job, first_seen_us) VALUES(?, ?, ?)"));
-  AURA_RETURN_IF_ERROR(ins.BindText(1, database));
-  AURA_RETURN_IF_ERROR(ins.BindText(2, job));
-  AURA_RETURN_IF_ERROR(ins.BindInt64(3, ToUnixMicros(now)));
+  AURA_RETURN_IF_ERROR(ins.BindAll(database, job, ToUnixMicros(now)));
   AURA_RETURN_IF_ERROR(ins.Step().status());
   AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
       "SELECT last_occurrence_us, first_seen_us, last_run_us, last_ok_us, last_result, "
       "last_error, last_duration_ms, last_size, last_snapshot FROM jobs "
       "WHERE database = ? AND job = ?"));
-  AURA_RETURN_IF_ERROR(st.BindText(1, database));
-  AURA_RETURN_IF_ERROR(st.BindText(2, job));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, job));
   AURA_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return InternalError("state: job row vanished");
   JobRecord r;
@@ -107,9 +104,7 @@ Status StateStore::SetOccurrence(const std::string& database, const std::string&
   AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
       "INSERT INTO jobs(database, job, first_seen_us, last_occurrence_us) VALUES(?1, ?2, ?3, ?3) "
       "ON CONFLICT(database, job) DO UPDATE SET last_occurrence_us = ?3"));
-  AURA_RETURN_IF_ERROR(st.BindText(1, database));
-  AURA_RETURN_IF_ERROR(st.BindText(2, job));
-  AURA_RETURN_IF_ERROR(st.BindInt64(3, ToUnixMicros(occurrence)));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, job, ToUnixMicros(occurrence)));
   return st.Step().status();
 }
 
@@ -120,24 +115,19 @@ Status StateStore::RecordRun(const std::string& database, const std::string& job
   AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
       "INSERT INTO jobs(database, job, first_seen_us) VALUES(?1, ?2, ?3) "
       "ON CONFLICT(database, job) DO NOTHING"));
-  AURA_RETURN_IF_ERROR(st.BindText(1, database));
-  AURA_RETURN_IF_ERROR(st.BindText(2, job));
-  AURA_RETURN_IF_ERROR(st.BindInt64(3, ToUnixMicros(finished)));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, job, ToUnixMicros(finished)));
   AURA_RETURN_IF_ERROR(st.Step().status());
-  AURA_ASSIGN_OR_RETURN(Statement up, db_.Prepare(
-      "UPDATE jobs SET last_run_us = ?3, last_result = ?4, last_error = ?5, "
-      "last_duration_ms = ?6, last_ok_us = CASE WHEN ?4 = 'ok' THEN ?3 ELSE last_ok_us END, "
-      "last_size = CASE WHEN ?4 = 'ok' THEN ?7 ELSE last_size END, "
-      "last_snapshot = CASE WHEN ?4 = 'ok' AND ?8 <> '' THEN ?8 ELSE last_snapshot END "
-      "WHERE database = ?1 AND job = ?2"));
-  AURA_RETURN_IF_ERROR(up.BindText(1, database));
-  AURA_RETURN_IF_ERROR(up.BindText(2, job));
-  AURA_RETURN_IF_ERROR(up.BindInt64(3, ToUnixMicros(finished)));
-  AURA_RETURN_IF_ERROR(up.BindText(4, result.ok() ? "ok" : "error"));
-  AURA_RETURN_IF_ERROR(up.BindText(5, result.ok() ? "" : result.message()));
-  AURA_RETURN_IF_ERROR(up.BindInt64(6, duration_ms));
-  AURA_RETURN_IF_ERROR(up.BindInt64(7, static_cast<int64_t>(size)));
-  AURA_RETURN_IF_ERROR(up.BindText(8, snapshot));
+  AURA_ASSIGN_OR_RETURN(
+      Statement up,
+      db_.Prepare(
+          "UPDATE jobs SET last_run_us = ?3, last_result = ?4, last_error = ?5, "
+          "last_duration_ms = ?6, last_ok_us = CASE WHEN ?4 = 'ok' THEN ?3 ELSE last_ok_us END, "
+          "last_size = CASE WHEN ?4 = 'ok' THEN ?7 ELSE last_size END, "
+          "last_snapshot = CASE WHEN ?4 = 'ok' AND ?8 <> '' THEN ?8 ELSE last_snapshot END "
+          "WHERE database = ?1 AND job = ?2"));
+  AURA_RETURN_IF_ERROR(up.BindAll(database, job, ToUnixMicros(finished),
+                                  result.ok() ? "ok" : "error", result.ok() ? "" : result.message(),
+                                  duration_ms, size, snapshot));
   return up.Step().status();
 }
 
@@ -145,12 +135,12 @@ Result<std::optional<ChainRecord>> StateStore::Chain(const std::string& database
                                                      const std::string& target,
                                                      const std::string& policy) {
   std::lock_guard lock(mu_);
-  AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-      "SELECT snapshot, length, pages FROM chains WHERE database = ? AND target = ? AND "
-      "policy = ?"));
-  AURA_RETURN_IF_ERROR(st.BindText(1, database));
-  AURA_RETURN_IF_ERROR(st.BindText(2, target));
-  AURA_RETURN_IF_ERROR(st.BindText(3, policy));
+  AURA_ASSIGN_OR_RETURN(
+      Statement st,
+      db_.Prepare(
+          "SELECT snapshot, length, pages FROM chains WHERE database = ? AND target = ? AND "
+          "policy = ?"));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, target, policy));
   AURA_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<ChainRecord>();
   ChainRecord c;
@@ -164,15 +154,13 @@ Status StateStore::PutChain(const std::string& database, const std::string& targ
                             const std::string& policy, const ChainRecord& chain) {
   std::string blob = chain.pages.Serialize();
   std::lock_guard lock(mu_);
-  AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-      "INSERT OR REPLACE INTO chains(database, target, policy, snapshot, length, pages) "
-      "VALUES(?, ?, ?, ?, ?, ?)"));
-  AURA_RETURN_IF_ERROR(st.BindText(1, database));
-  AURA_RETURN_IF_ERROR(st.BindText(2, target));
-  AURA_RETURN_IF_ERROR(st.BindText(3, policy));
-  AURA_RETURN_IF_ERROR(st.BindText(4, chain.snapshot_id));
-  AURA_RETURN_IF_ERROR(st.BindInt64(5, chain.length));
-  AURA_RETURN_IF_ERROR(st.BindBlob(6, AsBytes(blob)));
+  AURA_ASSIGN_OR_RETURN(
+      Statement st,
+      db_.Prepare(
+          "INSERT OR REPLACE INTO chains(database, target, policy, snapshot, length, pages) "
+          "VALUES(?, ?, ?, ?, ?, ?)"));
+  AURA_RETURN_IF_ERROR(
+      st.BindAll(database, target, policy, chain.snapshot_id, chain.length, AsBytes(blob)));
   return st.Step().status();
 }
 
@@ -181,9 +169,7 @@ Status StateStore::DropChain(const std::string& database, const std::string& tar
   std::lock_guard lock(mu_);
   AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
       "DELETE FROM chains WHERE database = ? AND target = ? AND policy = ?"));
-  AURA_RETURN_IF_ERROR(st.BindText(1, database));
-  AURA_RETURN_IF_ERROR(st.BindText(2, target));
-  AURA_RETURN_IF_ERROR(st.BindText(3, policy));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, target, policy));
   return st.Step().status();
 }
 
@@ -193,10 +179,7 @@ Status StateStore::MarkVerified(const std::string& database, const std::string& 
   AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
       "INSERT OR REPLACE INTO verified(database, target, snapshot, verified_us) "
       "VALUES(?, ?, ?, ?)"));
-  AURA_RETURN_IF_ERROR(st.BindText(1, database));
-  AURA_RETURN_IF_ERROR(st.BindText(2, target));
-  AURA_RETURN_IF_ERROR(st.BindText(3, snapshot));
-  AURA_RETURN_IF_ERROR(st.BindInt64(4, ToUnixMicros(when)));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, target, snapshot, ToUnixMicros(when)));
   return st.Step().status();
 }
 
@@ -205,8 +188,7 @@ Result<std::set<std::string>> StateStore::Verified(const std::string& database,
   std::lock_guard lock(mu_);
   AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
       "SELECT snapshot FROM verified WHERE database = ? AND target = ?"));
-  AURA_RETURN_IF_ERROR(st.BindText(1, database));
-  AURA_RETURN_IF_ERROR(st.BindText(2, target));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, target));
   std::set<std::string> out;
   for (;;) {
     AURA_ASSIGN_OR_RETURN(bool row, st.Step());

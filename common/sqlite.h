@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include <concepts>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -37,6 +38,15 @@ class Statement {
   Status BindText(int index, std::string_view v);
   Status BindBlob(int index, std::span<const uint8_t> v);
   Status BindNull(int index);
+  // Binds `values` to parameters 1..N in order: strings as text, integers as int64, byte spans
+  // as blobs. Stops at the first failure.
+  template <typename... Ts>
+  Status BindAll(const Ts&... values) {
+    int index = 0;
+    Status s = Status::Ok();
+    ((s = s.ok() ? BindOne(++index, values) : s), ...);
+    return s;
+  }
 
   int ColumnCount() const { return sqlite3_column_count(stmt_); }
   int ColumnType(int i) const { return sqlite3_column_type(stmt_, i); }
@@ -47,6 +57,11 @@ class Statement {
   sqlite3_stmt* get() const { return stmt_; }
 
  private:
+  Status BindOne(int index, std::string_view v) { return BindText(index, v); }
+  Status BindOne(int index, std::span<const uint8_t> v) { return BindBlob(index, v); }
+  template <std::integral T>
+  Status BindOne(int index, T v) { return BindInt64(index, static_cast<int64_t>(v)); }
+
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
 };

@@ -6,6 +6,7 @@
 #include "common/file_io.h"
 #include "common/hashing.h"
 #include "common/ordered_pipeline.h"
+#include "common/sqlite.h"
 #include "common/status.h"
 #include "tests/support/test_env.h"
 
@@ -74,6 +75,30 @@ TEST(Hashing, KnownVectors) {
   auto b = Base64Decode(Base64Encode(AsBytes("hello!!")));
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(std::string(b->begin(), b->end()), "hello!!");
+}
+
+TEST(Sqlite, BindAllBindsTextIntegersAndBlobsInOrder) {
+  aura::testing::TempDir dir;
+  auto db = SqliteDb::OpenOrCreate(dir / "t.db", 1000);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->Exec("CREATE TABLE t(a TEXT, b INTEGER, c BLOB, d TEXT)").ok());
+  auto ins = db->Prepare("INSERT INTO t VALUES(?, ?, ?, ?)");
+  ASSERT_TRUE(ins.ok());
+  const uint8_t bytes[] = {0, 1, 2, 255};
+  const uint64_t big = uint64_t{1} << 40;
+  ASSERT_TRUE(ins->BindAll(std::string("x"), big, std::span<const uint8_t>(bytes), "lit").ok());
+  ASSERT_TRUE(ins->Step().ok());
+  auto q = db->Prepare("SELECT a, b, c, d FROM t");
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(*q->Step());
+  EXPECT_EQ(q->ColumnText(0), "x");
+  EXPECT_EQ(q->ColumnInt64(1), int64_t{1} << 40);
+  auto blob = q->ColumnBlob(2);
+  EXPECT_EQ(std::vector<uint8_t>(blob.begin(), blob.end()), std::vector<uint8_t>({0, 1, 2, 255}));
+  EXPECT_EQ(q->ColumnText(3), "lit");
+  auto bad = db->Prepare("SELECT ?");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->BindAll(1, 2).ok()) << "a parameter that does not exist is an error";
 }
 
 TEST(OrderedPipeline, DeliversInOrderWithBoundedInFlight) {
