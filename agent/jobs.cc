@@ -17,16 +17,6 @@ namespace aura::agent {
 
 namespace {
 
-int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               t0)
-      .count();
-}
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // Deletes `names` in order; on S3 in batches, manifests strictly before everything else so that
 // an interrupted prune never leaves a listed snapshot without its data.
 Status DeleteInOrder(backup::Storage& storage, const std::vector<std::string>& names) {
@@ -36,7 +26,7 @@ Status DeleteInOrder(backup::Storage& storage, const std::vector<std::string>& n
     return Status::Ok();
   }
   std::vector<std::string> first, rest;
-  for (const std::string& n : names) (EndsWith(n, ".manifest") ? first : rest).push_back(n);
+  for (const std::string& n : names) (n.ends_with(".manifest") ? first : rest).push_back(n);
   if (!first.empty()) AURA_RETURN_IF_ERROR(s3->DeleteBatch(first));
   if (!rest.empty()) AURA_RETURN_IF_ERROR(s3->DeleteBatch(rest));
   return Status::Ok();
@@ -166,7 +156,7 @@ Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
   // right now. Only those older than a day go; younger ones may still be in flight.
   AURA_ASSIGN_OR_RETURN(auto snapshot_objects, repo.storage().List(db.name + "/snapshots/"));
   for (const backup::ObjectInfo& o : snapshot_objects) {
-    if (EndsWith(o.name, ".data") && !manifests.count(o.name) &&
+    if (o.name.ends_with(".data") && !manifests.count(o.name) &&
         o.modified < now - std::chrono::hours(24)) {
       report.orphans.push_back(o.name);
     }

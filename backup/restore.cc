@@ -34,12 +34,6 @@ bool ShmInUse(const std::string& target) {
   return busy;
 }
 
-int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               t0)
-      .count();
-}
-
 }  // namespace
 
 Status FinishRestore(TempFile& temp, const std::string& target, IntegrityLevel check,

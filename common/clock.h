@@ -17,6 +17,12 @@ namespace aura {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
+// Milliseconds elapsed since `t0` on the monotonic clock (durations of work, for reports).
+inline int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
 class Clock {
  public:
   virtual ~Clock() = default;

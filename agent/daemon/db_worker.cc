@@ -23,10 +23,6 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-int64_t MillisSince(Steady::time_point t0) {
-  return std::chrono::duration_cast<milliseconds>(Steady::now() - t0).count();
-}
-
 // A database name as one path component: '/' (allowed in names) becomes "%2F".
 std::string PathComponent(const std::string& name) {
   std::string out;
