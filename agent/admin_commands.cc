@@ -37,8 +37,8 @@ int RunConfigCheck(const std::string& path, const Output& out) {
   }
   json dbs = json::array();
   for (const DatabaseConfig& d : cfg->databases) {
-    dbs.push_back({{"name", d.name}, {"path", d.path}, {"targets", d.targets},
-                   {"continuous", d.continuous}});
+    dbs.push_back(
+        {{"name", d.name}, {"path", d.path}, {"targets", d.targets}, {"continuous", d.continuous}});
     out.Line("database " + d.name + " (" + d.path + ") -> " + std::to_string(d.targets.size()) +
              " target(s)");
   }

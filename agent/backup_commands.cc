@@ -2,8 +2,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "agent/commands.h"
 #include "agent/repo_resolver.h"
@@ -98,8 +98,8 @@ namespace {
 
 // The point the restore flags name: exactly one of --latest, --snapshot, --at, --txid.
 Result<std::optional<backup::PointInTime>> PointFromArgs(const RestoreArgs& args) {
-  int given = (args.latest ? 1 : 0) + !args.snapshot.empty() + !args.at.empty() +
-              (args.txid >= 0 ? 1 : 0);
+  int given =
+      (args.latest ? 1 : 0) + !args.snapshot.empty() + !args.at.empty() + (args.txid >= 0 ? 1 : 0);
   if (given != 1) {
     return InvalidArgument("pass exactly one of --latest, --snapshot ID, --at TIME, --txid N");
   }
@@ -170,8 +170,8 @@ int RunRestore(const RestoreArgs& args, const Output& out) {
   out.Json(j);
   std::string proof = r.sha256.empty() ? "database checksums verified at every segment"
                                        : "sha256 " + r.sha256.substr(0, 16) + "... verified";
-  out.Line("restored " + r.source + " to " + r.target + ": " + HumanBytes(r.bytes) + ", " +
-           proof + ", integrity check " + r.integrity + ", " + Seconds(r.duration_ms));
+  out.Line("restored " + r.source + " to " + r.target + ": " + HumanBytes(r.bytes) + ", " + proof +
+           ", integrity check " + r.integrity + ", " + Seconds(r.duration_ms));
   return 0;
 }
 
@@ -192,8 +192,8 @@ int RunList(const ListArgs& args, const Output& out) {
     auto s = (*repo)->ReadSummary(ref);
     if (!s.ok()) {
       ++unreadable;
-      items.push_back({{"database", ref.database}, {"snapshot", ref.id},
-                       {"error", s.status().message()}});
+      items.push_back(
+          {{"database", ref.database}, {"snapshot", ref.id}, {"error", s.status().message()}});
       out.Line(ref.database + " " + ref.id + "  (unreadable: " + s.status().message() + ")");
       continue;
     }
@@ -204,8 +204,8 @@ int RunList(const ListArgs& args, const Output& out) {
     // An increment's base is in --json; the column says which snapshots need one.
     std::snprintf(line, sizeof line, "%-16s %-30s %-20s %-5s %11s %11s  %s", s->database.c_str(),
                   s->snapshot.c_str(), created.c_str(), s->kind == "full" ? "full" : "incr",
-                  HumanBytes(s->size).c_str(),
-                  HumanBytes(s->stored_size).c_str(), s->label.c_str());
+                  HumanBytes(s->size).c_str(), HumanBytes(s->stored_size).c_str(),
+                  s->label.c_str());
     out.Line(line);
   }
   out.Line(std::to_string(refs->size()) + " snapshot" + (refs->size() == 1 ? "" : "s") + " in " +
@@ -243,8 +243,8 @@ int RunVerify(const VerifyArgs& args, const Output& out) {
             {"orphans", report->orphans}});
   std::string summary = "verified " + std::to_string(report->snapshots) + " snapshot" +
                         (report->snapshots == 1 ? "" : "s") + ", " +
-                        std::to_string(report->objects) + " objects, " +
-                        HumanBytes(report->bytes) + ": ";
+                        std::to_string(report->objects) + " objects, " + HumanBytes(report->bytes) +
+                        ": ";
   if (report->ok()) {
     out.Line(summary + "all good");
     return 0;

@@ -73,8 +73,9 @@ int RunCli(int argc, char** argv) {
 
   std::string run_config;
   CLI::App* run = app.add_subcommand(
-      "run", "Run the agent: WAL shipping, scheduled snapshots, checks, drills, retention and the "
-             "status socket, until SIGTERM (SIGHUP reloads the config)");
+      "run",
+      "Run the agent: WAL shipping, scheduled snapshots, checks, drills, retention and the "
+      "status socket, until SIGTERM (SIGHUP reloads the config)");
   run->add_option("--config", run_config, "Agent config file")->required();
 
   StatusArgs status;
@@ -175,7 +176,8 @@ int RunCli(int argc, char** argv) {
   SetupLogging(log_level);
   Output out(json);
   if (st->parsed()) return RunStatus(status, out);
-  if (b->parsed()) return backup.policy.empty() ? RunBackup(backup, out) : RunBackupPolicy(backup, out);
+  if (b->parsed())
+    return backup.policy.empty() ? RunBackup(backup, out) : RunBackupPolicy(backup, out);
   if (pr->parsed()) return RunPruneCommand(prune, out);
   if (r->parsed()) return RunRestore(restore, out);
   if (l->parsed()) return RunList(list, out);

@@ -48,7 +48,7 @@ struct RestoreArgs {
   std::string to;
   bool latest = false;
   std::string snapshot;
-  std::string at;    // RFC 3339 time
+  std::string at;     // RFC 3339 time
   int64_t txid = -1;  // -1: not given
   bool force = false;
   std::string check = "full";

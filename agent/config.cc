@@ -1,10 +1,11 @@
 #include "agent/config.h"
 
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "common/file_io.h"
 
@@ -33,8 +34,8 @@ class TableReader {
     if (!n->is_integer()) return Wrong<int64_t>(*n, key, "an integer");
     int64_t v = *n->value<int64_t>();
     if (v < min || v > max) {
-      Error(*n, "'" + key + "' must be between " + std::to_string(min) + " and " +
-                    std::to_string(max));
+      Error(*n,
+            "'" + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
       return std::nullopt;
     }
     return v;
@@ -146,7 +147,10 @@ void ReadPolicy(TableReader& parent, const std::string& kind, PolicyConfig& p,
   TableReader r(*t, context + "." + kind, file, errors);
   p.enabled = true;
   p.keep = static_cast<int>(r.Int("keep", 1, 100000).value_or(kind == "hourly" ? 24 : 7));
-  const int default_full_every = kind == "hourly" ? 24 : kind == "daily" ? 7 : kind == "weekly" ? 4 : 1;
+  const int default_full_every = kind == "hourly"   ? 24
+                                 : kind == "daily"  ? 7
+                                 : kind == "weekly" ? 4
+                                                    : 1;
   p.full_every = static_cast<int>(r.Int("full_every", 1, 1000).value_or(default_full_every));
   p.targets = r.StringArray("targets");
   p.timezone = r.String("timezone").value_or("local");
@@ -192,13 +196,16 @@ void ReadCheck(TableReader& parent, const std::string& kind, CheckConfig& c,
 }
 
 // Reads a duration key ("7d", "15m", "90s"); `dflt` when absent.
-int64_t DurationKey(TableReader& r, const std::string& key, int64_t dflt, int64_t min, int64_t max) {
+int64_t DurationKey(TableReader& r, const std::string& key, int64_t dflt, int64_t min,
+                    int64_t max) {
   auto text = r.String(key);
   if (!text) return dflt;
   auto v = ParseDurationSeconds(*text);
   if (!v.ok() || *v < min || *v > max) {
-    r.ErrorHere("'" + key + "' must be a duration such as \"90s\", \"15m\", \"12h\" or \"7d\" "
-                "between " + std::to_string(min) + "s and " + std::to_string(max) + "s");
+    r.ErrorHere("'" + key +
+                "' must be a duration such as \"90s\", \"15m\", \"12h\" or \"7d\" "
+                "between " +
+                std::to_string(min) + "s and " + std::to_string(max) + "s");
     return dflt;
   }
   return *v;
@@ -232,7 +239,8 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   d.rpo_s = DurationKey(r, "rpo", 0, 1, 3650LL * 86400);
   d.generation_interval_s = DurationKey(r, "generation_interval", 86400, 0, 3650LL * 86400);
   if (d.generation_interval_s > 0 && d.generation_interval_s < 600) {
-    r.ErrorHere(context + ".generation_interval must be 0 (never) or at least 10m: each "
+    r.ErrorHere(context +
+                ".generation_interval must be 0 (never) or at least 10m: each "
                 "generation starts with a full snapshot");
   }
   if (const toml::table* m = r.Table("migrations")) {
@@ -242,8 +250,9 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
     d.migrations.auto_apply = mr.Bool("auto_apply").value_or(false);
     mr.Finish("dir, auto_apply");
   }
-  r.Finish("name, path, targets, continuous, busy_timeout_ms, hourly, daily, weekly, monthly, "
-           "check, drill, keep_last, pitr_window, rpo, generation_interval, migrations");
+  r.Finish(
+      "name, path, targets, continuous, busy_timeout_ms, hourly, daily, weekly, monthly, "
+      "check, drill, keep_last, pitr_window, rpo, generation_interval, migrations");
   if (d.targets.empty()) r.ErrorHere(context + " needs targets = [\"...\"]");
   cfg.databases.push_back(std::move(d));
 }
@@ -280,7 +289,8 @@ void ReadTarget(const toml::table& t, int index, const std::string& file, Config
   o.max_attempts = r.Int("max_attempts", 1, 100);
   if (o.object_lock_mode && *o.object_lock_mode != "GOVERNANCE" &&
       *o.object_lock_mode != "COMPLIANCE") {
-    r.ErrorHere("target '" + tc.name + "': object_lock_mode must be \"GOVERNANCE\" or \"COMPLIANCE\"");
+    r.ErrorHere("target '" + tc.name +
+                "': object_lock_mode must be \"GOVERNANCE\" or \"COMPLIANCE\"");
   }
   if (o.object_lock_mode.has_value() != o.object_lock_days.has_value()) {
     r.ErrorHere("target '" + tc.name + "': object_lock_mode and object_lock_days go together");
@@ -289,10 +299,11 @@ void ReadTarget(const toml::table& t, int index, const std::string& file, Config
   if (!s3 && (o.endpoint || o.region || o.part_size_mb || o.object_lock_mode)) {
     r.ErrorHere("target '" + tc.name + "': S3 settings on a target whose url is not s3://");
   }
-  r.Finish("name, url, encryption, endpoint, region, path_style, profile, credentials_file, "
-           "ca_bundle, verify_tls, connect_timeout_ms, stall_timeout_s, part_size_mb, "
-           "upload_concurrency, bandwidth_limit_kib, storage_class, object_lock_mode, "
-           "object_lock_days, max_attempts, list_top_prefix_only");
+  r.Finish(
+      "name, url, encryption, endpoint, region, path_style, profile, credentials_file, "
+      "ca_bundle, verify_tls, connect_timeout_ms, stall_timeout_s, part_size_mb, "
+      "upload_concurrency, bandwidth_limit_kib, storage_class, object_lock_mode, "
+      "object_lock_days, max_attempts, list_top_prefix_only");
   cfg.targets.push_back(std::move(tc));
 }
 
@@ -343,7 +354,8 @@ void CrossCheck(const Config& cfg, const std::string& file, std::vector<std::str
     }
   }
   if (needs_key && !cfg.keys.any()) {
-    errors.push_back(file + ": encrypted targets need [keys] key_file (or passphrase_env / "
+    errors.push_back(file +
+                     ": encrypted targets need [keys] key_file (or passphrase_env / "
                      "passphrase_file); or set encryption = \"none\" on the target explicitly");
   }
   int sources = !cfg.keys.key_file.empty() + !cfg.keys.passphrase_env.empty() +
@@ -429,13 +441,16 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
         host = host.substr(1, host.size() - 2);
       }
       unsigned port = 0;
-      const std::string port_text = colon == std::string::npos ? "" : a.status_tcp.substr(colon + 1);
-      auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+      const std::string port_text =
+          colon == std::string::npos ? "" : a.status_tcp.substr(colon + 1);
+      auto [end, perr] =
+          std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
       const bool port_ok = perr == std::errc() && end == port_text.data() + port_text.size() &&
                            port >= 1 && port <= 65535;
       if (!port_ok || (host != "127.0.0.1" && host != "::1" && host.rfind("127.", 0) != 0)) {
-        ar.ErrorHere("[agent] status_tcp must be a loopback address and port, \"127.0.0.1:PORT\" "
-                     "or \"[::1]:PORT\" (the endpoint is never exposed beyond this host)");
+        ar.ErrorHere(
+            "[agent] status_tcp must be a loopback address and port, \"127.0.0.1:PORT\" "
+            "or \"[::1]:PORT\" (the endpoint is never exposed beyond this host)");
       } else {
         a.status_tcp_host = host;
         a.status_tcp_port = static_cast<uint16_t>(port);
@@ -445,9 +460,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     if (!kLevels.count(cfg.agent.log_level)) {
       ar.ErrorHere("[agent] log_level must be one of trace, debug, info, warn, error, off");
     }
-    ar.Finish("state_dir, status_socket, log_level, log_file, workers, max_concurrent_snapshots, "
-              "max_concurrent_uploads, jitter, poll_ms, segment_ms, shutdown_timeout, "
-              "prune_interval, status_tcp, status_token_file");
+    ar.Finish(
+        "state_dir, status_socket, log_level, log_file, workers, max_concurrent_snapshots, "
+        "max_concurrent_uploads, jitter, poll_ms, segment_ms, shutdown_timeout, "
+        "prune_interval, status_tcp, status_token_file");
   }
   if (const toml::table* k = r.Table("keys")) {
     TableReader kr(*k, "[keys]", path, errors);
@@ -457,12 +473,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     cfg.keys.passphrase_file = kr.String("passphrase_file").value_or("");
     kr.Finish("key_file, passphrase_env, passphrase_file");
   }
-  ForEachArrayTable(r, root, "target", errors, path, [&](const toml::table& t, int i) {
-    ReadTarget(t, i, path, cfg, errors);
-  });
-  ForEachArrayTable(r, root, "database", errors, path, [&](const toml::table& t, int i) {
-    ReadDatabase(t, i, path, cfg, errors);
-  });
+  ForEachArrayTable(r, root, "target", errors, path,
+                    [&](const toml::table& t, int i) { ReadTarget(t, i, path, cfg, errors); });
+  ForEachArrayTable(r, root, "database", errors, path,
+                    [&](const toml::table& t, int i) { ReadDatabase(t, i, path, cfg, errors); });
   r.Finish("agent, keys, target, database");
   CrossCheck(cfg, path, errors);
   if (!errors.empty()) {
@@ -476,7 +490,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
 Result<int64_t> ParseDurationSeconds(const std::string& text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0 || i > 12) return ConfigError("'" + text + "' is not a duration (e.g. 90s, 15m, 12h, 7d)");
+  if (i == 0 || i > 12)
+    return ConfigError("'" + text + "' is not a duration (e.g. 90s, 15m, 12h, 7d)");
   int64_t n = std::stoll(text.substr(0, i));
   std::string unit = text.substr(i);
   if (unit.empty() || unit == "s") return n;

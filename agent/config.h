@@ -22,10 +22,10 @@ namespace aura::agent {
 struct PolicyConfig {
   bool enabled = false;
   int keep = 0;
-  int full_every = 1;   // snapshots per chain: a full one, then full_every-1 incremental ones
-  int minute = 0;       // hourly: minute of the hour
-  std::string at;       // daily/weekly/monthly: "HH:MM"
-  std::string day;      // weekly: "mon".."sun"; monthly: "1".."28" or "last"
+  int full_every = 1;  // snapshots per chain: a full one, then full_every-1 incremental ones
+  int minute = 0;      // hourly: minute of the hour
+  std::string at;      // daily/weekly/monthly: "HH:MM"
+  std::string day;     // weekly: "mon".."sun"; monthly: "1".."28" or "last"
   std::string timezone = "local";
   std::vector<std::string> targets;  // empty: the database's targets
 };
@@ -35,7 +35,7 @@ struct PolicyConfig {
 struct CheckConfig {
   bool enabled = false;
   std::string at = "03:30";
-  std::string day;       // "mon".."sun": weekly; empty: daily
+  std::string day;  // "mon".."sun": weekly; empty: daily
   std::string timezone = "local";
   std::string level = "quick";  // check: "quick" or "full"
 };
@@ -72,10 +72,10 @@ struct DatabaseConfig {
   PolicyConfig hourly, daily, weekly, monthly;
   CheckConfig check, drill;
   MigrationsConfig migrations;
-  int keep_last = 1;                         // retention: also keep the newest N snapshots
-  int64_t pitr_window_s = 7 * 86400;         // retention: WAL kept for point-in-time restore
-  int64_t generation_interval_s = 86400;     // continuous: a fresh generation snapshot this often
-  int64_t rpo_s = 0;                         // healthz: 0 = derived (see docs/DAEMON.md)
+  int keep_last = 1;                      // retention: also keep the newest N snapshots
+  int64_t pitr_window_s = 7 * 86400;      // retention: WAL kept for point-in-time restore
+  int64_t generation_interval_s = 86400;  // continuous: a fresh generation snapshot this often
+  int64_t rpo_s = 0;                      // healthz: 0 = derived (see docs/DAEMON.md)
   int busy_timeout_ms = 5000;
   int line = 0;
   std::string source;  // the [[database]] table as parsed (config reloads compare it)
@@ -95,18 +95,18 @@ struct AgentSettings {
   std::string state_dir = "/var/lib/aura-agent";
   std::string status_socket = "/run/aura-agent/agent.sock";
   std::string log_level = "info";
-  std::string log_file;                    // empty: <state_dir>/logs/agent.log (off under systemd)
-  int workers = 2;                         // threads for SQLite and file work
-  int max_concurrent_snapshots = 2;        // heavy jobs (snapshot, check, drill) at once
-  int max_concurrent_uploads = 4;          // WAL segment uploads at once
-  int64_t jitter_s = 300;                  // scheduled jobs start up to this late (per database)
-  int64_t poll_ms = 100;                   // continuous: how often to look for commits
-  int64_t segment_ms = 500;                // continuous: longest a commit waits in the spool
-  int64_t shutdown_timeout_s = 30;         // SIGTERM: wait this long for jobs in flight
-  int64_t prune_interval_s = 3600;         // retention runs this often (and after snapshots)
-  std::string status_tcp;                  // "127.0.0.1:PORT": loopback TCP, needs a token file
+  std::string log_file;              // empty: <state_dir>/logs/agent.log (off under systemd)
+  int workers = 2;                   // threads for SQLite and file work
+  int max_concurrent_snapshots = 2;  // heavy jobs (snapshot, check, drill) at once
+  int max_concurrent_uploads = 4;    // WAL segment uploads at once
+  int64_t jitter_s = 300;            // scheduled jobs start up to this late (per database)
+  int64_t poll_ms = 100;             // continuous: how often to look for commits
+  int64_t segment_ms = 500;          // continuous: longest a commit waits in the spool
+  int64_t shutdown_timeout_s = 30;   // SIGTERM: wait this long for jobs in flight
+  int64_t prune_interval_s = 3600;   // retention runs this often (and after snapshots)
+  std::string status_tcp;            // "127.0.0.1:PORT": loopback TCP, needs a token file
   std::string status_token_file;
-  std::string status_tcp_host;             // status_tcp parsed: an IP literal ("::1" unbracketed)
+  std::string status_tcp_host;  // status_tcp parsed: an IP literal ("::1" unbracketed)
   uint16_t status_tcp_port = 0;
 };
 

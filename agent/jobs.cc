@@ -109,8 +109,8 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
   Status saved = state.PutChain(db.name, target.name, policy, next);
   if (!saved.ok()) {
     // The snapshot is safe; the next one of this chain is simply full.
-    spdlog::warn("{} {}: could not record the chain state ({}); the next snapshot is full",
-                 db.name, policy, saved.message());
+    spdlog::warn("{} {}: could not record the chain state ({}); the next snapshot is full", db.name,
+                 policy, saved.message());
     (void)state.DropChain(db.name, target.name, policy);
   }
   return out;
@@ -197,7 +197,8 @@ Result<DrillResult> RunDrill(backup::Repository& repo, const DatabaseConfig& db,
   if (db.continuous) {
     auto p = backup::RestoreToPoint(repo, db.name, backup::PointInTime{}, target, ro);
     cleanup();
-    if (!p.ok()) return p.status().WithContext("restore drill to the newest replicated transaction");
+    if (!p.ok())
+      return p.status().WithContext("restore drill to the newest replicated transaction");
     d.txid = p->txid;
   }
   d.duration_ms = MillisSince(t0);

@@ -39,8 +39,9 @@ std::vector<std::string> Only(const std::vector<std::string>& names, const std::
 
 int RunBackupPolicy(const BackupArgs& args, const Output& out) {
   if (args.repo.config.empty()) {
-    return out.Fail(InvalidArgument("--policy needs --config (the chain state lives in the "
-                                    "agent's state directory)"));
+    return out.Fail(
+        InvalidArgument("--policy needs --config (the chain state lives in the "
+                        "agent's state directory)"));
   }
   auto cfg = LoadConfig(args.repo.config);
   if (!cfg.ok()) return out.Fail(cfg.status());
@@ -82,18 +83,17 @@ int RunBackupPolicy(const BackupArgs& args, const Output& out) {
                          {"size", s.size},
                          {"stored_size", s.stored_size},
                          {"duration_ms", m.duration_ms}});
-      std::string kind = r->incremental
-                             ? "incremental on " + s.base + ", " +
-                                   std::to_string(m.pages_changed) + " page(s) changed"
-                             : "full (" + r->why_full + ")";
+      std::string kind = r->incremental ? "incremental on " + s.base + ", " +
+                                              std::to_string(m.pages_changed) + " page(s) changed"
+                                        : "full (" + r->why_full + ")";
       out.Line(args.policy + " snapshot " + s.snapshot + " of " + db->name + " -> " + t.name +
-               ": " + kind + ", " + HumanBytes(s.size) + " database, " +
-               HumanBytes(s.stored_size) + " stored, " + std::to_string(m.duration_ms) + " ms");
+               ": " + kind + ", " + HumanBytes(s.size) + " database, " + HumanBytes(s.stored_size) +
+               " stored, " + std::to_string(m.duration_ms) + " ms");
     }
   }
   if (ran == 0) {
-    return out.Fail(InvalidArgument("no selected database has a '" + args.policy +
-                                    "' policy in " + args.repo.config));
+    return out.Fail(InvalidArgument("no selected database has a '" + args.policy + "' policy in " +
+                                    args.repo.config));
   }
   out.Json({{"snapshots", results}});
   return 0;
@@ -126,8 +126,8 @@ int RunPruneCommand(const PruneArgs& args, const Output& out) {
       if (!verified.ok()) return out.Fail(verified.status());
       auto r = RunPrune(*t.repo, *db, *verified, SystemClock::Instance().Now(), args.dry_run);
       if (!r.ok()) {
-        return out.Fail(r.status().WithContext("prune of " + db->name + " on target '" + t.name +
-                                               "'"));
+        return out.Fail(
+            r.status().WithContext("prune of " + db->name + " on target '" + t.name + "'"));
       }
       json snaps = json::array();
       size_t keep = 0, go = 0, seg_keep = 0, seg_go = 0;

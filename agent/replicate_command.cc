@@ -37,7 +37,8 @@ std::string DefaultSpool(const std::string& db_path) {
 
 // Uploads until told to stop, waking whenever a segment is spooled; backs off after errors.
 // Compacts closed windows when the compactor says there can be some.
-void UploadLoop(backup::Replicator& r, backup::Compactor& compactor, const std::atomic<bool>& stop) {
+void UploadLoop(backup::Replicator& r, backup::Compactor& compactor,
+                const std::atomic<bool>& stop) {
   auto backoff = std::chrono::milliseconds(100);
   while (!stop) {
     auto c = compactor.RunIfDue(r.status().segments_uploaded);
@@ -76,8 +77,8 @@ void StepLoop(backup::Replicator& r, const ReplicateArgs& args, const Output& ou
       }
     }
     auto idle = now - last_active > std::chrono::seconds(1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(idle ? std::max(args.poll_ms, 50)
-                                                                : args.poll_ms));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(idle ? std::max(args.poll_ms, 50) : args.poll_ms));
   }
   (void)out;
 }

@@ -63,8 +63,10 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   AURA_RETURN_IF_ERROR(s->db_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"));
   AURA_ASSIGN_OR_RETURN(int64_t version, s->db_.QueryInt("PRAGMA user_version"));
   if (version > kSchemaVersion) {
-    return Unsupported("state database " + s->path_ + " was written by a newer aura-agent "
-                       "(schema " + std::to_string(version) + "); upgrade the agent");
+    return Unsupported("state database " + s->path_ +
+                       " was written by a newer aura-agent "
+                       "(schema " +
+                       std::to_string(version) + "); upgrade the agent");
   }
   AURA_RETURN_IF_ERROR(s->db_.Exec(kSchema));
   AURA_RETURN_IF_ERROR(s->db_.Exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)));
@@ -74,14 +76,16 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
 Result<JobRecord> StateStore::Job(const std::string& database, const std::string& job,
                                   TimePoint now) {
   std::lock_guard lock(mu_);
-  AURA_ASSIGN_OR_RETURN(Statement ins, db_.Prepare(
-      "INSERT OR IGNORE INTO jobs(database, job, first_seen_us) VALUES(?, ?, ?)"));
+  AURA_ASSIGN_OR_RETURN(
+      Statement ins,
+      db_.Prepare("INSERT OR IGNORE INTO jobs(database, job, first_seen_us) VALUES(?, ?, ?)"));
   AURA_RETURN_IF_ERROR(ins.BindAll(database, job, ToUnixMicros(now)));
   AURA_RETURN_IF_ERROR(ins.Step().status());
-  AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-      "SELECT last_occurrence_us, first_seen_us, last_run_us, last_ok_us, last_result, "
-      "last_error, last_duration_ms, last_size, last_snapshot FROM jobs "
-      "WHERE database = ? AND job = ?"));
+  AURA_ASSIGN_OR_RETURN(
+      Statement st,
+      db_.Prepare("SELECT last_occurrence_us, first_seen_us, last_run_us, last_ok_us, last_result, "
+                  "last_error, last_duration_ms, last_size, last_snapshot FROM jobs "
+                  "WHERE database = ? AND job = ?"));
   AURA_RETURN_IF_ERROR(st.BindAll(database, job));
   AURA_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return InternalError("state: job row vanished");
@@ -101,9 +105,11 @@ Result<JobRecord> StateStore::Job(const std::string& database, const std::string
 Status StateStore::SetOccurrence(const std::string& database, const std::string& job,
                                  TimePoint occurrence) {
   std::lock_guard lock(mu_);
-  AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-      "INSERT INTO jobs(database, job, first_seen_us, last_occurrence_us) VALUES(?1, ?2, ?3, ?3) "
-      "ON CONFLICT(database, job) DO UPDATE SET last_occurrence_us = ?3"));
+  AURA_ASSIGN_OR_RETURN(
+      Statement st,
+      db_.Prepare("INSERT INTO jobs(database, job, first_seen_us, last_occurrence_us) VALUES(?1, "
+                  "?2, ?3, ?3) "
+                  "ON CONFLICT(database, job) DO UPDATE SET last_occurrence_us = ?3"));
   AURA_RETURN_IF_ERROR(st.BindAll(database, job, ToUnixMicros(occurrence)));
   return st.Step().status();
 }
@@ -112,9 +118,9 @@ Status StateStore::RecordRun(const std::string& database, const std::string& job
                              TimePoint finished, const Status& result, int64_t duration_ms,
                              uint64_t size, const std::string& snapshot) {
   std::lock_guard lock(mu_);
-  AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-      "INSERT INTO jobs(database, job, first_seen_us) VALUES(?1, ?2, ?3) "
-      "ON CONFLICT(database, job) DO NOTHING"));
+  AURA_ASSIGN_OR_RETURN(
+      Statement st, db_.Prepare("INSERT INTO jobs(database, job, first_seen_us) VALUES(?1, ?2, ?3) "
+                                "ON CONFLICT(database, job) DO NOTHING"));
   AURA_RETURN_IF_ERROR(st.BindAll(database, job, ToUnixMicros(finished)));
   AURA_RETURN_IF_ERROR(st.Step().status());
   AURA_ASSIGN_OR_RETURN(
@@ -167,8 +173,9 @@ Status StateStore::PutChain(const std::string& database, const std::string& targ
 Status StateStore::DropChain(const std::string& database, const std::string& target,
                              const std::string& policy) {
   std::lock_guard lock(mu_);
-  AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-      "DELETE FROM chains WHERE database = ? AND target = ? AND policy = ?"));
+  AURA_ASSIGN_OR_RETURN(
+      Statement st,
+      db_.Prepare("DELETE FROM chains WHERE database = ? AND target = ? AND policy = ?"));
   AURA_RETURN_IF_ERROR(st.BindAll(database, target, policy));
   return st.Step().status();
 }
@@ -176,9 +183,10 @@ Status StateStore::DropChain(const std::string& database, const std::string& tar
 Status StateStore::MarkVerified(const std::string& database, const std::string& target,
                                 const std::string& snapshot, TimePoint when) {
   std::lock_guard lock(mu_);
-  AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-      "INSERT OR REPLACE INTO verified(database, target, snapshot, verified_us) "
-      "VALUES(?, ?, ?, ?)"));
+  AURA_ASSIGN_OR_RETURN(
+      Statement st,
+      db_.Prepare("INSERT OR REPLACE INTO verified(database, target, snapshot, verified_us) "
+                  "VALUES(?, ?, ?, ?)"));
   AURA_RETURN_IF_ERROR(st.BindAll(database, target, snapshot, ToUnixMicros(when)));
   return st.Step().status();
 }
@@ -186,8 +194,8 @@ Status StateStore::MarkVerified(const std::string& database, const std::string& 
 Result<std::set<std::string>> StateStore::Verified(const std::string& database,
                                                    const std::string& target) {
   std::lock_guard lock(mu_);
-  AURA_ASSIGN_OR_RETURN(Statement st, db_.Prepare(
-      "SELECT snapshot FROM verified WHERE database = ? AND target = ?"));
+  AURA_ASSIGN_OR_RETURN(
+      Statement st, db_.Prepare("SELECT snapshot FROM verified WHERE database = ? AND target = ?"));
   AURA_RETURN_IF_ERROR(st.BindAll(database, target));
   std::set<std::string> out;
   for (;;) {

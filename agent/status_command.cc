@@ -71,22 +71,24 @@ std::string Duration(int64_t s) {
 void PrintTable(const json& st) {
   const TimePoint now = SystemClock::Instance().Now();
   const json& a = st["agent"];
-  std::printf("aura-agent %s, pid %lld, up %s, config %s\n", a["version"].get<std::string>().c_str(),
-              a["pid"].get<long long>(), Duration(a["uptime_seconds"].get<int64_t>()).c_str(),
+  std::printf("aura-agent %s, pid %lld, up %s, config %s\n",
+              a["version"].get<std::string>().c_str(), a["pid"].get<long long>(),
+              Duration(a["uptime_seconds"].get<int64_t>()).c_str(),
               a["config_path"].get<std::string>().c_str());
   if (!a["config_error"].is_null()) {
     std::printf("  last reload REJECTED (still running the previous config): %s\n",
                 a["config_error"].get<std::string>().c_str());
   }
   std::printf("overall: %s\n\n", st["healthy"].get<bool>() ? "healthy" : "UNHEALTHY");
-  std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", "DATABASE", "HEALTH",
-              "LAST SNAPSHOT", "SIZE", "STORED", "WAL LAG", "SPOOL", "NEXT");
+  std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", "DATABASE", "HEALTH", "LAST SNAPSHOT",
+              "SIZE", "STORED", "WAL LAG", "SPOOL", "NEXT");
   for (const json& d : st["databases"]) {
     std::string last = "-", size = "-", stored = "-";
     const json& ls = d["last_snapshot"];
     if (!ls.is_null()) {
-      last = ls.value("result", "") == "ok" ? Ago(ls["finished"], now) + " (" + ls.value("policy", "") + ")"
-                                           : "FAILED " + Ago(ls["finished"], now);
+      last = ls.value("result", "") == "ok"
+                 ? Ago(ls["finished"], now) + " (" + ls.value("policy", "") + ")"
+                 : "FAILED " + Ago(ls["finished"], now);
       if (ls.contains("size")) size = HumanBytes(ls["size"].get<uint64_t>());
       if (ls.contains("stored_size")) stored = HumanBytes(ls["stored_size"].get<uint64_t>());
     }
@@ -126,7 +128,8 @@ void PrintTable(const json& st) {
       line += std::string(line.empty() ? "" : "; ") + job + " " +
               (o.value("result", "") == "ok" ? "ok " : "FAILED ") + Ago(o["finished"], now);
     }
-    if (!line.empty()) std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), line.c_str());
+    if (!line.empty())
+      std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), line.c_str());
   }
   for (const json& d : st["databases"]) {
     for (const json& p : d["problems"]) {
@@ -143,7 +146,8 @@ int RunStatus(const StatusArgs& args, const Output& out) {
   std::optional<Config> cfg;
   if (socket.empty()) {
     if (args.config.empty()) {
-      return out.Fail(InvalidArgument("pass --config FILE (to read its status_socket) or --socket PATH"));
+      return out.Fail(
+          InvalidArgument("pass --config FILE (to read its status_socket) or --socket PATH"));
     }
     auto loaded = LoadConfig(args.config);
     if (!loaded.ok()) return out.Fail(loaded.status());
@@ -165,12 +169,13 @@ int RunStatus(const StatusArgs& args, const Output& out) {
   }
   if (!res.ok()) return out.Fail(res.status());
   if (res->first == 401) {
-    return out.Fail(PermissionDenied("the agent refused the bearer token (status_token_file must "
-                                     "hold the token the agent was started with)"));
+    return out.Fail(
+        PermissionDenied("the agent refused the bearer token (status_token_file must "
+                         "hold the token the agent was started with)"));
   }
   if (res->first != 200) {
-    return out.Fail(Unavailable("the agent answered HTTP " + std::to_string(res->first) + ": " +
-                                res->second));
+    return out.Fail(
+        Unavailable("the agent answered HTTP " + std::to_string(res->first) + ": " + res->second));
   }
   json st = json::parse(res->second, nullptr, false);
   if (st.is_discarded()) return out.Fail(Corruption("the agent's status is not JSON"));

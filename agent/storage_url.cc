@@ -57,7 +57,8 @@ Result<std::shared_ptr<backup::Storage>> OpenTarget(const TargetConfig& t) {
   if (o.max_attempts) c->max_attempts = static_cast<int>(*o.max_attempts);
   Status valid = backup::ValidateS3Config(*c);
   if (!valid.ok()) return valid.WithContext("target '" + t.name + "'");
-  return std::shared_ptr<backup::Storage>(std::make_shared<backup::S3Storage>(std::move(c).value()));
+  return std::shared_ptr<backup::Storage>(
+      std::make_shared<backup::S3Storage>(std::move(c).value()));
 }
 
 }  // namespace aura::agent

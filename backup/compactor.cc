@@ -36,7 +36,8 @@ bool Contiguous(const std::vector<SegmentRef>& s) {
 
 Compactor::Compactor(std::shared_ptr<Repository> repo, std::string database,
                      std::string scratch_dir, const Clock* clock)
-    : repo_(std::move(repo)), database_(std::move(database)),
+    : repo_(std::move(repo)),
+      database_(std::move(database)),
       scratch_dir_(std::move(scratch_dir)),
       clock_(clock != nullptr ? clock : &SystemClock::Instance()),
       last_upload_seen_us_(ToUnixMicros(clock_->Now())) {}
@@ -52,8 +53,7 @@ Result<int> Compactor::RunIfDue(uint64_t segments_uploaded) {
       std::chrono::duration_cast<std::chrono::microseconds>(kCompactionLevels[2].window).count() +
       kGraceUs + kQuietEveryUs;
   const int64_t since_run = now - last_run_us_;
-  const bool due = !ran_ ||
-                   (uploads_seen_ != uploads_at_last_run_ && since_run >= kBusyEveryUs) ||
+  const bool due = !ran_ || (uploads_seen_ != uploads_at_last_run_ && since_run >= kBusyEveryUs) ||
                    (since_run >= kQuietEveryUs && now - last_upload_seen_us_ <= settle_us);
   if (!due) return 0;
   ran_ = true;
@@ -75,7 +75,8 @@ Result<int> Compactor::Run() {
   const int64_t now = ToUnixMicros(clock_->Now());
   for (const CompactionLevel& level : kCompactionLevels) {
     AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> segs, repo_->ListSegments(database_));
-    const int64_t window_us = std::chrono::duration_cast<std::chrono::microseconds>(level.window).count();
+    const int64_t window_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(level.window).count();
     std::map<std::pair<uint64_t, int64_t>, Window> windows;
     std::set<std::tuple<uint64_t, uint64_t, uint64_t>> outputs;  // (generation, first, last)
     for (const SegmentRef& s : segs) {
@@ -101,7 +102,8 @@ Result<int> Compactor::Run() {
       }
       if (level.keep_transactions) {
         // Everything in the inputs is now in the level-1 segment.
-        for (const SegmentRef& in : w.inputs) AURA_RETURN_IF_ERROR(repo_->storage().Delete(in.Name()));
+        for (const SegmentRef& in : w.inputs)
+          AURA_RETURN_IF_ERROR(repo_->storage().Delete(in.Name()));
       }
     }
   }
@@ -132,8 +134,8 @@ Status Compactor::Merge(const std::vector<SegmentRef>& inputs, const CompactionL
           for (const SegmentRef& in : inputs) {
             uint64_t seen = 0;  // skip each input's own header
             AURA_RETURN_IF_ERROR(ReadSegment(*repo_, in, [&](std::span<const uint8_t> d) {
-              size_t skip = static_cast<size_t>(
-                  std::min<uint64_t>(d.size(), kSegmentHeaderSize - std::min(seen, uint64_t{kSegmentHeaderSize})));
+              size_t skip = static_cast<size_t>(std::min<uint64_t>(
+                  d.size(), kSegmentHeaderSize - std::min(seen, uint64_t{kSegmentHeaderSize})));
               seen += d.size();
               return write(d.subspan(skip));
             }));
@@ -148,8 +150,7 @@ Status Compactor::Merge(const std::vector<SegmentRef>& inputs, const CompactionL
     uint64_t offset = 0;
     uint32_t db_pages = 0;
     for (const SegmentRef& in : inputs) {
-      SegmentParser parser({nullptr,
-                            nullptr,
+      SegmentParser parser({nullptr, nullptr,
                             [&](uint32_t pgno, std::span<const uint8_t> page) -> Status {
                               AURA_RETURN_IF_ERROR(scratch.file().WriteAll(page));
                               newest[pgno] = offset;
@@ -160,9 +161,8 @@ Status Compactor::Merge(const std::vector<SegmentRef>& inputs, const CompactionL
                               db_pages = t.db_pages;
                               return Status::Ok();
                             }});
-      AURA_RETURN_IF_ERROR(ReadSegment(*repo_, in, [&](std::span<const uint8_t> d) {
-        return parser.Feed(d);
-      }));
+      AURA_RETURN_IF_ERROR(
+          ReadSegment(*repo_, in, [&](std::span<const uint8_t> d) { return parser.Feed(d); }));
       AURA_RETURN_IF_ERROR(parser.Finish().WithContext(in.Name()));
     }
     uint32_t count = 0;
@@ -179,8 +179,9 @@ Status Compactor::Merge(const std::vector<SegmentRef>& inputs, const CompactionL
           for (const auto& [pgno, off] : newest) {
             if (pgno > db_pages) continue;
             PutLE32(rec.data(), pgno);
-            AURA_ASSIGN_OR_RETURN(size_t n, scratch.file().ReadAt(
-                                                off, std::span<uint8_t>(rec.data() + 4, h.page_size)));
+            AURA_ASSIGN_OR_RETURN(
+                size_t n,
+                scratch.file().ReadAt(off, std::span<uint8_t>(rec.data() + 4, h.page_size)));
             if (n != h.page_size) return IOError("compaction scratch file is short");
             AURA_RETURN_IF_ERROR(write(rec));
           }

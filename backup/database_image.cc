@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -34,7 +34,8 @@ Status CheckHeader(sqlite3_file* f, const std::string& path) {
   uint8_t header[16] = {};
   if (size >= 16) f->pMethods->xRead(f, header, 16, 0);
   if (size < 16 || std::memcmp(header, "SQLite format 3\0", 16) != 0) {
-    return NotADatabase(path + " is not an SQLite database (it lacks the 'SQLite format 3' "
+    return NotADatabase(path +
+                        " is not an SQLite database (it lacks the 'SQLite format 3' "
                         "header); check the path");
   }
   return Status::Ok();
@@ -60,8 +61,8 @@ Result<std::unique_ptr<DatabaseImage>> DatabaseImage::OpenAt(const std::string& 
   img->path_ = path;
   AURA_RETURN_IF_ERROR(img->Init(busy_timeout_ms, frame));
   const WalScan& w = img->wal_;
-  if (frame > 0 && (w.header.salt1 != salt1 || w.header.salt2 != salt2 ||
-                    w.last_commit_frame != frame)) {
+  if (frame > 0 &&
+      (w.header.salt1 != salt1 || w.header.salt2 != salt2 || w.last_commit_frame != frame)) {
     return Busy("the WAL of " + path + " moved on while its image was read; retrying");
   }
   return img;

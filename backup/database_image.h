@@ -27,10 +27,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <vector>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "backup/wal_format.h"
 #include "common/file_io.h"
@@ -61,16 +61,15 @@ Status CheckDatabasePath(const std::string& path);
 
 class DatabaseImage {
  public:
-  static Result<std::unique_ptr<DatabaseImage>> Open(const std::string& path,
-                                                     int busy_timeout_ms);
+  static Result<std::unique_ptr<DatabaseImage>> Open(const std::string& path, int busy_timeout_ms);
 
   // The image as of commit frame `frame` of the WAL with salts salt1/salt2 (not the newest
   // commit). Only consistent while a reader that has not moved past `frame` holds its lock, so
   // that no checkpoint copied newer frames into the database file: the WAL follower uses it
   // right after its own poll. kBusy if the WAL is no longer that one.
-  static Result<std::unique_ptr<DatabaseImage>> OpenAt(const std::string& path,
-                                                       int busy_timeout_ms, uint32_t salt1,
-                                                       uint32_t salt2, uint64_t frame);
+  static Result<std::unique_ptr<DatabaseImage>> OpenAt(const std::string& path, int busy_timeout_ms,
+                                                       uint32_t salt1, uint32_t salt2,
+                                                       uint64_t frame);
   ~DatabaseImage();
 
   uint32_t page_size() const { return page_size_; }

@@ -31,8 +31,8 @@ std::string Key::IdHex() const {
   return HexEncode(b);
 }
 
-Result<Key> DeriveKeyFromPassphrase(const std::string& passphrase,
-                                    const std::vector<uint8_t>& salt, const ScryptParams& params) {
+Result<Key> DeriveKeyFromPassphrase(const std::string& passphrase, const std::vector<uint8_t>& salt,
+                                    const ScryptParams& params) {
   if (passphrase.empty()) return KeyError("the backup passphrase is empty");
   std::array<uint8_t, 32> out{};
   if (EVP_PBE_scrypt(passphrase.data(), passphrase.size(), salt.data(), salt.size(), params.n,

@@ -46,8 +46,8 @@ struct ScryptParams {
 };
 
 // Derives a key from a passphrase. kKeyError if the passphrase is empty.
-Result<Key> DeriveKeyFromPassphrase(const std::string& passphrase,
-                                    const std::vector<uint8_t>& salt, const ScryptParams& params);
+Result<Key> DeriveKeyFromPassphrase(const std::string& passphrase, const std::vector<uint8_t>& salt,
+                                    const ScryptParams& params);
 
 class Keyring {
  public:

@@ -137,9 +137,9 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& wh
     }
     if (j.contains("replication")) {
       const json& r = j["replication"];
-      m.replication = ReplicationPoint{r.at("generation").get<uint64_t>(),
-                                       r.at("txid").get<uint64_t>(),
-                                       r.at("db_checksum").get<uint64_t>()};
+      m.replication =
+          ReplicationPoint{r.at("generation").get<uint64_t>(), r.at("txid").get<uint64_t>(),
+                           r.at("db_checksum").get<uint64_t>()};
     }
     if (j.contains("db_checksum")) {
       m.db_checksum = j["db_checksum"].get<uint64_t>();

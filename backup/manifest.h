@@ -34,9 +34,9 @@ struct ManifestObject {
 // The part of a manifest anyone with read access to the repository can see.
 struct SnapshotSummary {
   std::string database;
-  std::string snapshot;  // id
+  std::string snapshot;       // id
   std::string kind = "full";  // "full" or "incremental"
-  std::string base;          // incremental: the snapshot id it applies on top of
+  std::string base;           // incremental: the snapshot id it applies on top of
   TimePoint created{};
   std::string label;
   uint32_t page_size = 0;

@@ -71,8 +71,8 @@ struct ObjectEncoder::Impl {
 };
 
 Result<std::unique_ptr<ObjectEncoder>> ObjectEncoder::Start(ObjectWriter* out,
-                                                            const ObjectSpec& spec,
-                                                            const Key* key, int threads) {
+                                                            const ObjectSpec& spec, const Key* key,
+                                                            int threads) {
   std::unique_ptr<ObjectEncoder> e(new ObjectEncoder());
   ObjectHeader& h = e->header_;
   h.kind = spec.kind;
@@ -101,8 +101,8 @@ Result<std::unique_ptr<ObjectEncoder>> ObjectEncoder::Start(ObjectWriter* out,
     const std::vector<uint8_t>& in = *b.data;
     if (compression == Compression::kNone) return ip->sealer.Seal(b.index, false, in);
     std::vector<uint8_t> z(ZSTD_compressBound(in.size()));
-    size_t n = ZSTD_compressCCtx(ThreadCCtx(), z.data(), z.size(), in.data(), in.size(),
-                                 ip->zstd_level);
+    size_t n =
+        ZSTD_compressCCtx(ThreadCCtx(), z.data(), z.size(), in.data(), in.size(), ip->zstd_level);
     if (ZSTD_isError(n)) return InternalError(std::string("zstd: ") + ZSTD_getErrorName(n));
     return ip->sealer.Seal(b.index, false, std::span<const uint8_t>(z.data(), n));
   };
@@ -178,8 +178,7 @@ Result<ObjectHeader> ReadObjectHeader(ObjectReader& in, const std::string& what)
   if (!len.ok()) return len.status().WithContext(what);
   if (n < kFixedHeaderSize || *len < n) return Corruption(what + ": truncated header");
   buf.resize(*len);
-  AURA_ASSIGN_OR_RETURN(size_t rest,
-                        ReadUpTo(in, std::span<uint8_t>(buf.data() + n, *len - n)));
+  AURA_ASSIGN_OR_RETURN(size_t rest, ReadUpTo(in, std::span<uint8_t>(buf.data() + n, *len - n)));
   if (rest != *len - n) return Corruption(what + ": truncated header");
   return DecodeHeader(buf, what);
 }
@@ -237,8 +236,8 @@ Result<ObjectSummary> ObjectDecoder::ReadAll(
                          std::span<const uint8_t>(in.data() + sealed_len, kTagSize)));
     if (h.compression == Compression::kNone) return opened;
     std::vector<uint8_t> out(h.block_size);
-    size_t n = ZSTD_decompressDCtx(ThreadDCtx(), out.data(), out.size(), opened.data(),
-                                   opened.size());
+    size_t n =
+        ZSTD_decompressDCtx(ThreadDCtx(), out.data(), out.size(), opened.data(), opened.size());
     if (ZSTD_isError(n)) {
       return Corruption("chunk " + std::to_string(b.index) + " does not decompress");
     }
@@ -317,8 +316,8 @@ Result<ObjectSummary> PutSealedObject(Storage& storage, const ObjectSpec& spec,
   return summary;
 }
 
-Result<std::string> GetSealedObject(Storage& storage, const std::string& name,
-                                    const Keyring& keys, ObjectHeader* header_out) {
+Result<std::string> GetSealedObject(Storage& storage, const std::string& name, const Keyring& keys,
+                                    ObjectHeader* header_out) {
   AURA_ASSIGN_OR_RETURN(auto reader, storage.Open(name));
   AURA_ASSIGN_OR_RETURN(auto decoder, ObjectDecoder::Open(std::move(reader), keys, name, 1));
   std::string out;

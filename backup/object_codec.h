@@ -78,8 +78,7 @@ class ObjectDecoder {
   // header. kKeyError if the object is encrypted and `keys` lacks its key.
   static Result<std::unique_ptr<ObjectDecoder>> Open(std::unique_ptr<ObjectReader> in,
                                                      const Keyring& keys,
-                                                     const std::string& expected_name,
-                                                     int threads);
+                                                     const std::string& expected_name, int threads);
   ~ObjectDecoder();
 
   const ObjectHeader& header() const { return header_; }
@@ -105,7 +104,7 @@ Result<ObjectSummary> PutSealedObject(Storage& storage, const ObjectSpec& spec,
                                       std::span<const uint8_t> plaintext, const Key* key,
                                       const WriteOptions& options);
 // Reads and verifies a small object whole.
-Result<std::string> GetSealedObject(Storage& storage, const std::string& name,
-                                    const Keyring& keys, ObjectHeader* header_out = nullptr);
+Result<std::string> GetSealedObject(Storage& storage, const std::string& name, const Keyring& keys,
+                                    ObjectHeader* header_out = nullptr);
 
 }  // namespace aura::backup

@@ -64,8 +64,8 @@ Result<std::vector<uint8_t>> EncodeHeader(ObjectHeader& h) {
   if (h.block_size < kMinBlockSize || h.block_size > kMaxBlockSize) {
     return InvalidArgument("block size out of range");
   }
-  size_t total = kFixedHeaderSize + h.name.size() + 4 + h.public_metadata.size() +
-                 kHeaderDigestSize;
+  size_t total =
+      kFixedHeaderSize + h.name.size() + 4 + h.public_metadata.size() + kHeaderDigestSize;
   std::vector<uint8_t> b(total, 0);
   std::memcpy(b.data(), kObjectMagic, 8);
   PutLE16(&b[8], h.version);
@@ -205,8 +205,8 @@ Result<std::vector<uint8_t>> ChunkSealer::Seal(uint64_t index, bool final,
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   auto nonce = Nonce(index);
   int n = 0;
-  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, object_key_.data(),
-                         nonce.data()) != 1 ||
+  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, object_key_.data(), nonce.data()) !=
+          1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &n, ad.data(), static_cast<int>(ad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), payload, &n, plaintext.data(),
                         static_cast<int>(plaintext.size())) != 1 ||
@@ -239,8 +239,8 @@ Result<std::vector<uint8_t>> ChunkSealer::Open(uint64_t index, bool final,
   int n = 0;
   uint8_t tag_copy[kTagSize];
   std::memcpy(tag_copy, tag.data(), kTagSize);
-  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, object_key_.data(),
-                         nonce.data()) != 1 ||
+  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, object_key_.data(), nonce.data()) !=
+          1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &n, ad.data(), static_cast<int>(ad.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), out.data(), &n, sealed.data(),
                         static_cast<int>(sealed.size())) != 1 ||

@@ -34,7 +34,8 @@ class PageState {
 
   // True if page `pgno` (1-based) differs from what the state holds (or is beyond its end).
   // Computes the fast hash once into `*fast_out` for a following SetPage.
-  bool Changed(uint32_t pgno, std::span<const uint8_t> page, std::pair<uint64_t, uint64_t>* fast_out) const;
+  bool Changed(uint32_t pgno, std::span<const uint8_t> page,
+               std::pair<uint64_t, uint64_t>* fast_out) const;
   // Records page `pgno`'s new content (its fast hash from Changed, or computed if null).
   void SetPage(uint32_t pgno, std::span<const uint8_t> page,
                const std::pair<uint64_t, uint64_t>* fast = nullptr);

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <unordered_map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "backup/db_checksum.h"
 #include "backup/file_checksum.h"
@@ -75,7 +75,10 @@ Result<uint64_t> LastTxidAtOrBefore(Repository& repo, const Catalog& c, uint64_t
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     AURA_ASSIGN_OR_RETURN(auto times, SegmentCommitTimes(repo, segs[mid]));
-    if (times.first <= t) lo = mid + 1; else hi = mid;
+    if (times.first <= t)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo == 0) return uint64_t{0};
   const SegmentRef& s = segs[lo - 1];
@@ -85,7 +88,10 @@ Result<uint64_t> LastTxidAtOrBefore(Repository& repo, const Catalog& c, uint64_t
   SegmentParser* self = nullptr;
   SegmentParser parser({nullptr,
                         [&](const TxnHeader& h) {
-                          if (h.commit_us > t) self->Stop(); else found = h.txid;
+                          if (h.commit_us > t)
+                            self->Stop();
+                          else
+                            found = h.txid;
                           return Status::Ok();
                         },
                         nullptr, nullptr});
@@ -147,7 +153,8 @@ Status ChooseTarget(Repository& repo, const Catalog& c, const PointInTime& point
     best = &s;
   }
   if (best == nullptr) {
-    return NotFound("no snapshot of '" + (c.snaps.empty() ? std::string("?") : c.snaps[0].ref.database) +
+    return NotFound("no snapshot of '" +
+                    (c.snaps.empty() ? std::string("?") : c.snaps[0].ref.database) +
                     "' at or before the requested point");
   }
   plan.base = best->ref;
@@ -172,10 +179,11 @@ Status ChooseChain(const Catalog& c, RestorePlan& plan) {
     for (const SegmentRef& s : c.segs) {
       if (s.generation != plan.generation || s.first_txid != p + 1) continue;
       if (!PerTxn(s) && s.last_txid > plan.target_txid) continue;  // compacted: end only
-      bool better = pick == nullptr ||
-                    (std::min(s.last_txid, plan.target_txid) > std::min(pick->last_txid, plan.target_txid)) ||
-                    (std::min(s.last_txid, plan.target_txid) == std::min(pick->last_txid, plan.target_txid) &&
-                     s.level > pick->level);
+      bool better =
+          pick == nullptr ||
+          (std::min(s.last_txid, plan.target_txid) > std::min(pick->last_txid, plan.target_txid)) ||
+          (std::min(s.last_txid, plan.target_txid) == std::min(pick->last_txid, plan.target_txid) &&
+           s.level > pick->level);
       if (better) pick = &s;
     }
     if (pick == nullptr) {
@@ -210,7 +218,8 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
         return Corruption(seg.Name() + ": belongs to another database or generation");
       }
       if (h.checksum_before != sum.value()) {
-        return Corruption(seg.Name() + ": does not start from the database the chain has built "
+        return Corruption(seg.Name() +
+                          ": does not start from the database the chain has built "
                           "(checksum before mismatch)");
       }
       return Status::Ok();
@@ -244,7 +253,8 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
     self = &parser;
     AURA_RETURN_IF_ERROR(ParseSegment(repo, seg, parser));
     if (applied == header_last && checksum_after != sum.value()) {
-      return Corruption(seg.Name() + ": the database after it differs from the source's "
+      return Corruption(seg.Name() +
+                        ": the database after it differs from the source's "
                         "(checksum after mismatch)");
     }
   }
@@ -270,8 +280,8 @@ Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& databa
   AURA_ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(repo, database, point));
   RestoreResult result;
   Manifest base;
-  AURA_ASSIGN_OR_RETURN(TempFile temp, RestoreSnapshotToTemp(repo, plan.base, target, o.threads,
-                                                             &base, &result));
+  AURA_ASSIGN_OR_RETURN(TempFile temp,
+                        RestoreSnapshotToTemp(repo, plan.base, target, o.threads, &base, &result));
   if (!plan.chain.empty()) {
     AURA_RETURN_IF_ERROR(ApplyChain(repo, plan, base, temp.file()));
     AURA_ASSIGN_OR_RETURN(result.bytes, temp.file().Size());
@@ -284,9 +294,9 @@ Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& databa
   }
   result.txid = plan.target_txid;
   AURA_RETURN_IF_ERROR(FinishRestore(temp, target, o.check, result));
-  result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - t0)
-                           .count();
+  result.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   return result;
 }
 

@@ -23,7 +23,8 @@ struct Replicator::Undo {
 };
 
 Replicator::Replicator(ReplicatorOptions options, std::shared_ptr<Repository> repo)
-    : opts_(std::move(options)), repo_(std::move(repo)),
+    : opts_(std::move(options)),
+      repo_(std::move(repo)),
       clock_(opts_.clock != nullptr ? opts_.clock : &SystemClock::Instance()) {
   status_.database = opts_.database;
 }
@@ -84,10 +85,10 @@ Status Replicator::ConsumeTxn(const WalTxn& txn, bool catch_up) {
                      "they succeed");
     }
     undo_ = std::make_unique<Undo>(Undo{pos_, last_txid_, checksum_.pages(), db_pages_, {}});
-    AURA_ASSIGN_OR_RETURN(builder_, SegmentBuilder::Start(opts_.spool_dir, generation_,
-                                                          follower_->page_size(), last_txid_ + 1,
-                                                          catch_up_before_.value_or(
-                                                              checksum_.value())));
+    AURA_ASSIGN_OR_RETURN(
+        builder_,
+        SegmentBuilder::Start(opts_.spool_dir, generation_, follower_->page_size(), last_txid_ + 1,
+                              catch_up_before_.value_or(checksum_.value())));
     builder_started_ = std::chrono::steady_clock::now();
   }
   std::vector<std::pair<uint32_t, uint64_t>> pages;
@@ -172,9 +173,8 @@ void Replicator::WaitForSpooled(std::chrono::milliseconds timeout) {
 }
 
 Status Replicator::PollOnce(bool* gap, bool catch_up) {
-  auto outcome = follower_->Poll(pos_, pos_under_lock_, [&](const WalTxn& t) {
-    return ConsumeTxn(t, catch_up);
-  });
+  auto outcome = follower_->Poll(pos_, pos_under_lock_,
+                                 [&](const WalTxn& t) { return ConsumeTxn(t, catch_up); });
   if (!outcome.ok()) return outcome.status();
   *gap = *outcome == WalFollower::Outcome::kGap;
   no_wal_ = *outcome == WalFollower::Outcome::kNoWal;
@@ -289,23 +289,23 @@ std::string Replicator::StatusJson(TimePoint now) const {
   double lag = s.pending_txns > 0 && s.last_uploaded_commit_us > 0
                    ? (now_us - s.last_uploaded_commit_us) / 1e6
                    : 0.0;
-  nlohmann::json j = {{"database", s.database},
-                      {"lag_seconds", lag},
-                      {"seconds_since_last_shipped_commit",
-                       s.last_uploaded_commit_us > 0 ? (now_us - s.last_uploaded_commit_us) / 1e6
-                                                     : -1.0},
-                      {"generation", GenerationName(s.generation)},
-                      {"spooled_txid", s.spooled_txid},
-                      {"uploaded_txid", s.uploaded_txid},
-                      {"last_commit", s.last_commit_us},
-                      {"last_uploaded_commit", s.last_uploaded_commit_us},
-                      {"spool_bytes", s.spool_bytes},
-                      {"spool_segments", s.spool_segments},
-                      {"pending_txns", s.pending_txns},
-                      {"generations_started", s.generations_started},
-                      {"gaps_detected", s.gaps_detected},
-                      {"segments_uploaded", s.segments_uploaded},
-                      {"last_error", s.last_error}};
+  nlohmann::json j = {
+      {"database", s.database},
+      {"lag_seconds", lag},
+      {"seconds_since_last_shipped_commit",
+       s.last_uploaded_commit_us > 0 ? (now_us - s.last_uploaded_commit_us) / 1e6 : -1.0},
+      {"generation", GenerationName(s.generation)},
+      {"spooled_txid", s.spooled_txid},
+      {"uploaded_txid", s.uploaded_txid},
+      {"last_commit", s.last_commit_us},
+      {"last_uploaded_commit", s.last_uploaded_commit_us},
+      {"spool_bytes", s.spool_bytes},
+      {"spool_segments", s.spool_segments},
+      {"pending_txns", s.pending_txns},
+      {"generations_started", s.generations_started},
+      {"gaps_detected", s.gaps_detected},
+      {"segments_uploaded", s.segments_uploaded},
+      {"last_error", s.last_error}};
   return j.dump();
 }
 

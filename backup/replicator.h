@@ -48,7 +48,8 @@ struct ReplicatorOptions {
   std::string spool_dir;
   int busy_timeout_ms = 5000;
   std::chrono::milliseconds poll_interval{5};
-  std::chrono::milliseconds segment_max_age{20};  // a segment is cut this soon after its first commit
+  std::chrono::milliseconds segment_max_age{
+      20};  // a segment is cut this soon after its first commit
   uint64_t segment_max_bytes = 8u << 20;
   uint64_t spool_max_bytes = uint64_t{1} << 30;  // beyond this, shipping pauses and says so loudly
   uint32_t checkpoint_pages = 1000;
@@ -63,8 +64,8 @@ struct ReplicatorOptions {
 struct ReplicationStatus {
   std::string database;
   uint64_t generation = 0;
-  uint64_t spooled_txid = 0;   // last txid durable in the spool
-  uint64_t uploaded_txid = 0;  // last txid durable in the repository
+  uint64_t spooled_txid = 0;            // last txid durable in the spool
+  uint64_t uploaded_txid = 0;           // last txid durable in the repository
   int64_t last_commit_us = 0;           // observed commit time of spooled_txid
   int64_t last_uploaded_commit_us = 0;  // observed commit time of uploaded_txid
   uint64_t spool_bytes = 0;
@@ -135,7 +136,7 @@ class Replicator {
   std::chrono::steady_clock::time_point builder_started_;
   std::chrono::steady_clock::time_point last_refresh_;
   std::chrono::steady_clock::time_point last_restart_try_;
-  int64_t next_rotation_try_us_ = 0;  // clock_ time; after a failed generation rotation
+  int64_t next_rotation_try_us_ = 0;       // clock_ time; after a failed generation rotation
   uint64_t generation_snapshot_txid_ = 0;  // the txid of this run's generation snapshot, if any
   std::vector<uint8_t> page_buf_;
   mutable std::mutex mu_;

@@ -27,7 +27,10 @@ struct ResumePoint {
 };
 
 ResumePoint FromSegment(const SegmentHeader& h, std::string from) {
-  return ResumePoint{h.generation, h.last_txid, h.checksum_after, h.db_pages,
+  return ResumePoint{h.generation,
+                     h.last_txid,
+                     h.checksum_after,
+                     h.db_pages,
                      FollowPosition{h.wal_salt1, h.wal_salt2, h.wal_frame, h.wal_checksum},
                      std::move(from)};
 }
@@ -63,9 +66,8 @@ Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::
     if (!m.replication) continue;
     FollowPosition pos;
     if (m.wal) pos = FollowPosition{m.wal->salt1, m.wal->salt2, m.wal->frame, m.wal->checksum};
-    consider(ResumePoint{m.replication->generation, m.replication->txid,
-                         m.replication->db_checksum, static_cast<uint32_t>(m.summary.page_count),
-                         pos, it->ManifestName()});
+    consider(ResumePoint{m.replication->generation, m.replication->txid, m.replication->db_checksum,
+                         static_cast<uint32_t>(m.summary.page_count), pos, it->ManifestName()});
     break;  // older snapshots stand at older points
   }
   return best;
@@ -77,7 +79,8 @@ Result<DatabaseChecksum> ChecksumImage(DatabaseImage& img) {
   const uint32_t ps = img.page_size();
   AURA_RETURN_IF_ERROR(img.ForEachBlock(1u << 20, [&](uint32_t first, std::vector<uint8_t>&& b) {
     for (size_t off = 0; off < b.size(); off += ps) {
-      c.SetPage(first + static_cast<uint32_t>(off / ps), std::span<const uint8_t>(b.data() + off, ps));
+      c.SetPage(first + static_cast<uint32_t>(off / ps),
+                std::span<const uint8_t>(b.data() + off, ps));
     }
     return Status::Ok();
   }));
@@ -109,8 +112,8 @@ Status Replicator::Resume() {
     // were checkpointed while the agent was stopped) a new generation is needed. A checkpoint
     // racing with this read only makes the comparison fail: safe.
     pos_ = FollowPosition{};
-    AURA_ASSIGN_OR_RETURN(auto img, DatabaseImage::OpenAt(opts_.db_path, opts_.busy_timeout_ms,
-                                                          0, 0, 0));
+    AURA_ASSIGN_OR_RETURN(auto img,
+                          DatabaseImage::OpenAt(opts_.db_path, opts_.busy_timeout_ms, 0, 0, 0));
     AURA_ASSIGN_OR_RETURN(checksum_, ChecksumImage(*img));
     if (checksum_.value() != rp->checksum) {
       {

@@ -113,10 +113,9 @@ Status ValidateDatabaseName(const std::string& name) {
   }
   for (const char* reserved : {"snapshots", "wal", "segments"}) {
     std::string r = reserved;
-    if (name == r || name.find("/" + r + "/") != std::string::npos ||
-        name.rfind(r + "/", 0) == 0 ||
-        (name.size() > r.size() && name.compare(name.size() - r.size() - 1, r.size() + 1,
-                                                "/" + r) == 0)) {
+    if (name == r || name.find("/" + r + "/") != std::string::npos || name.rfind(r + "/", 0) == 0 ||
+        (name.size() > r.size() &&
+         name.compare(name.size() - r.size() - 1, r.size() + 1, "/" + r) == 0)) {
       return InvalidArgument("invalid database name '" + name + "': '" + r +
                              "' is reserved as a path component");
     }
@@ -266,8 +265,8 @@ Result<SnapshotRef> Repository::FindSnapshot(const std::string& database, const 
 Result<SnapshotRef> Repository::LatestSnapshot(const std::string& database) {
   AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> all, ListSnapshots(database));
   if (all.empty()) {
-    return NotFound("no snapshots" + (database.empty() ? "" : " of '" + database + "'") +
-                    " in " + storage_->Describe());
+    return NotFound("no snapshots" + (database.empty() ? "" : " of '" + database + "'") + " in " +
+                    storage_->Describe());
   }
   std::set<std::string> dbs;
   for (const SnapshotRef& r : all) dbs.insert(r.database);
@@ -293,8 +292,8 @@ Result<Manifest> Repository::ReadManifest(const SnapshotRef& ref) {
   AURA_ASSIGN_OR_RETURN(std::string text, GetSealedObject(*storage_, name, keyring_));
   AURA_ASSIGN_OR_RETURN(Manifest m, ManifestFromJson(text, name));
   if (m.summary.snapshot != ref.id || m.summary.database != ref.database) {
-    return Corruption(name + ": manifest describes a different snapshot (" +
-                      m.summary.database + "/" + m.summary.snapshot + ")");
+    return Corruption(name + ": manifest describes a different snapshot (" + m.summary.database +
+                      "/" + m.summary.snapshot + ")");
   }
   return m;
 }

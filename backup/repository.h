@@ -38,8 +38,8 @@ inline constexpr char kRepositoryConfigName[] = "aura-repository.json";
 struct KeySource {
   enum class Kind { kUnset, kKeyFile, kPassphrase, kNone };
   Kind kind = Kind::kUnset;
-  std::string key_file;    // kKeyFile
-  std::string passphrase;  // kPassphrase, already read from its env variable or file
+  std::string key_file;           // kKeyFile
+  std::string passphrase;         // kPassphrase, already read from its env variable or file
   std::string passphrase_origin;  // where it came from, for messages ("$AURA_BACKUP_PASSPHRASE")
 };
 

@@ -99,22 +99,21 @@ Result<std::unique_ptr<ObjectDecoder>> OpenData(Repository& repo, const Manifest
 }
 
 Result<TempFile> RestoreFullToTemp(Repository& repo, const SnapshotRef& ref, const Manifest& m,
-                                   const std::string& target, int threads,
-                                   RestoreResult* result) {
+                                   const std::string& target, int threads, RestoreResult* result) {
   AURA_ASSIGN_OR_RETURN(auto decoder, OpenData(repo, m.objects.front(), threads));
   AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(target, 0640));
   // Write back as we go, so the final fsync does not wait for the whole database at once.
   constexpr uint64_t kWritebackChunk = 16u << 20;
   uint64_t written = 0, flushed = 0;
   AURA_ASSIGN_OR_RETURN(ObjectSummary got, decoder->ReadAll([&](std::span<const uint8_t> d) {
-                          AURA_RETURN_IF_ERROR(temp.file().WriteAll(d));
-                          written += d.size();
-                          if (written - flushed >= kWritebackChunk) {
-                            temp.file().StartWriteback(flushed, written - flushed);
-                            flushed = written;
-                          }
-                          return Status::Ok();
-                        }));
+    AURA_RETURN_IF_ERROR(temp.file().WriteAll(d));
+    written += d.size();
+    if (written - flushed >= kWritebackChunk) {
+      temp.file().StartWriteback(flushed, written - flushed);
+      flushed = written;
+    }
+    return Status::Ok();
+  }));
   std::string sha = HexEncode(got.sha256);
   if (sha != m.sha256 || got.plaintext_size != m.summary.size) {
     return Corruption("snapshot " + ref.id + ": restored bytes do not match the manifest (sha256 " +
@@ -131,15 +130,16 @@ Status ApplyIncrement(Repository& repo, const SnapshotRef& ref, const Manifest& 
                       FileChecksum& sum, int threads) {
   const uint32_t ps = m.summary.page_size;
   if (m.base_db_checksum != sum.value()) {
-    return Corruption("snapshot " + ref.id + " does not apply to the image its base restored "
+    return Corruption("snapshot " + ref.id +
+                      " does not apply to the image its base restored "
                       "(database checksum before mismatch)");
   }
   AURA_ASSIGN_OR_RETURN(auto decoder, OpenData(repo, m.objects.front(), threads));
   std::vector<uint8_t> record;
   record.reserve(4 + ps);
   auto apply = [&](std::span<const uint8_t> rec) -> Status {
-    const uint32_t pgno = uint32_t{rec[0]} | uint32_t{rec[1]} << 8 | uint32_t{rec[2]} << 16 |
-                          uint32_t{rec[3]} << 24;
+    const uint32_t pgno =
+        uint32_t{rec[0]} | uint32_t{rec[1]} << 8 | uint32_t{rec[2]} << 16 | uint32_t{rec[3]} << 24;
     if (pgno == 0 || pgno > m.summary.page_count) {
       return Corruption("snapshot " + ref.id + ": page record " + std::to_string(pgno) +
                         " is outside the database");
@@ -152,17 +152,17 @@ Status ApplyIncrement(Repository& repo, const SnapshotRef& ref, const Manifest& 
     return Status::Ok();
   };
   AURA_ASSIGN_OR_RETURN(ObjectSummary got, decoder->ReadAll([&](std::span<const uint8_t> d) {
-                          while (!d.empty()) {
-                            size_t take = std::min(d.size(), 4 + ps - record.size());
-                            record.insert(record.end(), d.begin(), d.begin() + take);
-                            d = d.subspan(take);
-                            if (record.size() == 4 + ps) {
-                              AURA_RETURN_IF_ERROR(apply(record));
-                              record.clear();
-                            }
-                          }
-                          return Status::Ok();
-                        }));
+    while (!d.empty()) {
+      size_t take = std::min(d.size(), 4 + ps - record.size());
+      record.insert(record.end(), d.begin(), d.begin() + take);
+      d = d.subspan(take);
+      if (record.size() == 4 + ps) {
+        AURA_RETURN_IF_ERROR(apply(record));
+        record.clear();
+      }
+    }
+    return Status::Ok();
+  }));
   if (!record.empty() || HexEncode(got.sha256) != m.objects.front().sha256) {
     return Corruption("snapshot " + ref.id + ": its data does not match the manifest");
   }
@@ -170,7 +170,8 @@ Status ApplyIncrement(Repository& repo, const SnapshotRef& ref, const Manifest& 
   AURA_RETURN_IF_ERROR(sum.Resize(pages));  // hashes dropped pages before truncating
   if (::ftruncate(f.fd(), off_t{pages} * ps) != 0) return ErrnoStatus(errno, "truncate", f.path());
   if (sum.value() != *m.db_checksum) {
-    return Corruption("snapshot " + ref.id + ": the restored image differs from the source's "
+    return Corruption("snapshot " + ref.id +
+                      ": the restored image differs from the source's "
                       "(database checksum after mismatch)");
   }
   return Status::Ok();
@@ -208,8 +209,8 @@ Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
                                        Manifest* manifest_out, RestoreResult* result) {
   std::vector<Manifest> ms;
   AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> chain, SnapshotChain(repo, ref, &ms));
-  AURA_ASSIGN_OR_RETURN(TempFile temp,
-                        RestoreFullToTemp(repo, chain.front(), ms.front(), target, threads, result));
+  AURA_ASSIGN_OR_RETURN(
+      TempFile temp, RestoreFullToTemp(repo, chain.front(), ms.front(), target, threads, result));
   if (chain.size() > 1) {
     const Manifest& root = ms.front();
     if (!root.db_checksum) {
@@ -227,8 +228,8 @@ Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
   result->target = target;
   result->source = ref.database + "/" + ref.id;
   if (chain.size() > 1) {
-    result->source += " (full " + chain.front().id + " + " + std::to_string(chain.size() - 1) +
-                      " incremental)";
+    result->source +=
+        " (full " + chain.front().id + " + " + std::to_string(chain.size() - 1) + " incremental)";
   }
   if (manifest_out != nullptr) *manifest_out = std::move(ms.back());
   return temp;
@@ -253,8 +254,8 @@ Result<RestoreResult> RestoreFromDatabaseFile(const std::string& source, const s
   AURA_ASSIGN_OR_RETURN(auto image, DatabaseImage::Open(source, o.busy_timeout_ms));
   AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(target, 0640));
   Sha256 sha;
-  AURA_RETURN_IF_ERROR(image->ForEachBlock(
-      1u << 20, [&](uint32_t, std::vector<uint8_t>&& block) -> Status {
+  AURA_RETURN_IF_ERROR(
+      image->ForEachBlock(1u << 20, [&](uint32_t, std::vector<uint8_t>&& block) -> Status {
         sha.Update(block);
         return temp.file().WriteAll(block);
       }));

@@ -20,10 +20,10 @@
 namespace aura::backup {
 
 struct RestoreOptions {
-  bool force = false;                          // replace an existing target
+  bool force = false;  // replace an existing target
   IntegrityLevel check = IntegrityLevel::kFull;
-  int threads = 0;                             // 0: one per core
-  int busy_timeout_ms = 5000;                  // for reading a plain .db source
+  int threads = 0;             // 0: one per core
+  int busy_timeout_ms = 5000;  // for reading a plain .db source
 };
 
 struct RestoreResult {

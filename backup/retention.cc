@@ -18,8 +18,8 @@ using namespace std::chrono;
 // Calendar bucket of `t` for a rule, in the policy's time zone.
 std::string Bucket(const std::string& rule, TimePoint t, const date::time_zone* zone) {
   auto sys = floor<seconds>(sys_time<TimePoint::duration>(t.time_since_epoch()));
-  date::local_seconds local = zone != nullptr ? zone->to_local(sys)
-                                              : date::local_seconds(sys.time_since_epoch());
+  date::local_seconds local =
+      zone != nullptr ? zone->to_local(sys) : date::local_seconds(sys.time_since_epoch());
   auto day = floor<date::days>(local);
   date::year_month_day ymd{day};
   char buf[96];
@@ -82,7 +82,8 @@ void KeepPitr(const RetentionPolicy& p, const std::vector<SnapshotInfo>& newest_
     if (base == nullptr) continue;
     keep_snap[base->ref.id].push_back("point-in-time base of generation " + GenerationName(g));
     for (const SegmentInfo& s : segments) {
-      if (s.ref.generation == g && s.ref.last_txid > base->summary.txid) keep_seg.insert(s.ref.Name());
+      if (s.ref.generation == g && s.ref.last_txid > base->summary.txid)
+        keep_seg.insert(s.ref.Name());
     }
   }
 }
@@ -101,7 +102,8 @@ RetentionPlan PlanRetention(const RetentionPolicy& p, std::vector<SnapshotInfo> 
   KeepBuckets("daily", p.daily, snaps, p, keep);
   KeepBuckets("weekly", p.weekly, snaps, p, keep);
   KeepBuckets("monthly", p.monthly, snaps, p, keep);
-  auto verified = std::find_if(snaps.begin(), snaps.end(), [](const auto& s) { return s.verified; });
+  auto verified =
+      std::find_if(snaps.begin(), snaps.end(), [](const auto& s) { return s.verified; });
   if (verified != snaps.end()) {
     keep[verified->ref.id].push_back("newest verified snapshot");
   } else if (!snaps.empty()) {
@@ -124,8 +126,8 @@ RetentionPlan PlanRetention(const RetentionPolicy& p, std::vector<SnapshotInfo> 
   for (const SnapshotInfo& s : snaps) {
     auto it = keep.find(s.ref.id);
     bool k = it != keep.end();
-    plan.snapshots.push_back({s.ref.id, k, k ? it->second : std::vector<std::string>{
-                                                                "outside every keep rule"}});
+    plan.snapshots.push_back(
+        {s.ref.id, k, k ? it->second : std::vector<std::string>{"outside every keep rule"}});
     if (!k) {
       plan.delete_objects.push_back(s.ref.ManifestName());  // first: it disappears from listings
       plan.delete_objects.push_back(s.ref.DataName());
@@ -133,8 +135,10 @@ RetentionPlan PlanRetention(const RetentionPolicy& p, std::vector<SnapshotInfo> 
   }
   for (const SegmentInfo& s : segments) {
     bool k = keep_seg.count(s.ref.Name()) > 0;
-    plan.segments.push_back({s.ref.Name(), k,
-                             {k ? "inside the point-in-time window" : "outside the point-in-time window"}});
+    plan.segments.push_back(
+        {s.ref.Name(),
+         k,
+         {k ? "inside the point-in-time window" : "outside the point-in-time window"}});
     if (!k) plan.delete_objects.push_back(s.ref.Name());
   }
   return plan;

@@ -38,7 +38,7 @@ struct RetentionPolicy {
   int daily = 0;
   int weekly = 0;
   int monthly = 0;
-  std::chrono::seconds pitr_window{0};  // keep WAL to restore any point this far back
+  std::chrono::seconds pitr_window{0};    // keep WAL to restore any point this far back
   const date::time_zone* zone = nullptr;  // calendar buckets; nullptr: UTC
   // The daemon's tiers: the hourly rule looks only at snapshots labelled "hourly" (taken by the
   // hourly policy), the daily rule at "daily" ones, and so on, so that a tier's snapshots are

@@ -18,7 +18,8 @@ Status ReadSegment(Repository& repo, const SegmentRef& s,
 Result<SegmentHeader> ReadSegmentHeader(Repository& repo, const SegmentRef& s) {
   std::vector<uint8_t> head;
   AURA_RETURN_IF_ERROR(ReadSegment(repo, s, [&](std::span<const uint8_t> d) {
-    size_t take = std::min(d.size(), kSegmentHeaderSize - std::min(head.size(), kSegmentHeaderSize));
+    size_t take =
+        std::min(d.size(), kSegmentHeaderSize - std::min(head.size(), kSegmentHeaderSize));
     head.insert(head.end(), d.begin(), d.begin() + take);
     return Status::Ok();
   }));
@@ -49,15 +50,16 @@ Status WriteSegmentObject(
   spec.first_position = h.first_txid;
   spec.last_position = h.last_txid;
   spec.created = now;
-  spec.public_metadata = nlohmann::json{{"database", ref.database},
-                                        {"generation", GenerationName(h.generation)},
-                                        {"level", ref.level},
-                                        {"first_txid", h.first_txid},
-                                        {"last_txid", h.last_txid},
-                                        {"transactions", h.txn_count},
-                                        {"first_commit_us", h.first_commit_us},
-                                        {"last_commit_us", h.last_commit_us}}
-                             .dump();
+  spec.public_metadata = nlohmann::json{
+      {"database", ref.database},
+      {"generation", GenerationName(h.generation)},
+      {"level", ref.level},
+      {"first_txid", h.first_txid},
+      {"last_txid", h.last_txid},
+      {"transactions", h.txn_count},
+      {"first_commit_us", h.first_commit_us},
+      {"last_commit_us",
+       h.last_commit_us}}.dump();
   WriteOptions wo;
   wo.no_overwrite = true;
   AURA_ASSIGN_OR_RETURN(auto writer, repo.storage().Create(spec.name, wo));

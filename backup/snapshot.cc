@@ -90,8 +90,8 @@ Result<DataResult> SnapshotData(const std::string& db_path, Repository& repo,
   const bool incremental = !o.base.empty();
   for (int attempt = 1;; ++attempt) {
     AURA_ASSIGN_OR_RETURN(auto image, DatabaseImage::Open(db_path, o.busy_timeout_ms));
-    uint32_t bs = std::max(image->page_size(), spec.block_size / image->page_size() *
-                                                   image->page_size());
+    uint32_t bs =
+        std::max(image->page_size(), spec.block_size / image->page_size() * image->page_size());
     ObjectSpec s = spec;
     s.block_size = bs;
     WriteOptions wo;
@@ -103,8 +103,8 @@ Result<DataResult> SnapshotData(const std::string& db_path, Repository& repo,
     AURA_ASSIGN_OR_RETURN(auto writer, repo.storage().Create(spec.name, wo));
     if (o.checksum != nullptr) *o.checksum = DatabaseChecksum(image->page_size());
     if (pages != nullptr) *pages = incremental ? *o.pages : PageState(image->page_size());
-    auto r = WriteData(*image, *writer, s, repo.write_key(), threads, o.checksum, pages,
-                       incremental);
+    auto r =
+        WriteData(*image, *writer, s, repo.write_key(), threads, o.checksum, pages, incremental);
     if (r.ok()) {
       AURA_RETURN_IF_ERROR(writer->Commit());
       return r;
@@ -186,9 +186,9 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
                        HexEncode(data.summary.sha256)});
   m.agent_version = kAgentVersion;
 
-  m.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  m.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   s.stored_size = data.summary.stored_size;  // the manifest itself adds a few hundred bytes
 
   ObjectSpec ms;
@@ -199,9 +199,9 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
   const std::string manifest_json = ManifestToJson(m);
   WriteOptions no_overwrite;
   no_overwrite.no_overwrite = true;
-  AURA_RETURN_IF_ERROR(PutSealedObject(repo.storage(), ms, AsBytes(manifest_json),
-                                       repo.write_key(), no_overwrite)
-                           .status());
+  AURA_RETURN_IF_ERROR(
+      PutSealedObject(repo.storage(), ms, AsBytes(manifest_json), repo.write_key(), no_overwrite)
+          .status());
   if (pages) *o.pages = std::move(*pages);
   return SnapshotResult{ref, std::move(m)};
 }

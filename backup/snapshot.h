@@ -35,7 +35,7 @@ struct SnapshotOptions {
   uint32_t block_size = 1u << 20;
   int threads = 0;  // 0: one per core
   int zstd_level = 1;
-  int max_attempts = 3;  // restarts if the WAL is reset mid-read
+  int max_attempts = 3;          // restarts if the WAL is reset mid-read
   const Clock* clock = nullptr;  // nullptr: system clock
   // Continuous replication: the generation and txid this snapshot stands at; recorded in the
   // manifest with the image's database checksum.

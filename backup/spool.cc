@@ -47,8 +47,7 @@ Result<std::vector<SpooledSegment>> ListSpool(const std::string& spool_dir, bool
     }
   }
   std::sort(out.begin(), out.end(), [](const SpooledSegment& a, const SpooledSegment& b) {
-    return a.generation != b.generation ? a.generation < b.generation
-                                        : a.first_txid < b.first_txid;
+    return a.generation != b.generation ? a.generation < b.generation : a.first_txid < b.first_txid;
   });
   return out;
 }
@@ -82,9 +81,8 @@ Result<std::unique_ptr<SegmentBuilder>> SegmentBuilder::Start(const std::string&
     AURA_RETURN_IF_ERROR(SyncDirectory(spool_dir));
   }
   // The final name depends on the last txid, so the temp name uses the first only.
-  AURA_ASSIGN_OR_RETURN(b->temp_,
-                        TempFile::Create(b->dir_ + "/" + SegmentFileName(first_txid, first_txid),
-                                         0600));
+  AURA_ASSIGN_OR_RETURN(
+      b->temp_, TempFile::Create(b->dir_ + "/" + SegmentFileName(first_txid, first_txid), 0600));
   b->header_.page_size = page_size;
   b->header_.generation = generation;
   b->header_.first_txid = first_txid;

@@ -44,9 +44,9 @@ Result<SegmentHeader> ReadSpooledHeader(const std::string& path);
 class SegmentBuilder {
  public:
   static Result<std::unique_ptr<SegmentBuilder>> Start(const std::string& spool_dir,
-                                                      uint64_t generation, uint32_t page_size,
-                                                      uint64_t first_txid,
-                                                      uint64_t checksum_before);
+                                                       uint64_t generation, uint32_t page_size,
+                                                       uint64_t first_txid,
+                                                       uint64_t checksum_before);
   ~SegmentBuilder();
 
   // A transaction: its header, then exactly header.page_count AddPage calls.

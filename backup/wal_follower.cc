@@ -17,7 +17,7 @@ Result<SqliteDb> OpenConnection(const std::string& path, int busy_timeout_ms) {
 }  // namespace
 
 Result<std::unique_ptr<WalFollower>> WalFollower::Open(const std::string& db_path,
-                                                      int busy_timeout_ms) {
+                                                       int busy_timeout_ms) {
   std::unique_ptr<WalFollower> f(new WalFollower());
   f->db_path_ = db_path;
   for (SqliteDb& c : f->conns_) {
@@ -29,8 +29,8 @@ Result<std::unique_ptr<WalFollower>> WalFollower::Open(const std::string& db_pat
   if (mode != "wal") {
     return Unsupported(db_path + " is in " + mode +
                        " journal mode; continuous WAL shipping needs WAL mode. Stop the "
-                       "application and run: sqlite3 " + db_path +
-                       " 'PRAGMA journal_mode=WAL;' (snapshots keep working meanwhile)");
+                       "application and run: sqlite3 " +
+                       db_path + " 'PRAGMA journal_mode=WAL;' (snapshots keep working meanwhile)");
   }
   AURA_ASSIGN_OR_RETURN(int64_t ps, f->checkpointer_.QueryInt("PRAGMA page_size"));
   f->page_size_ = static_cast<uint32_t>(ps);
@@ -74,15 +74,15 @@ Status WalFollower::Refresh() {
 
 Status WalFollower::ReadFramePage(uint64_t frame, std::span<uint8_t> out) {
   if (out.size() != page_size_) return InternalError("ReadFramePage: wrong buffer size");
-  AURA_ASSIGN_OR_RETURN(size_t n, wal_file_.ReadAt(
-                                      WalFrameOffset(page_size_, frame) + kWalFrameHeaderSize, out));
-  if (n != page_size_) return IOError(db_path_ + "-wal: frame " + std::to_string(frame) + " is short");
+  AURA_ASSIGN_OR_RETURN(
+      size_t n, wal_file_.ReadAt(WalFrameOffset(page_size_, frame) + kWalFrameHeaderSize, out));
+  if (n != page_size_)
+    return IOError(db_path_ + "-wal: frame " + std::to_string(frame) + " is short");
   return Status::Ok();
 }
 
-Result<WalFollower::Outcome> WalFollower::Poll(
-    FollowPosition& pos, bool pos_under_lock,
-    const std::function<Status(const WalTxn&)>& on_txn) {
+Result<WalFollower::Outcome> WalFollower::Poll(FollowPosition& pos, bool pos_under_lock,
+                                               const std::function<Status(const WalTxn&)>& on_txn) {
   // Reopen the -wal each poll: SQLite may have deleted and recreated it (no locks live on it,
   // so our own descriptor is harmless).
   auto file = File::OpenForRead(db_path_ + "-wal");
@@ -97,8 +97,7 @@ Result<WalFollower::Outcome> WalFollower::Poll(
   auto header = ParseWalHeader(hb);
   if (!header.ok()) return Outcome::kNoWal;  // none yet, or one being rewritten
   if (header->page_size != page_size_) {
-    return Corruption(db_path_ + "-wal: page size changed to " +
-                      std::to_string(header->page_size));
+    return Corruption(db_path_ + "-wal: page size changed to " + std::to_string(header->page_size));
   }
   FollowPosition cur = pos;
   if (header->salt1 != pos.salt1 || header->salt2 != pos.salt2) {
@@ -126,8 +125,8 @@ Status WalFollower::ScanFrom(const WalHeader& header, FollowPosition cur, Follow
     size_t frames_here = got / frame_size;
     for (size_t i = 0; i < frames_here; ++i, ++frame) {
       const uint8_t* f = buf.data() + i * frame_size;
-      WalFrameHeader fh =
-          ParseWalFrameHeader(std::span<const uint8_t, kWalFrameHeaderSize>(f, kWalFrameHeaderSize));
+      WalFrameHeader fh = ParseWalFrameHeader(
+          std::span<const uint8_t, kWalFrameHeaderSize>(f, kWalFrameHeaderSize));
       if (fh.salt1 != header.salt1 || fh.salt2 != header.salt2 || fh.pgno == 0) return Status::Ok();
       running = WalChecksumUpdate(header.big_endian_checksums, {f, 8}, running);
       running = WalChecksumUpdate(header.big_endian_checksums, {f + 24, page_size_}, running);

@@ -52,17 +52,16 @@ struct WalTxn {
 };
 
 struct CheckpointResult {
-  bool busy = false;        // could not complete (readers or writers in the way)
-  int64_t wal_frames = 0;   // frames in the WAL
-  int64_t backfilled = 0;   // frames copied into the database file
+  bool busy = false;       // could not complete (readers or writers in the way)
+  int64_t wal_frames = 0;  // frames in the WAL
+  int64_t backfilled = 0;  // frames copied into the database file
 };
 
 class WalFollower {
  public:
   // Opens the database (which must be in WAL mode: kUnsupported otherwise, with the fix in the
   // message) and takes the first read lock.
-  static Result<std::unique_ptr<WalFollower>> Open(const std::string& db_path,
-                                                  int busy_timeout_ms);
+  static Result<std::unique_ptr<WalFollower>> Open(const std::string& db_path, int busy_timeout_ms);
   ~WalFollower();
 
   uint32_t page_size() const { return page_size_; }

@@ -91,11 +91,11 @@ inline uint64_t WalFrameOffset(uint32_t page_size, uint64_t frame) {
 // The committed content of a WAL at one moment: which frame holds the newest committed version
 // of each page, up to the last valid commit frame.
 struct WalScan {
-  bool has_header = false;     // false: no WAL, an empty one, or an invalid header
+  bool has_header = false;  // false: no WAL, an empty one, or an invalid header
   WalHeader header;
-  uint64_t last_commit_frame = 0;  // 0: no committed frame
-  uint32_t db_pages = 0;           // database size in pages after that commit
-  WalChecksum checksum;            // running checksum after that commit frame
+  uint64_t last_commit_frame = 0;                      // 0: no committed frame
+  uint32_t db_pages = 0;                               // database size in pages after that commit
+  WalChecksum checksum;                                // running checksum after that commit frame
   std::unordered_map<uint32_t, uint64_t> page_frames;  // pgno -> frame number (1-based)
 };
 

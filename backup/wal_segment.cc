@@ -94,10 +94,14 @@ TxnHeader DecodeTxnHeader(std::span<const uint8_t, kTxnHeaderSize> b) {
 
 size_t SegmentParser::Need() const {
   switch (state_) {
-    case State::kHeader: return kSegmentHeaderSize;
-    case State::kTxn: return kTxnHeaderSize;
-    case State::kPage: return 4 + header_.page_size;
-    case State::kDone: return 0;
+    case State::kHeader:
+      return kSegmentHeaderSize;
+    case State::kTxn:
+      return kTxnHeaderSize;
+    case State::kPage:
+      return 4 + header_.page_size;
+    case State::kDone:
+      return 0;
   }
   return 0;
 }
@@ -133,8 +137,8 @@ Status SegmentParser::Step(std::span<const uint8_t> r) {
     }
     case State::kTxn: {
       txn_ = DecodeTxnHeader(std::span<const uint8_t, kTxnHeaderSize>(r.data(), kTxnHeaderSize));
-      uint64_t expected = header_.flags & kSegmentCompacted ? header_.last_txid
-                                                             : header_.first_txid + txns_seen_;
+      uint64_t expected =
+          header_.flags & kSegmentCompacted ? header_.last_txid : header_.first_txid + txns_seen_;
       if (txn_.txid != expected) {
         return Corruption("WAL segment: transaction " + std::to_string(txn_.txid) +
                           " out of sequence (expected " + std::to_string(expected) + ")");

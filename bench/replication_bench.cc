@@ -16,6 +16,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -28,7 +29,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-#include <CLI/CLI.hpp>
 
 #include "common/file_io.h"
 #include "common/sqlite.h"
@@ -45,9 +45,7 @@ struct Args {
   double seconds = 10;
 };
 
-double Ms(SteadyClock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
+double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 struct Commits {
   std::vector<SteadyClock::time_point> done;  // when each COMMIT returned
@@ -167,9 +165,8 @@ int main(int argc, char** argv) {
   // The writer alone first: paced (commit latency) and flat out (throughput).
   auto paced_alone = Commit(a.db, a.rate, a.seconds);
   auto alone = Commit(a.db, 0, a.seconds);
-  aura::testing::ChildProcess agent({a.agent, "replicate", "--db", a.db, "--to", repo,
-                                     "--key-file", key, "--name", "bench", "--status-file",
-                                     status});
+  aura::testing::ChildProcess agent({a.agent, "replicate", "--db", a.db, "--to", repo, "--key-file",
+                                     key, "--name", "bench", "--status-file", status});
   for (int i = 0; Status(status).is_null(); ++i) {
     if (i > 1500) {
       std::fprintf(stderr, "replication-bench: the agent did not start: %s\n",
@@ -204,12 +201,17 @@ int main(int argc, char** argv) {
     lag_p50 = Percentile(lags, 0.50);
     lag_p99 = Percentile(lags, 0.99);
     lag_max = Percentile(lags, 1.0);
-    std::printf("lag at %d commits/s for %.0f s: %zu of %zu commits shipped; p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-                a.rate, a.seconds, shipped, commits.size(), lag_p50, lag_p99, lag_max);
-    double a50 = Percentile(paced_alone.latency_ms, 0.5), a99 = Percentile(paced_alone.latency_ms, 0.99);
+    std::printf(
+        "lag at %d commits/s for %.0f s: %zu of %zu commits shipped; p50 %.1f ms, p99 %.1f ms, max "
+        "%.1f ms\n",
+        a.rate, a.seconds, shipped, commits.size(), lag_p50, lag_p99, lag_max);
+    double a50 = Percentile(paced_alone.latency_ms, 0.5),
+           a99 = Percentile(paced_alone.latency_ms, 0.99);
     double w50 = Percentile(commits.latency_ms, 0.5), w99 = Percentile(commits.latency_ms, 0.99);
-    std::printf("commit latency at %d/s: alone p50 %.3f ms p99 %.3f ms; with the agent p50 %.3f ms p99 %.3f ms (%.2fx, %.2fx)\n",
-                a.rate, a50, a99, w50, w99, w50 / a50, w99 / a99);
+    std::printf(
+        "commit latency at %d/s: alone p50 %.3f ms p99 %.3f ms; with the agent p50 %.3f ms p99 "
+        "%.3f ms (%.2fx, %.2fx)\n",
+        a.rate, a50, a99, w50, w99, w50 / a50, w99 / a99);
   }
   auto with = Commit(a.db, 0, a.seconds);
   double tp_alone = alone.size() / a.seconds, tp_with = with.size() / a.seconds;

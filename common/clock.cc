@@ -63,8 +63,8 @@ std::string FormatCompactUtc(TimePoint t) {
 Result<TimePoint> ParseRfc3339(std::string_view text) {
   std::string str(text);
   int y, mo, d, h, mi, sec, consumed = 0;
-  Status bad = InvalidArgument("'" + str +
-                               "' is not an RFC 3339 time; use e.g. 2026-11-24T20:14:05Z");
+  Status bad =
+      InvalidArgument("'" + str + "' is not an RFC 3339 time; use e.g. 2026-11-24T20:14:05Z");
   if (std::sscanf(str.c_str(), "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
                   &consumed) != 6) {
     return bad;

@@ -19,7 +19,8 @@ using TimePoint = std::chrono::system_clock::time_point;
 
 // Milliseconds elapsed since `t0` on the monotonic clock (durations of work, for reports).
 inline int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
       .count();
 }
 
@@ -49,7 +50,8 @@ class FakeClock final : public Clock {
     return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
   }
   static TimePoint FromMicros(int64_t us) {
-    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(us)));
+    return TimePoint(
+        std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(us)));
   }
   std::atomic<int64_t> us_;
 };

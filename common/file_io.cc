@@ -63,8 +63,8 @@ Result<size_t> File::ReadFull(std::span<uint8_t> buf) {
 Result<size_t> File::ReadAt(uint64_t offset, std::span<uint8_t> buf) const {
   size_t done = 0;
   while (done < buf.size()) {
-    ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done,
-                        static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd_, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "read", path_);
@@ -96,7 +96,7 @@ Status File::Sync() {
 void File::StartWriteback(uint64_t offset, uint64_t length) {
 #ifdef __linux__
   ::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length),
-                     SYNC_FILE_RANGE_WRITE);
+                    SYNC_FILE_RANGE_WRITE);
 #else
   (void)offset;
   (void)length;
@@ -182,8 +182,7 @@ Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) 
   AURA_ASSIGN_OR_RETURN(uint64_t size, f.Size());
   if (size > max_bytes) return IOError(path + " is larger than " + std::to_string(max_bytes));
   std::string out(size, '\0');
-  AURA_ASSIGN_OR_RETURN(size_t n,
-                        f.ReadFull({reinterpret_cast<uint8_t*>(out.data()), out.size()}));
+  AURA_ASSIGN_OR_RETURN(size_t n, f.ReadFull({reinterpret_cast<uint8_t*>(out.data()), out.size()}));
   out.resize(n);
   return out;
 }
@@ -251,8 +250,7 @@ void TempFile::Abandon() {
   temp_path_.clear();
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, int mode,
-                       bool no_replace) {
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode, bool no_replace) {
   AURA_ASSIGN_OR_RETURN(TempFile t, TempFile::Create(path, mode));
   AURA_RETURN_IF_ERROR(
       t.file().WriteAll({reinterpret_cast<const uint8_t*>(data.data()), data.size()}));

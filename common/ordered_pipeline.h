@@ -35,7 +35,8 @@ class OrderedPipeline {
   using Sink = std::function<Status(Out&&)>;
 
   OrderedPipeline(Transform transform, Sink sink, int workers, int max_in_flight)
-      : transform_(std::move(transform)), sink_(std::move(sink)),
+      : transform_(std::move(transform)),
+        sink_(std::move(sink)),
         max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight) {
     if (workers < 1) workers = 1;
     for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });

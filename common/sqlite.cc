@@ -20,16 +20,24 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Busy(m + "; another process holds the lock, retry later or raise the busy timeout");
-    case SQLITE_NOTADB: return NotADatabase(std::move(m));
-    case SQLITE_CORRUPT: return Corruption(std::move(m));
-    case SQLITE_FULL: return IOError(m + " (disk full)");
+    case SQLITE_NOTADB:
+      return NotADatabase(std::move(m));
+    case SQLITE_CORRUPT:
+      return Corruption(std::move(m));
+    case SQLITE_FULL:
+      return IOError(m + " (disk full)");
     case SQLITE_PERM:
     case SQLITE_READONLY:
-    case SQLITE_AUTH: return PermissionDenied(std::move(m));
-    case SQLITE_CANTOPEN: return IOError(std::move(m));
-    case SQLITE_IOERR: return IOError(std::move(m));
-    case SQLITE_INTERRUPT: return Cancelled(std::move(m));
-    default: return InternalError(std::move(m));
+    case SQLITE_AUTH:
+      return PermissionDenied(std::move(m));
+    case SQLITE_CANTOPEN:
+      return IOError(std::move(m));
+    case SQLITE_IOERR:
+      return IOError(std::move(m));
+    case SQLITE_INTERRUPT:
+      return Cancelled(std::move(m));
+    default:
+      return InternalError(std::move(m));
   }
 }
 

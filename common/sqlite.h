@@ -60,7 +60,9 @@ class Statement {
   Status BindOne(int index, std::string_view v) { return BindText(index, v); }
   Status BindOne(int index, std::span<const uint8_t> v) { return BindBlob(index, v); }
   template <std::integral T>
-  Status BindOne(int index, T v) { return BindInt64(index, static_cast<int64_t>(v)); }
+  Status BindOne(int index, T v) {
+    return BindInt64(index, static_cast<int64_t>(v));
+  }
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;

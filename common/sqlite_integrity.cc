@@ -11,9 +11,12 @@ Result<IntegrityLevel> ParseIntegrityLevel(const std::string& text) {
 
 const char* IntegrityLevelName(IntegrityLevel level) {
   switch (level) {
-    case IntegrityLevel::kFull: return "full";
-    case IntegrityLevel::kQuick: return "quick";
-    case IntegrityLevel::kNone: return "none";
+    case IntegrityLevel::kFull:
+      return "full";
+    case IntegrityLevel::kQuick:
+      return "quick";
+    case IntegrityLevel::kNone:
+      return "none";
   }
   return "?";
 }

@@ -7,21 +7,36 @@ namespace aura {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInternal: return "internal";
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kConfig: return "config";
-    case Code::kNotFound: return "not_found";
-    case Code::kCorruption: return "corruption";
-    case Code::kKeyError: return "key_error";
-    case Code::kBusy: return "busy";
-    case Code::kIOError: return "io_error";
-    case Code::kAlreadyExists: return "already_exists";
-    case Code::kNotADatabase: return "not_a_database";
-    case Code::kUnsupported: return "unsupported";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kPermissionDenied: return "permission_denied";
-    case Code::kCancelled: return "cancelled";
+    case Code::kOk:
+      return "ok";
+    case Code::kInternal:
+      return "internal";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kConfig:
+      return "config";
+    case Code::kNotFound:
+      return "not_found";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kKeyError:
+      return "key_error";
+    case Code::kBusy:
+      return "busy";
+    case Code::kIOError:
+      return "io_error";
+    case Code::kAlreadyExists:
+      return "already_exists";
+    case Code::kNotADatabase:
+      return "not_a_database";
+    case Code::kUnsupported:
+      return "unsupported";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kPermissionDenied:
+      return "permission_denied";
+    case Code::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -49,14 +64,19 @@ Status ErrnoStatus(int err, std::string_view operation, std::string_view path) {
   m += ": ";
   m += std::strerror(err);
   switch (err) {
-    case ENOENT: return NotFound(std::move(m));
+    case ENOENT:
+      return NotFound(std::move(m));
     case EACCES:
     case EPERM:
-    case EROFS: return PermissionDenied(std::move(m));
-    case EEXIST: return AlreadyExists(std::move(m));
+    case EROFS:
+      return PermissionDenied(std::move(m));
+    case EEXIST:
+      return AlreadyExists(std::move(m));
     case ENOSPC:
-    case EDQUOT: return IOError(m + " (disk full: free space or point the target elsewhere)");
-    default: return IOError(std::move(m));
+    case EDQUOT:
+      return IOError(m + " (disk full: free space or point the target elsewhere)");
+    default:
+      return IOError(std::move(m));
   }
 }
 

@@ -23,20 +23,20 @@ namespace aura {
 // The numbers are stable: they are the process exit codes documented in docs/CLI.md.
 enum class Code : uint8_t {
   kOk = 0,
-  kInternal = 1,          // a bug or an unexpected library failure
-  kInvalidArgument = 2,   // bad command line or API use
-  kConfig = 3,            // configuration file invalid
-  kNotFound = 4,          // database, snapshot, object or key file missing
-  kCorruption = 5,        // checksum/authentication failure, truncated object, failed integrity_check
-  kKeyError = 6,          // key missing, wrong key, or encryption not decided
-  kBusy = 7,              // database locked by another process (transient)
-  kIOError = 8,           // read/write/fsync failed, disk full
-  kAlreadyExists = 9,     // refusing to overwrite
-  kNotADatabase = 10,     // file is not an SQLite database
-  kUnsupported = 11,      // unknown format version or feature
-  kUnavailable = 12,      // storage unreachable (transient)
+  kInternal = 1,         // a bug or an unexpected library failure
+  kInvalidArgument = 2,  // bad command line or API use
+  kConfig = 3,           // configuration file invalid
+  kNotFound = 4,         // database, snapshot, object or key file missing
+  kCorruption = 5,     // checksum/authentication failure, truncated object, failed integrity_check
+  kKeyError = 6,       // key missing, wrong key, or encryption not decided
+  kBusy = 7,           // database locked by another process (transient)
+  kIOError = 8,        // read/write/fsync failed, disk full
+  kAlreadyExists = 9,  // refusing to overwrite
+  kNotADatabase = 10,  // file is not an SQLite database
+  kUnsupported = 11,   // unknown format version or feature
+  kUnavailable = 12,   // storage unreachable (transient)
   kPermissionDenied = 13,  // OS or storage refused access
-  kCancelled = 14,        // interrupted by a signal or shutdown
+  kCancelled = 14,         // interrupted by a signal or shutdown
 };
 
 // Short stable name, e.g. "corruption"; used in --json output.
@@ -67,7 +67,9 @@ class [[nodiscard]] Status {
 };
 
 inline Status InternalError(std::string m) { return Status(Code::kInternal, std::move(m)); }
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
 inline Status ConfigError(std::string m) { return Status(Code::kConfig, std::move(m)); }
 inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
 inline Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
@@ -92,8 +94,8 @@ Status ErrnoStatus(int err, std::string_view operation, std::string_view path);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}   // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {

@@ -52,8 +52,7 @@ void HashValue(Sha256& h, const Statement& st, int col) {
 Status HashTable(SqliteDb& db, Sha256& h, const std::string& table, bool without_rowid) {
   std::string order = without_rowid ? "" : " ORDER BY rowid";
   if (without_rowid) {
-    AURA_ASSIGN_OR_RETURN(Statement cols,
-                          db.Prepare("SELECT count(*) FROM pragma_table_info(?1)"));
+    AURA_ASSIGN_OR_RETURN(Statement cols, db.Prepare("SELECT count(*) FROM pragma_table_info(?1)"));
     AURA_RETURN_IF_ERROR(cols.BindText(1, table));
     AURA_ASSIGN_OR_RETURN(bool row, cols.Step());
     int n = row ? static_cast<int>(cols.ColumnInt64(0)) : 0;

@@ -4,8 +4,8 @@
 
 #include <array>
 
-#include "common/hashing.h"
 #include "common/bytes.h"
+#include "common/hashing.h"
 
 namespace aura::scheduler {
 
@@ -58,9 +58,12 @@ LocalMinutes CandidateIn(const Schedule& s, LocalMinutes local) {
 // The local period after the one containing `local`.
 LocalMinutes NextPeriod(const Schedule& s, LocalMinutes local) {
   switch (s.period) {
-    case Period::kHourly: return floor<hours>(local) + hours(1);
-    case Period::kDaily: return floor<date::days>(local) + date::days(1);
-    case Period::kWeekly: return floor<date::days>(local) + date::days(7);
+    case Period::kHourly:
+      return floor<hours>(local) + hours(1);
+    case Period::kDaily:
+      return floor<date::days>(local) + date::days(1);
+    case Period::kWeekly:
+      return floor<date::days>(local) + date::days(7);
     case Period::kMonthly: {
       date::year_month_day ymd{floor<date::days>(local)};
       date::year_month next = ymd.year() / ymd.month() + date::months(1);
@@ -72,9 +75,12 @@ LocalMinutes NextPeriod(const Schedule& s, LocalMinutes local) {
 
 LocalMinutes PreviousPeriod(const Schedule& s, LocalMinutes local) {
   switch (s.period) {
-    case Period::kHourly: return floor<hours>(local) - hours(1);
-    case Period::kDaily: return floor<date::days>(local) - date::days(1);
-    case Period::kWeekly: return floor<date::days>(local) - date::days(7);
+    case Period::kHourly:
+      return floor<hours>(local) - hours(1);
+    case Period::kDaily:
+      return floor<date::days>(local) - date::days(1);
+    case Period::kWeekly:
+      return floor<date::days>(local) - date::days(7);
     case Period::kMonthly: {
       date::year_month_day ymd{floor<date::days>(local)};
       date::year_month prev = ymd.year() / ymd.month() - date::months(1);
@@ -88,10 +94,14 @@ LocalMinutes PreviousPeriod(const Schedule& s, LocalMinutes local) {
 
 std::chrono::seconds Schedule::PeriodLength() const {
   switch (period) {
-    case Period::kHourly: return hours(1);
-    case Period::kDaily: return hours(24);
-    case Period::kWeekly: return hours(24 * 7);
-    case Period::kMonthly: return hours(24 * 28);
+    case Period::kHourly:
+      return hours(1);
+    case Period::kDaily:
+      return hours(24);
+    case Period::kWeekly:
+      return hours(24 * 7);
+    case Period::kMonthly:
+      return hours(24 * 28);
   }
   return hours(24);
 }
@@ -108,7 +118,8 @@ Result<Schedule> MakeSchedule(Period period, int minute, const std::string& at,
     if (s.hour > 23 || s.minute > 59) return ConfigError("'at' must be HH:MM, not '" + at + "'");
   }
   if (period == Period::kWeekly) {
-    static const std::array<std::string, 7> kDays = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    static const std::array<std::string, 7> kDays = {"sun", "mon", "tue", "wed",
+                                                     "thu", "fri", "sat"};
     s.weekday = -1;
     for (int i = 0; i < 7; ++i) {
       if (kDays[i] == day) s.weekday = i;
@@ -126,7 +137,8 @@ Result<Schedule> MakeSchedule(Period period, int minute, const std::string& at,
       s.zone = timezone == "local" || timezone.empty() ? date::current_zone()
                                                        : date::locate_zone(timezone);
     } catch (const std::exception& e) {
-      return ConfigError("unknown time zone '" + timezone + "' (use an IANA name such as "
+      return ConfigError("unknown time zone '" + timezone +
+                         "' (use an IANA name such as "
                          "Europe/Berlin, or \"local\" or \"UTC\")");
     }
   }

@@ -26,10 +26,10 @@ enum class Period { kHourly, kDaily, kWeekly, kMonthly };
 
 struct Schedule {
   Period period = Period::kDaily;
-  int hour = 0;      // daily, weekly, monthly
-  int minute = 0;    // minute of the hour (all periods)
-  int weekday = 0;   // weekly: 0 = Sunday .. 6 = Saturday
-  int monthday = 1;  // monthly: 1..28
+  int hour = 0;                           // daily, weekly, monthly
+  int minute = 0;                         // minute of the hour (all periods)
+  int weekday = 0;                        // weekly: 0 = Sunday .. 6 = Saturday
+  int monthday = 1;                       // monthly: 1..28
   const date::time_zone* zone = nullptr;  // nullptr: UTC
   std::chrono::seconds jitter{0};
 

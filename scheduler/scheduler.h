@@ -20,7 +20,7 @@ namespace aura::scheduler {
 
 struct DueJob {
   std::string id;
-  TimePoint occurrence;  // the scheduled instant this run is for
+  TimePoint occurrence;   // the scheduled instant this run is for
   bool catch_up = false;  // it was missed and runs late
 };
 
@@ -46,8 +46,8 @@ class Scheduler {
   struct Job {
     Schedule schedule;
     std::optional<TimePoint> last_done;
-    TimePoint next;        // next occurrence to run
-    bool catch_up = false; // `next` is a missed occurrence to run at once
+    TimePoint next;         // next occurrence to run
+    bool catch_up = false;  // `next` is a missed occurrence to run at once
   };
   std::map<std::string, Job> jobs_;
 };

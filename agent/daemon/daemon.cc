@@ -47,12 +47,12 @@ std::string JobId(const std::string& db, const std::string& job) { return db + k
 // Plain lines to stderr under a service manager (journald adds time and level); otherwise a
 // rotating file (10 MiB x 5) in the state directory, or stderr when log_file = "-".
 Status SetupDaemonLogging(const AgentSettings& a) {
-  const bool managed = std::getenv("INVOCATION_ID") != nullptr ||
-                       std::getenv("JOURNAL_STREAM") != nullptr;
+  const bool managed =
+      std::getenv("INVOCATION_ID") != nullptr || std::getenv("JOURNAL_STREAM") != nullptr;
   std::shared_ptr<spdlog::logger> logger;
   if (managed || a.log_file == "-") {
-    logger = std::make_shared<spdlog::logger>("aura",
-                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger =
+        std::make_shared<spdlog::logger>("aura", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     logger->set_pattern(managed ? "%l %v" : "%Y-%m-%dT%H:%M:%S.%e%z %l %v");
   } else {
     std::string file = a.log_file.empty() ? a.state_dir + "/logs/agent.log" : a.log_file;
@@ -155,7 +155,7 @@ class Daemon {
   std::map<std::string, uint64_t> http_by_status_;
   bool stopping_ = false;
   bool clean_stop_ = false;
-  size_t restarting_ = 0;  // workers being replaced by a reload
+  size_t restarting_ = 0;               // workers being replaced by a reload
   std::map<std::string, int> retries_;  // job id -> retries so far of its failed run
 };
 
@@ -253,11 +253,12 @@ void Daemon::Reload() {
   auto next = std::make_shared<const Config>(std::move(loaded).value());
   const AgentSettings& a = config_->agent;
   const AgentSettings& b = next->agent;
-  if (a.state_dir != b.state_dir || a.status_socket != b.status_socket ||
-      a.workers != b.workers || a.max_concurrent_snapshots != b.max_concurrent_snapshots ||
+  if (a.state_dir != b.state_dir || a.status_socket != b.status_socket || a.workers != b.workers ||
+      a.max_concurrent_snapshots != b.max_concurrent_snapshots ||
       a.max_concurrent_uploads != b.max_concurrent_uploads || a.status_tcp != b.status_tcp) {
-    spdlog::warn("op=reload [agent] state_dir, status socket and pool sizes take effect at the "
-                 "next restart");
+    spdlog::warn(
+        "op=reload [agent] state_dir, status socket and pool sizes take effect at the "
+        "next restart");
   }
   spdlog::set_level(spdlog::level::from_str(b.log_level));
   auto old = config_;
@@ -372,14 +373,16 @@ void Daemon::OnSchedule() {
   ArmScheduler();
 }
 
-void Daemon::RetryIfTransient(const std::string& db, const std::string& job, const JobOutcome& out) {
+void Daemon::RetryIfTransient(const std::string& db, const std::string& job,
+                              const JobOutcome& out) {
   const std::string id = JobId(db, job);
   if (out.ok || !out.transient || stopping_) {
     retries_.erase(id);
     return;
   }
   int& attempt = retries_[id];
-  const seconds delay = std::min(seconds(15) * (int64_t{1} << std::min(attempt, 10)), seconds(1800));
+  const seconds delay =
+      std::min(seconds(15) * (int64_t{1} << std::min(attempt, 10)), seconds(1800));
   ++attempt;
   const TimePoint now = SystemClock::Instance().Now();
   if (now + delay >= sched_.NextOf(id)) {
@@ -485,9 +488,8 @@ std::string Daemon::MetricsText() {
 HttpResponse Daemon::Handle(const HttpRequest& r) {
   HttpResponse res = [&]() -> HttpResponse {
     std::string path = r.target.substr(0, r.target.find('?'));
-    std::string query = r.target.find('?') == std::string::npos
-                            ? ""
-                            : r.target.substr(r.target.find('?') + 1);
+    std::string query =
+        r.target.find('?') == std::string::npos ? "" : r.target.substr(r.target.find('?') + 1);
     const bool get = r.method == "GET" || r.method == "HEAD";
     if (path == "/v1/status") {
       if (!get) return Error(405, "use GET");
@@ -499,7 +501,8 @@ HttpResponse Daemon::Handle(const HttpRequest& r) {
     }
     if (path == "/healthz") {
       if (!get) return Error(405, "use GET");
-      if (stopping_) return JsonResponse(503, {{"healthy", false}, {"problems", {"shutting down"}}});
+      if (stopping_)
+        return JsonResponse(503, {{"healthy", false}, {"problems", {"shutting down"}}});
       auto problems = Problems();
       json list = json::array();
       for (auto& [db, p] : problems) list.push_back({{"database", db}, {"problem", p}});
@@ -534,7 +537,9 @@ HttpResponse Daemon::Handle(const HttpRequest& r) {
       spdlog::info("db={} op={} requested on the status endpoint ({})", db, job,
                    queued ? "queued" : "already queued or running");
       if (!queued) {
-        return JsonResponse(409, {{"database", db}, {"job", job}, {"queued", false},
+        return JsonResponse(409, {{"database", db},
+                                  {"job", job},
+                                  {"queued", false},
                                   {"error", "this job is already queued or running"}});
       }
       return JsonResponse(202, {{"database", db}, {"job", job}, {"queued", true}});

@@ -123,7 +123,8 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
       self->retry_timer_.cancel();
       if (self->started_) {
         Status s = self->rep_->Flush();
-        if (!s.ok()) spdlog::warn("db={} op=replicate flush: {}", self->opts_.database, s.message());
+        if (!s.ok())
+          spdlog::warn("db={} op=replicate flush: {}", self->opts_.database, s.message());
       }
       net::post(self->upload_, [self, done] {
         self->upload_timer_.cancel();
@@ -132,9 +133,10 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
           self->Publish();
           backup::ReplicationStatus st = self->rep_->status();
           if (!s.ok()) {
-            spdlog::warn("db={} target={} op=replicate stopping with {} transaction(s) in the "
-                         "spool ({}); they upload on the next start",
-                         self->opts_.database, self->target_, st.pending_txns, s.message());
+            spdlog::warn(
+                "db={} target={} op=replicate stopping with {} transaction(s) in the "
+                "spool ({}); they upload on the next start",
+                self->opts_.database, self->target_, st.pending_txns, s.message());
           } else {
             spdlog::info("db={} target={} op=replicate stopped at txid {}", self->opts_.database,
                          self->target_, st.uploaded_txid);
@@ -175,8 +177,8 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
       });
       return;
     }
-    compactor_ = std::make_unique<backup::Compactor>(*repo, opts_.database,
-                                                     opts_.spool_dir + "/compaction");
+    compactor_ =
+        std::make_unique<backup::Compactor>(*repo, opts_.database, opts_.spool_dir + "/compaction");
     started_ = true;
     backoff_ = milliseconds(1000);
     {
@@ -195,9 +197,8 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
   void ScheduleStep() {
     if (stopping_) return;
     // An idle database is polled less often; a commit still leaves within a second.
-    auto interval = Steady::now() - last_change_ > seconds(10)
-                        ? std::max(poll_, milliseconds(250))
-                        : poll_;
+    auto interval =
+        Steady::now() - last_change_ > seconds(10) ? std::max(poll_, milliseconds(250)) : poll_;
     poll_timer_.expires_after(interval);
     poll_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->DoStep();
@@ -264,7 +265,8 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
     if (st.pending_txns == 0) {
       pub_.pending_since_us = 0;
     } else if (pub_.pending_since_us == 0) {
-      pub_.pending_since_us = st.last_commit_us > 0 ? st.last_commit_us : ToUnixMicros(SystemClock::Instance().Now());
+      pub_.pending_since_us =
+          st.last_commit_us > 0 ? st.last_commit_us : ToUnixMicros(SystemClock::Instance().Now());
     }
     pub_.status = std::move(st);
   }
@@ -310,12 +312,15 @@ DbWorker::DbWorker(Pools pools, std::shared_ptr<const Config> config, const Data
     schedules_[job] = *s;
   };
   using scheduler::Period;
-  if (db_.hourly.enabled) add("hourly", Period::kHourly, db_.hourly.minute, "", "", db_.hourly.timezone);
+  if (db_.hourly.enabled)
+    add("hourly", Period::kHourly, db_.hourly.minute, "", "", db_.hourly.timezone);
   if (db_.daily.enabled) add("daily", Period::kDaily, 0, db_.daily.at, "", db_.daily.timezone);
-  if (db_.weekly.enabled) add("weekly", Period::kWeekly, 0, db_.weekly.at, db_.weekly.day, db_.weekly.timezone);
-  if (db_.monthly.enabled) add("monthly", Period::kMonthly, 0, db_.monthly.at, db_.monthly.day, db_.monthly.timezone);
-  for (auto [name, c] : {std::pair<const char*, const CheckConfig*>{"check", &db_.check},
-                         {"drill", &db_.drill}}) {
+  if (db_.weekly.enabled)
+    add("weekly", Period::kWeekly, 0, db_.weekly.at, db_.weekly.day, db_.weekly.timezone);
+  if (db_.monthly.enabled)
+    add("monthly", Period::kMonthly, 0, db_.monthly.at, db_.monthly.day, db_.monthly.timezone);
+  for (auto [name, c] :
+       {std::pair<const char*, const CheckConfig*>{"check", &db_.check}, {"drill", &db_.drill}}) {
     if (!c->enabled) continue;
     add(name, c->day.empty() ? Period::kDaily : Period::kWeekly, 0, c->at, c->day, c->timezone);
   }
@@ -384,7 +389,8 @@ JobOutcome DbWorker::Execute(const std::string& job) {
     }
     out = Snapshot(policy);
   } else if (job == "check") {
-    IntegrityLevel level = db_.check.level == "full" ? IntegrityLevel::kFull : IntegrityLevel::kQuick;
+    IntegrityLevel level =
+        db_.check.level == "full" ? IntegrityLevel::kFull : IntegrityLevel::kQuick;
     auto problems = RunCheck(db_, level);
     if (!problems.ok()) {
       out.error = problems.status().message();
@@ -401,17 +407,22 @@ JobOutcome DbWorker::Execute(const std::string& job) {
     json per_target = json::array();
     for (const std::string& t : db_.targets) {
       auto repo = repos_->Get(t);
-      Result<DrillResult> d = repo.ok() ? RunDrill(**repo, db_, config_->agent.state_dir + "/drill/" +
-                                                                    PathComponent(db_.name))
-                                        : Result<DrillResult>(repo.status());
+      Result<DrillResult> d =
+          repo.ok() ? RunDrill(**repo, db_,
+                               config_->agent.state_dir + "/drill/" + PathComponent(db_.name))
+                    : Result<DrillResult>(repo.status());
       if (!d.ok()) {
         out.ok = false;
-        out.error += (out.error.empty() ? "" : "; ") + ("target " + t + ": " + d.status().message());
+        out.error +=
+            (out.error.empty() ? "" : "; ") + ("target " + t + ": " + d.status().message());
         continue;
       }
       (void)pools_.state.MarkVerified(db_.name, t, d->snapshot, SystemClock::Instance().Now());
-      per_target.push_back({{"target", t}, {"snapshot", d->snapshot}, {"bytes", d->bytes},
-                            {"txid", d->txid}, {"duration_ms", d->duration_ms}});
+      per_target.push_back({{"target", t},
+                            {"snapshot", d->snapshot},
+                            {"bytes", d->bytes},
+                            {"txid", d->txid},
+                            {"duration_ms", d->duration_ms}});
     }
     out.detail["targets"] = per_target;
   } else if (job == "prune") {
@@ -447,12 +458,14 @@ JobOutcome DbWorker::Snapshot(const std::string& policy) {
     if (!repo.ok()) {
       out.ok = false;
       out.transient = out.transient || transient(repo.status());
-      out.error += (out.error.empty() ? "" : "; ") + ("target " + t + ": " + repo.status().message());
+      out.error +=
+          (out.error.empty() ? "" : "; ") + ("target " + t + ": " + repo.status().message());
       continue;
     }
     Result<PolicySnapshotResult> r = [&]() -> Result<PolicySnapshotResult> {
       if (p != nullptr) {
-        return RunPolicySnapshot(db_, policy, p->full_every, TargetHandle{t, *repo}, pools_.state, 2);
+        return RunPolicySnapshot(db_, policy, p->full_every, TargetHandle{t, *repo}, pools_.state,
+                                 2);
       }
       backup::SnapshotOptions o;
       o.database_name = db_.name;
@@ -503,10 +516,10 @@ JobOutcome DbWorker::Prune() {
   for (const std::string& t : db_.targets) {
     auto repo = repos_->Get(t);
     auto verified = pools_.state.Verified(db_.name, t);
-    Result<PruneReport> r = !repo.ok()       ? Result<PruneReport>(repo.status())
-                            : !verified.ok() ? Result<PruneReport>(verified.status())
-                                             : RunPrune(**repo, db_, *verified,
-                                                        SystemClock::Instance().Now(), false);
+    Result<PruneReport> r =
+        !repo.ok()       ? Result<PruneReport>(repo.status())
+        : !verified.ok() ? Result<PruneReport>(verified.status())
+                         : RunPrune(**repo, db_, *verified, SystemClock::Instance().Now(), false);
     if (!r.ok()) {
       out.ok = false;
       out.error += (out.error.empty() ? "" : "; ") + ("target " + t + ": " + r.status().message());
@@ -548,10 +561,12 @@ void DbWorker::Sample(TimePoint now) {
   }
 }
 
-json DbWorker::Status(TimePoint now,
-                      const std::function<std::optional<TimePoint>(const std::string&)>& next_run)
-    const {
-  json j = {{"name", db_.name}, {"path", db_.path}, {"targets", db_.targets},
+json DbWorker::Status(
+    TimePoint now,
+    const std::function<std::optional<TimePoint>(const std::string&)>& next_run) const {
+  json j = {{"name", db_.name},
+            {"path", db_.path},
+            {"targets", db_.targets},
             {"continuous", db_.continuous}};
   auto problems = Problems(now);
   j["healthy"] = problems.empty();
@@ -566,10 +581,13 @@ json DbWorker::Status(TimePoint now,
           j["last_snapshot"]["finished"].get<std::string>() >= Rfc(*it->second.last_ok)) {
         continue;
       }
-      j["last_snapshot"] = {{"result", "ok"}, {"finished", Rfc(*it->second.last_ok)},
-                            {"policy", p}, {"snapshot", it->second.last_snapshot},
+      j["last_snapshot"] = {{"result", "ok"},
+                            {"finished", Rfc(*it->second.last_ok)},
+                            {"policy", p},
+                            {"snapshot", it->second.last_snapshot},
                             {"stored_size", it->second.last_size},
-                            {"duration_ms", it->second.last_duration_ms}, {"from_state", true}};
+                            {"duration_ms", it->second.last_duration_ms},
+                            {"from_state", true}};
     }
   }
   json repl = json::array();
@@ -578,7 +596,9 @@ json DbWorker::Status(TimePoint now,
     const backup::ReplicationStatus& s = p.status;
     const double lag = p.LagSeconds(now);
     json r = {{"target", u->target()},
-              {"state", p.running ? "running" : p.start_error.empty() ? "starting" : "error"},
+              {"state", p.running               ? "running"
+                        : p.start_error.empty() ? "starting"
+                                                : "error"},
               {"generation", s.generation},
               {"spooled_txid", s.spooled_txid},
               {"uploaded_txid", s.uploaded_txid},
@@ -589,8 +609,10 @@ json DbWorker::Status(TimePoint now,
               {"segments_uploaded", s.segments_uploaded},
               {"generations_started", s.generations_started}};
     if (s.last_commit_us > 0) r["last_commit"] = Rfc(FromUnixMicros(s.last_commit_us));
-    if (!p.start_error.empty()) r["error"] = p.start_error;
-    else if (!s.last_error.empty()) r["last_error"] = s.last_error;
+    if (!p.start_error.empty())
+      r["error"] = p.start_error;
+    else if (!s.last_error.empty())
+      r["last_error"] = s.last_error;
     repl.push_back(r);
   }
   j["replication"] = repl;
@@ -607,8 +629,10 @@ json DbWorker::Status(TimePoint now,
     if (last.is_null() && rec != records_.end() && rec->second.last_run) {
       // After a restart: what the state database remembers of a scheduled check or drill.
       const JobRecord& r = rec->second;
-      last = {{"result", r.last_result}, {"finished", Rfc(*r.last_run)},
-              {"duration_ms", r.last_duration_ms}, {"from_state", true}};
+      last = {{"result", r.last_result},
+              {"finished", Rfc(*r.last_run)},
+              {"duration_ms", r.last_duration_ms},
+              {"from_state", true}};
       if (r.last_result != "ok") last["error"] = r.last_error;
     }
     j[std::string("last_") + job] = last;
@@ -617,8 +641,8 @@ json DbWorker::Status(TimePoint now,
   for (const std::string& q : queued_) running.push_back(q);
   j["jobs_queued_or_running"] = running;
   if (!last_error_.empty()) {
-    j["last_error"] = {{"time", Rfc(last_error_time_)}, {"operation", last_error_op_},
-                       {"message", last_error_}};
+    j["last_error"] = {
+        {"time", Rfc(last_error_time_)}, {"operation", last_error_op_}, {"message", last_error_}};
   } else {
     j["last_error"] = nullptr;
   }
@@ -632,9 +656,10 @@ std::vector<std::string> DbWorker::Problems(TimePoint now) const {
     auto p = u->published();
     const backup::ReplicationStatus& s = p.status;
     if (!p.start_error.empty() && now - p.start_error_since > seconds(rpo)) {
-      out.push_back("continuous to " + u->target() + ": not running for " +
-                    std::to_string(std::chrono::duration_cast<seconds>(now - p.start_error_since).count()) +
-                    " s: " + p.start_error);
+      out.push_back(
+          "continuous to " + u->target() + ": not running for " +
+          std::to_string(std::chrono::duration_cast<seconds>(now - p.start_error_since).count()) +
+          " s: " + p.start_error);
       continue;
     }
     const auto lag_s = static_cast<int64_t>(p.LagSeconds(now));
@@ -649,8 +674,8 @@ std::vector<std::string> DbWorker::Problems(TimePoint now) const {
     if (job == "check" || job == "drill") continue;
     // Due at the latest occurrence that is more than a grace period old (a quarter of the
     // period, at most an hour, plus the job's jitter).
-    auto grace = std::min(std::chrono::duration_cast<seconds>(sched.PeriodLength() / 4),
-                          seconds(3600));
+    auto grace =
+        std::min(std::chrono::duration_cast<seconds>(sched.PeriodLength() / 4), seconds(3600));
     TimePoint expected = scheduler::PreviousOccurrence(sched, now - grace);
     auto rec = records_.find(job);
     TimePoint first_seen = rec != records_.end() ? rec->second.first_seen : started_;
@@ -700,7 +725,8 @@ void DbWorker::Metrics(MetricsText& m) const {
     auto p = u->published();
     const backup::ReplicationStatus& s = p.status;
     Labels l{{"database", db_.name}, {"target", u->target()}};
-    m.Sample("aura_replication_running", "gauge", "1 when WAL shipping runs.", l, p.running ? 1 : 0);
+    m.Sample("aura_replication_running", "gauge", "1 when WAL shipping runs.", l,
+             p.running ? 1 : 0);
     m.Sample("aura_replication_spooled_txid", "gauge", "Last transaction durable in the spool.", l,
              double(s.spooled_txid));
     m.Sample("aura_replication_uploaded_txid", "gauge", "Last transaction durable in the target.",

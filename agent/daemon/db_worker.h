@@ -78,9 +78,9 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   // Called every second on the io thread: samples replication lag.
   void Sample(TimePoint now);
 
-  nlohmann::json Status(TimePoint now,
-                        const std::function<std::optional<TimePoint>(const std::string&)>&
-                            next_run) const;
+  nlohmann::json Status(
+      TimePoint now,
+      const std::function<std::optional<TimePoint>(const std::string&)>& next_run) const;
   // Why this database is not within its recovery point objective (empty: healthy).
   std::vector<std::string> Problems(TimePoint now) const;
   void Metrics(MetricsText& m) const;
@@ -103,8 +103,8 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
 
   // io thread state
   std::set<std::string> queued_;
-  std::map<std::string, JobOutcome> last_;       // by job
-  std::map<std::string, JobRecord> records_;     // from the state store, at start
+  std::map<std::string, JobOutcome> last_;    // by job
+  std::map<std::string, JobRecord> records_;  // from the state store, at start
   std::optional<JobOutcome> last_snapshot_;
   std::string last_error_, last_error_op_;
   TimePoint last_error_time_{};

@@ -18,10 +18,14 @@ std::string Number(double v) {
 std::string Escape(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -79,8 +83,8 @@ MetricsText::Family& MetricsText::Get(const std::string& name, const std::string
   return it->second;
 }
 
-void MetricsText::Sample(const std::string& name, const std::string& type,
-                         const std::string& help, const Labels& labels, double value) {
+void MetricsText::Sample(const std::string& name, const std::string& type, const std::string& help,
+                         const Labels& labels, double value) {
   Get(name, type, help).body += name + FormatLabels(labels) + " " + Number(value) + "\n";
 }
 

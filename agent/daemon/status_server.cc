@@ -80,8 +80,9 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
     stream_.expires_after(kRequestDeadline);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](error_code ec, size_t) { self->OnRead(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(error_code ec) {
@@ -95,7 +96,9 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     }
     if (ec) {
       ++impl_->counters.bad_requests;
-      int status = ec == http::error::body_limit ? 413 : ec == http::error::header_limit ? 431 : 400;
+      int status = ec == http::error::body_limit     ? 413
+                   : ec == http::error::header_limit ? 431
+                                                     : 400;
       std::string what = status == 413   ? "request body larger than 64 KiB"
                          : status == 431 ? "request headers larger than 8 KiB"
                                          : "malformed HTTP request (" + ec.message() + ")";
@@ -216,7 +219,8 @@ Status StatusServer::ListenTcp(const std::string& host, uint16_t port, const std
   const std::string where = host + " port " + std::to_string(port);
   error_code ec;
   auto addr = net::ip::make_address(host, ec);
-  if (ec || !addr.is_loopback()) return ConfigError("status_tcp " + where + " is not a loopback address");
+  if (ec || !addr.is_loopback())
+    return ConfigError("status_tcp " + where + " is not a loopback address");
   if (token.size() < 16) return ConfigError("the status token must be at least 16 characters");
   impl_->token = token;
   impl_->tcp_acceptor.emplace(impl_->io);

@@ -95,8 +95,8 @@ std::string CanonicalUri(const std::string& path, bool s3) {
   return UriEncode(s3 ? p : NormalizePath(p), false);
 }
 
-SigV4Result SignV4(const SigV4Request& req, const SigV4Credentials& creds,
-                   const SigV4Options& opts, const std::string& amz_date) {
+SigV4Result SignV4(const SigV4Request& req, const SigV4Credentials& creds, const SigV4Options& opts,
+                   const std::string& amz_date) {
   std::map<std::string, std::string> headers;  // sorted by lowercase name
   for (const auto& [name, value] : req.headers) {
     std::string& slot = headers[Lower(name)];

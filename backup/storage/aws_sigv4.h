@@ -31,7 +31,7 @@ struct SigV4Credentials {
 
 struct SigV4Request {
   std::string method;
-  std::string path;  // decoded, e.g. "/bucket/my key.data"
+  std::string path;                                          // decoded, e.g. "/bucket/my key.data"
   std::vector<std::pair<std::string, std::string>> query;    // decoded name/value pairs
   std::vector<std::pair<std::string, std::string>> headers;  // as sent; must include Host
   std::string payload_sha256_hex;  // hex SHA-256 of the body, or "UNSIGNED-PAYLOAD"
@@ -51,8 +51,8 @@ struct SigV4Result {
 };
 
 // `amz_date` is "YYYYMMDDTHHMMSSZ" (the x-amz-date header's value).
-SigV4Result SignV4(const SigV4Request& req, const SigV4Credentials& creds,
-                   const SigV4Options& opts, const std::string& amz_date);
+SigV4Result SignV4(const SigV4Request& req, const SigV4Credentials& creds, const SigV4Options& opts,
+                   const std::string& amz_date);
 
 // RFC 3986 percent-encoding as SigV4 requires; '/' is kept unless encode_slash.
 std::string UriEncode(std::string_view s, bool encode_slash);

@@ -143,14 +143,16 @@ Result<S3Response> S3Client::SendOnce(const S3Request& req, Attempt& a) {
                                ? "/" + config_.bucket + (req.key.empty() ? "" : "/" + req.key)
                                : "/" + req.key;
   const std::string query = CanonicalQuery(req.query);
-  const std::string url = scheme_host_ + CanonicalUri(path, true) + (query.empty() ? "" : "?" + query);
+  const std::string url =
+      scheme_host_ + CanonicalUri(path, true) + (query.empty() ? "" : "?" + query);
   SigV4Request sr;
   sr.method = req.method;
   sr.path = path;
   sr.query = req.query;
   sr.payload_sha256_hex = HexEncode(Sha256::Of(req.body));
   const std::string date = AmzDate();
-  sr.headers = {{"host", host_header_}, {"x-amz-date", date},
+  sr.headers = {{"host", host_header_},
+                {"x-amz-date", date},
                 {"x-amz-content-sha256", sr.payload_sha256_hex}};
   if (!config_.credentials.session_token.empty()) {
     sr.headers.emplace_back("x-amz-security-token", config_.credentials.session_token);
@@ -182,8 +184,10 @@ Result<S3Response> S3Client::SendOnce(const S3Request& req, Attempt& a) {
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, config_.verify_tls ? 2L : 0L);
   if (!config_.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, config_.ca_bundle.c_str());
   if (config_.max_bandwidth > 0) {
-    curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, static_cast<curl_off_t>(config_.max_bandwidth));
-    curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(config_.max_bandwidth));
+    curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE,
+                     static_cast<curl_off_t>(config_.max_bandwidth));
+    curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE,
+                     static_cast<curl_off_t>(config_.max_bandwidth));
   }
   if (req.method == "PUT") {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -204,7 +208,8 @@ Result<S3Response> S3Client::SendOnce(const S3Request& req, Attempt& a) {
   curl_slist_free_all(list);
   Release(h);
   if (rc != CURLE_OK) {
-    std::string what = std::string(curl_easy_strerror(rc)) + " (" + url.substr(0, url.find('?')) + ")";
+    std::string what =
+        std::string(curl_easy_strerror(rc)) + " (" + url.substr(0, url.find('?')) + ")";
     return RetryableCurl(rc) ? Unavailable(what) : IOError(what);
   }
   return std::move(a.resp);
@@ -242,19 +247,23 @@ Result<S3Response> S3Client::Send(const S3Request& req, std::vector<long> accept
     }
     const std::string where = config_.Describe() + (req.key.empty() ? "" : " key " + req.key);
     if (RetryableHttp(st, code)) {
-      last = Unavailable("S3 " + std::to_string(st) + (code.empty() ? "" : " " + code) + " on " + where);
+      last = Unavailable("S3 " + std::to_string(st) + (code.empty() ? "" : " " + code) + " on " +
+                         where);
       continue;
     }
     if (code == "SignatureDoesNotMatch") {
-      return PermissionDenied("S3 signature mismatch at " + config_.endpoint + ": check the secret "
-                              "key for access key " + config_.credentials.access_key_id +
+      return PermissionDenied("S3 signature mismatch at " + config_.endpoint +
+                              ": check the secret "
+                              "key for access key " +
+                              config_.credentials.access_key_id +
                               " (AWS_SECRET_ACCESS_KEY or the credentials file) and the clock");
     }
     if (code == "InvalidAccessKeyId") {
       return PermissionDenied("S3 at " + config_.endpoint + " does not know access key " +
                               config_.credentials.access_key_id + "; check AWS_ACCESS_KEY_ID");
     }
-    if (st == 403) return PermissionDenied("S3 denied " + req.method + " on " + where + " (" + code + ")");
+    if (st == 403)
+      return PermissionDenied("S3 denied " + req.method + " on " + where + " (" + code + ")");
     if (code == "NoSuchBucket") {
       return NotFound("bucket " + config_.bucket + " does not exist at " + config_.endpoint);
     }

@@ -105,8 +105,10 @@ Result<S3Config> S3ConfigFromUrl(const std::string& url,
     if (profile.empty()) profile = "default";
     auto creds = ReadSharedCredentials(file, profile);
     if (!creds.ok()) {
-      return KeyError("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                      "profile [" + profile + "] in " + file + " (" + creds.status().message() + ")");
+      return KeyError(
+          "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+          "profile [" +
+          profile + "] in " + file + " (" + creds.status().message() + ")");
     }
     c.credentials = *creds;
   }

@@ -30,7 +30,7 @@ struct S3Config {
   std::string ca_bundle;
   bool verify_tls = true;
   int connect_timeout_ms = 10000;
-  int stall_timeout_s = 60;       // abort a transfer making no progress for this long
+  int stall_timeout_s = 60;        // abort a transfer making no progress for this long
   uint64_t part_size = 16u << 20;  // multipart part size (>= 5 MiB)
   int upload_concurrency = 2;      // parts in flight per upload
   uint64_t max_bandwidth = 0;      // bytes/s per transfer, 0: unlimited
@@ -42,7 +42,7 @@ struct S3Config {
   // (moto, used by the tests, and botocore fails against it the same way). Costs a longer
   // listing on real S3, so it is off by default.
   bool list_top_prefix_only = false;
-  int max_attempts = 8;            // per request, with exponential backoff and full jitter
+  int max_attempts = 8;  // per request, with exponential backoff and full jitter
   int backoff_base_ms = 100;
   int backoff_cap_ms = 20000;
 
@@ -53,7 +53,8 @@ struct S3Config {
 // Parses "s3://bucket[/prefix]" and fills the rest from `env` (normally the process
 // environment) as the AWS CLI would. kInvalidArgument for a malformed URL; kKeyError when no
 // credentials can be found (saying where it looked).
-Result<S3Config> S3ConfigFromUrl(const std::string& url, const std::map<std::string, std::string>& env);
+Result<S3Config> S3ConfigFromUrl(const std::string& url,
+                                 const std::map<std::string, std::string>& env);
 
 // The process environment as a map (for S3ConfigFromUrl).
 std::map<std::string, std::string> ProcessEnvironment();

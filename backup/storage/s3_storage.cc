@@ -211,8 +211,8 @@ class S3ObjectReader final : public ObjectReader {
       r.headers = {{"range", "bytes=" + std::to_string(pos_) + "-" + std::to_string(last)}};
       AURA_ASSIGN_OR_RETURN(S3Response resp, client_->Send(r));
       if (resp.body.size() != last - pos_ + 1) {
-        return IOError("S3 returned " + std::to_string(resp.body.size()) + " bytes for a range of " +
-                       std::to_string(last - pos_ + 1) + " in " + key_);
+        return IOError("S3 returned " + std::to_string(resp.body.size()) +
+                       " bytes for a range of " + std::to_string(last - pos_ + 1) + " in " + key_);
       }
       buf_ = std::move(resp.body);
       off_ = 0;
@@ -255,7 +255,8 @@ Result<ObjectInfo> S3Storage::Stat(const std::string& name) {
   r.key = Key(name);
   AURA_ASSIGN_OR_RETURN(S3Response resp, client_->Send(r));
   ObjectInfo info{name, 0, {}};
-  info.size = std::stoull(resp.headers.count("content-length") ? resp.headers["content-length"] : "0");
+  info.size =
+      std::stoull(resp.headers.count("content-length") ? resp.headers["content-length"] : "0");
   return info;
 }
 
@@ -274,9 +275,8 @@ Result<std::vector<ObjectInfo>> S3Storage::List(const std::string& prefix) {
   std::vector<ObjectInfo> out;
   std::string token;
   const std::string full = strip + prefix;
-  const std::string sent = client_->config().list_top_prefix_only
-                               ? full.substr(0, full.find('/'))
-                               : full;
+  const std::string sent =
+      client_->config().list_top_prefix_only ? full.substr(0, full.find('/')) : full;
   do {
     S3Request r;
     r.query = {{"list-type", "2"}, {"prefix", sent}};
@@ -343,9 +343,9 @@ Result<int> S3Storage::AbortStaleUploads(std::chrono::seconds older_than) {
   const std::string& p = client_->config().prefix;
   S3Request r;
   const std::string full = p.empty() ? "" : p + "/";
-  r.query = {{"uploads", ""},
-             {"prefix", client_->config().list_top_prefix_only ? full.substr(0, full.find('/'))
-                                                               : full}};
+  r.query = {
+      {"uploads", ""},
+      {"prefix", client_->config().list_top_prefix_only ? full.substr(0, full.find('/')) : full}};
   AURA_ASSIGN_OR_RETURN(S3Response resp, client_->Send(r));
   AURA_ASSIGN_OR_RETURN(pt::ptree t, ParseXml(resp.body, "ListMultipartUploads"));
   int aborted = 0;

@@ -51,8 +51,10 @@ TEST(Config, FingerprintChangesOnlyWithWhatTheDatabaseUses) {
     size_t at = text.find(from);
     EXPECT_NE(at, std::string::npos) << from;
     text.replace(at, from.size(), to);
-    auto cfg = ParseConfig(text + "\n[[database]]\nname = \"other\"\npath = \"/o.db\"\n"
-                                  "targets = [\"plain\"]\n", "agent.toml");
+    auto cfg = ParseConfig(text +
+                               "\n[[database]]\nname = \"other\"\npath = \"/o.db\"\n"
+                               "targets = [\"plain\"]\n",
+                           "agent.toml");
     EXPECT_TRUE(cfg.ok()) << cfg.status().message();
     return cfg->Fingerprint(*cfg->FindDatabase("aura"));
   };
@@ -86,8 +88,8 @@ TEST(Config, UnknownKeyIsAnErrorWithFileAndLine) {
   std::string text = std::string(kGood) + "hourley = 3\n";
   auto cfg = ParseConfig(text, "agent.toml");
   ASSERT_EQ(cfg.status().code(), Code::kConfig);
-  std::string want = "agent.toml:" + std::to_string(LineOf(text, "hourley")) +
-                     ": unknown key 'hourley'";
+  std::string want =
+      "agent.toml:" + std::to_string(LineOf(text, "hourley")) + ": unknown key 'hourley'";
   EXPECT_NE(cfg.status().message().find(want), std::string::npos) << cfg.status().message();
 }
 
@@ -163,7 +165,8 @@ TEST(Config, StatusTcpMustBeLoopbackWithAPortAndAToken) {
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok->agent.status_tcp_host, "::1");
   EXPECT_EQ(ok->agent.status_tcp_port, 8765);
-  for (const char* bad : {"0.0.0.0:8765", "127.0.0.1:0", "127.0.0.1:99999", "localhost", "10.0.0.1:80"}) {
+  for (const char* bad :
+       {"0.0.0.0:8765", "127.0.0.1:0", "127.0.0.1:99999", "localhost", "10.0.0.1:80"}) {
     auto cfg = with(std::string("status_tcp = \"") + bad + "\"\nstatus_token_file = \"/etc/t\"");
     ASSERT_FALSE(cfg.ok()) << bad;
     EXPECT_NE(cfg.status().message().find("loopback"), std::string::npos) << cfg.status().message();

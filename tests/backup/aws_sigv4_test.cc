@@ -36,7 +36,8 @@ SigV4Request ParseReq(const std::string& text) {
     size_t start = 0;
     while (start <= qs.size()) {
       size_t amp = qs.find('&', start);
-      std::string pair = qs.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+      std::string pair =
+          qs.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
       size_t eq = pair.find('=');
       r.query.emplace_back(pair.substr(0, eq), eq == std::string::npos ? "" : pair.substr(eq + 1));
       if (amp == std::string::npos) break;
@@ -112,10 +113,10 @@ TEST_F(S3Examples, GetObjectWithRange) {
 }
 
 TEST_F(S3Examples, PutObject) {
-  auto r = Sign("PUT", "/test$file.text", {},
-                {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
-                 {"x-amz-storage-class", "REDUCED_REDUNDANCY"}},
-                "Welcome to Amazon S3.");
+  auto r = Sign(
+      "PUT", "/test$file.text", {},
+      {{"Date", "Fri, 24 May 2013 00:00:00 GMT"}, {"x-amz-storage-class", "REDUCED_REDUNDANCY"}},
+      "Welcome to Amazon S3.");
   EXPECT_EQ(r.signature, "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
 }
 

@@ -72,9 +72,7 @@ TEST_F(IncrementalTest, EverySnapshotOfAChainRestoresToItsSource) {
   const std::vector<std::string> changes = {
       "UPDATE t SET name = 'changed' WHERE id IN (7, 900, 2100, 3999)",
       "INSERT INTO t(name, body) SELECT 'grown', randomblob(3000) FROM t LIMIT 300",
-      "DELETE FROM t WHERE id > 1000",
-      "VACUUM",
-      "UPDATE t SET body = zeroblob(10) WHERE id = 3"};
+      "DELETE FROM t WHERE id > 1000", "VACUUM", "UPDATE t SET body = zeroblob(10) WHERE id = 3"};
   std::string base = full->ref.id;
   for (const std::string& sql : changes) {
     Exec(sql);

@@ -55,8 +55,8 @@ class CodecTest : public ::testing::Test {
   }
 
   // Decodes object bytes stored under `name`; returns plaintext or the error.
-  Result<std::string> Decode(const std::string& name, const std::string& bytes,
-                             const Keyring& keys, int threads = 2) {
+  Result<std::string> Decode(const std::string& name, const std::string& bytes, const Keyring& keys,
+                             int threads = 2) {
     Status s = PutObject(*storage_, name, AsBytes(bytes));
     if (!s.ok()) return s;
     AURA_ASSIGN_OR_RETURN(auto reader, storage_->Open(name, 0, kToEnd));
@@ -65,8 +65,7 @@ class CodecTest : public ::testing::Test {
     AURA_RETURN_IF_ERROR(d->ReadAll([&](std::span<const uint8_t> p) {
                             out.append(reinterpret_cast<const char*>(p.data()), p.size());
                             return Status::Ok();
-                          })
-                             .status());
+                          }).status());
     return out;
   }
 

@@ -85,7 +85,8 @@ TEST(Retention, PointInTimeWindowKeepsItsBaseAndTheSegmentsAfterIt) {
   RetentionPolicy p;
   p.pitr_window = hours(6);  // back to 18:00
   RetentionPlan plan = PlanRetention(p, snaps, segs, At("2026-11-21T00:00:00Z"));
-  // Base: the newest snapshot at or before 18:00 (10:00, txid 500), plus the newest (verified rule).
+  // Base: the newest snapshot at or before 18:00 (10:00, txid 500), plus the newest (verified
+  // rule).
   EXPECT_EQ(Kept(plan), (std::set<std::string>{"20261120T100000", "20261120T200000"}));
   int kept = 0;
   for (const auto& d : plan.segments) {
@@ -115,10 +116,10 @@ TEST(Retention, DailyGenerationsBoundTheWalKeptToTheWindow) {
   RetentionPolicy p;
   p.pitr_window = hours(24 * 7);  // back to Nov 13 00:00
   RetentionPlan plan = PlanRetention(p, snaps, segs, At("2026-11-20T00:00:00Z"));
-  EXPECT_EQ(Kept(plan), (std::set<std::string>{"20261113T000000", "20261114T000000",
-                                               "20261115T000000", "20261116T000000",
-                                               "20261117T000000", "20261118T000000",
-                                               "20261119T000000"}));
+  EXPECT_EQ(Kept(plan),
+            (std::set<std::string>{"20261113T000000", "20261114T000000", "20261115T000000",
+                                   "20261116T000000", "20261117T000000", "20261118T000000",
+                                   "20261119T000000"}));
   size_t kept = 0;
   for (const auto& d : plan.segments) kept += d.keep ? 1 : 0;
   EXPECT_EQ(kept, 7u * 24) << "the three generations that ended before the window go entirely";
@@ -153,8 +154,8 @@ TEST(Retention, TiersKeepTheirOwnSnapshotsWhenGroupedByPolicy) {
   p.daily = 1;
   p.by_policy_label = true;
   RetentionPlan plan = PlanRetention(p, snaps, {}, At("2026-11-20T06:00:00Z"));
-  EXPECT_EQ(Kept(plan), (std::set<std::string>{"20261120T051500", "20261120T041500",
-                                               "20261120T023000"}));
+  EXPECT_EQ(Kept(plan),
+            (std::set<std::string>{"20261120T051500", "20261120T041500", "20261120T023000"}));
   // restic's way: the daily rule keeps the newest of the day, an hourly one; the daily goes.
   p.by_policy_label = false;
   plan = PlanRetention(p, snaps, {}, At("2026-11-20T06:00:00Z"));

@@ -27,10 +27,10 @@ MotoServer& CheckedServer() {
   return *server;  // stopped when the test process exits
 }
 
-#define REQUIRE_MOTO()                                                  \
-  do {                                                                  \
-    std::string missing = MotoServer::Missing();                        \
-    ASSERT_TRUE(missing.empty()) << missing;                            \
+#define REQUIRE_MOTO()                                                   \
+  do {                                                                   \
+    std::string missing = MotoServer::Missing();                         \
+    ASSERT_TRUE(missing.empty()) << missing;                             \
     ASSERT_TRUE(CheckedServer().ready()) << "moto_server did not start"; \
   } while (0)
 
@@ -42,7 +42,8 @@ std::string UniquePrefix() {
 INSTANTIATE_TEST_SUITE_P(
     S3, StorageContract,
     ::testing::Values(StorageFactory{
-        "moto_signed", [](const std::string&) -> std::shared_ptr<Storage> {
+        "moto_signed",
+        [](const std::string&) -> std::shared_ptr<Storage> {
           if (!MotoServer::Missing().empty()) return nullptr;
           return std::make_shared<S3Storage>(CheckedServer().Config(UniquePrefix()));
         },
@@ -119,10 +120,11 @@ TEST(S3Storage, MultipartSnapshotWithAFailingPartRestoresExactly) {
   // Incompressible 64 KiB blobs make a 200 MiB database a ~200 MiB snapshot object.
   {
     auto db = SqliteDb::OpenOrCreate(dir / "big.db", 1000);
-    ASSERT_TRUE(db->Exec("PRAGMA journal_mode=WAL; CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB);"
-                         "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n "
-                         "WHERE i < 3200) INSERT INTO b(v) SELECT randomblob(65536) FROM n; COMMIT;")
-                    .ok());
+    ASSERT_TRUE(
+        db->Exec("PRAGMA journal_mode=WAL; CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB);"
+                 "BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n "
+                 "WHERE i < 3200) INSERT INTO b(v) SELECT randomblob(65536) FROM n; COMMIT;")
+            .ok());
   }
   FaultProxy proxy(CheckedServer().port());
   S3Config c = CheckedServer().Config(UniquePrefix(), proxy.port());

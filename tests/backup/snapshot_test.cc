@@ -34,8 +34,7 @@ class SnapshotTest : public ::testing::Test {
   }
 
   std::unique_ptr<Repository> Repo(std::shared_ptr<Storage> storage = nullptr) {
-    auto r = Repository::OpenForWrite(storage ? storage : storage_, keys_,
-                                      SystemClock::Instance());
+    auto r = Repository::OpenForWrite(storage ? storage : storage_, keys_, SystemClock::Instance());
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return std::move(r).value();
   }
@@ -137,8 +136,8 @@ TEST_F(SnapshotTest, MissingDatabaseIsNotFound) {
 }
 
 TEST_F(SnapshotTest, NonSqliteFileIsRejected) {
-  ASSERT_TRUE(WriteFileAtomic(dir_ / "notes.txt", "these are not the pages you are looking for")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(dir_ / "notes.txt", "these are not the pages you are looking for").ok());
   auto repo = Repo();
   auto snap = Snap(dir_ / "notes.txt", *repo);
   EXPECT_EQ(snap.status().code(), Code::kNotADatabase);

@@ -173,16 +173,15 @@ TEST_P(StorageContract, ConcurrentWritersToDifferentNames) {
 
 INSTANTIATE_TEST_SUITE_P(
     Local, StorageContract,
-    ::testing::Values(
-        StorageFactory{"local",
-                       [](const std::string& scratch) -> std::shared_ptr<Storage> {
-                         return std::make_shared<LocalStorage>(scratch + "/repo");
-                       }},
-        StorageFactory{"fault_wrapper_without_faults",
-                       [](const std::string& scratch) -> std::shared_ptr<Storage> {
-                         return std::make_shared<FaultStorage>(
-                             std::make_shared<LocalStorage>(scratch + "/repo"));
-                       }}),
+    ::testing::Values(StorageFactory{"local",
+                                     [](const std::string& scratch) -> std::shared_ptr<Storage> {
+                                       return std::make_shared<LocalStorage>(scratch + "/repo");
+                                     }},
+                      StorageFactory{"fault_wrapper_without_faults",
+                                     [](const std::string& scratch) -> std::shared_ptr<Storage> {
+                                       return std::make_shared<FaultStorage>(
+                                           std::make_shared<LocalStorage>(scratch + "/repo"));
+                                     }}),
     StorageFactoryName);
 
 // Fault wrapper behaviour beyond the contract.

@@ -51,7 +51,8 @@ class CliTest : public ::testing::Test {
 
   std::string DataObjectPath() {
     for (const std::string& f : SnapshotFiles()) {
-      if (f.size() > 5 && f.substr(f.size() - 5) == ".data") return dir_ / ("backups/aura/snapshots/" + f);
+      if (f.size() > 5 && f.substr(f.size() - 5) == ".data")
+        return dir_ / ("backups/aura/snapshots/" + f);
     }
     return "";
   }
@@ -82,7 +83,8 @@ TEST_F(CliTest, TheSeedScriptHabitsWorkWithoutAConfigFile) {
   ProcessResult human = Agent({"list", "--from", dir_ / "backups"});
   EXPECT_NE(human.out.find(id), std::string::npos);
 
-  ProcessResult v = Agent({"verify", "--from", dir_ / "backups", "--key-file", dir_ / "backup.key"});
+  ProcessResult v =
+      Agent({"verify", "--from", dir_ / "backups", "--key-file", dir_ / "backup.key"});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_NE(v.out.find("all good"), std::string::npos);
 
@@ -103,8 +105,8 @@ TEST_F(CliTest, UnencryptedBackupMustBeAskedFor) {
   ProcessResult r = Agent({"backup", "--db", dir_ / "aura.db", "--to", dir_ / "backups"});
   ExpectOneLineError(r, 6, "--no-encryption");
   EXPECT_TRUE(SnapshotFiles().empty());
-  ProcessResult ok = Agent({"backup", "--db", dir_ / "aura.db", "--to", dir_ / "plain",
-                            "--no-encryption", "--json"});
+  ProcessResult ok = Agent(
+      {"backup", "--db", dir_ / "aura.db", "--to", dir_ / "plain", "--no-encryption", "--json"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_FALSE(json::parse(ok.out)["encrypted"].get<bool>());
 }
@@ -184,7 +186,8 @@ TEST_F(CliTest, FlippedByteInTheManifestIsReportedByName) {
   std::string bytes = *ReadFileToString(manifest);
   bytes[bytes.size() - 20] ^= 1;
   ASSERT_TRUE(WriteFileAtomic(manifest, bytes).ok());
-  ProcessResult v = Agent({"verify", "--from", dir_ / "backups", "--key-file", dir_ / "backup.key"});
+  ProcessResult v =
+      Agent({"verify", "--from", dir_ / "backups", "--key-file", dir_ / "backup.key"});
   EXPECT_EQ(v.exit_code, 5);
   EXPECT_NE(v.out.find("BAD aura/snapshots/"), std::string::npos) << v.out;
   EXPECT_NE(v.out.find(".manifest"), std::string::npos) << v.out;
@@ -219,8 +222,8 @@ TEST_F(CliTest, ExistingRestoreTargetIsRefusedAndKept) {
 TEST_F(CliTest, RestoresFromAPlainBackupFile) {
   // backup-database.sh's output: a plain copy of the database.
   ASSERT_TRUE(aura::testing::MakeTestDb(dir_ / "aura_backup_20251110_120000.db", false, 300).ok());
-  ProcessResult r = Agent({"restore", "--from", dir_ / "aura_backup_20251110_120000.db", "--to",
-                           dir_ / "out.db"});
+  ProcessResult r = Agent(
+      {"restore", "--from", dir_ / "aura_backup_20251110_120000.db", "--to", dir_ / "out.db"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(FileSha256(dir_ / "out.db"), FileSha256(dir_ / "aura_backup_20251110_120000.db"));
 }
@@ -246,8 +249,8 @@ TEST_F(CliTest, ConfigFormBacksUpEveryTarget) {
   ASSERT_EQ(j["snapshots"].size(), 2u);
   EXPECT_TRUE(j["snapshots"][0]["encrypted"].get<bool>());
   EXPECT_FALSE(j["snapshots"][1]["encrypted"].get<bool>());
-  ProcessResult r = Agent({"restore", "--config", dir_ / "agent.toml", "--target", "b",
-                           "--latest", "--to", dir_ / "out.db"});
+  ProcessResult r = Agent({"restore", "--config", dir_ / "agent.toml", "--target", "b", "--latest",
+                           "--to", dir_ / "out.db"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 

@@ -41,8 +41,7 @@ using namespace std::chrono_literals;
 // Polls `pred` every `poll` (50 ms; 1 ms to catch a short-lived state) until it holds or
 // `timeout` passes.
 template <typename F>
-bool WaitUntil(F&& pred, std::chrono::milliseconds timeout,
-               std::chrono::milliseconds poll = 50ms) {
+bool WaitUntil(F&& pred, std::chrono::milliseconds timeout, std::chrono::milliseconds poll = 50ms) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
@@ -81,8 +80,10 @@ class DaemonTest : public ::testing::Test {
   // The [agent] (test timings, this test's state and socket) and [keys] sections of a config.
   std::string AgentAndKeys() {
     return "[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
-           Socket() + "\"\njitter = \"0s\"\npoll_ms = 20\nsegment_ms = 100\nlog_level = \"debug\"\n"
-           "shutdown_timeout = \"20s\"\n\n[keys]\nkey_file = \"" + std::string(dir_ / "k") + "\"\n\n";
+           Socket() +
+           "\"\njitter = \"0s\"\npoll_ms = 20\nsegment_ms = 100\nlog_level = \"debug\"\n"
+           "shutdown_timeout = \"20s\"\n\n[keys]\nkey_file = \"" +
+           std::string(dir_ / "k") + "\"\n\n";
   }
 
   // Makes the state say the agent was down: `db`'s daily job (04:00 UTC) last handled the
@@ -94,7 +95,8 @@ class DaemonTest : public ::testing::Test {
     ASSERT_TRUE((*state)->Job(db, "daily", now - std::chrono::hours(24 * (days_down + 2))).ok());
     auto sched = scheduler::MakeSchedule(scheduler::Period::kDaily, 0, "04:00", "", "UTC");
     ASSERT_TRUE(sched.ok());
-    TimePoint last = scheduler::PreviousOccurrence(*sched, now - std::chrono::hours(24 * days_down));
+    TimePoint last =
+        scheduler::PreviousOccurrence(*sched, now - std::chrono::hours(24 * days_down));
     ASSERT_TRUE((*state)->SetOccurrence(db, "daily", last).ok());
   }
 
@@ -102,21 +104,24 @@ class DaemonTest : public ::testing::Test {
   // is not now, to `target_toml` (default: a local folder).
   std::string Config(const std::string& target_toml = "", const std::string& extra_db = "",
                      const std::string& db_extra_keys = "") {
-    std::string t = target_toml.empty()
-                        ? "[[target]]\nname = \"main\"\nurl = \"" + std::string(dir_ / "repo") + "\"\n"
-                        : target_toml;
-    return AgentAndKeys() + t + "\n[[database]]\nname = \"live\"\npath = \"" + std::string(dir_ / "live.db") +
+    std::string t = target_toml.empty() ? "[[target]]\nname = \"main\"\nurl = \"" +
+                                              std::string(dir_ / "repo") + "\"\n"
+                                        : target_toml;
+    return AgentAndKeys() + t + "\n[[database]]\nname = \"live\"\npath = \"" +
+           std::string(dir_ / "live.db") +
            "\"\ntargets = [\"main\"]\ncontinuous = true\nrpo = \"3s\"\n"
-           "hourly = { keep = 5, minute = " + std::to_string(OtherMinute()) + " }\n" + db_extra_keys +
-           "\n" + extra_db;
+           "hourly = { keep = 5, minute = " +
+           std::to_string(OtherMinute()) + " }\n" + db_extra_keys + "\n" + extra_db;
   }
 
   // A minute of the hour half an hour away, fixed for the test (configs written later match).
   int OtherMinute() const { return other_minute_; }
-  const int other_minute_ = static_cast<int>(
-      (std::chrono::duration_cast<std::chrono::minutes>(
-           std::chrono::system_clock::now().time_since_epoch())
-           .count() + 30) % 60);
+  const int other_minute_ =
+      static_cast<int>((std::chrono::duration_cast<std::chrono::minutes>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() +
+                        30) %
+                       60);
 
   void WriteConfig(const std::string& text) {
     ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", text).ok());
@@ -175,10 +180,13 @@ class DaemonTest : public ::testing::Test {
 
   // After the writer stopped: everything the agent spooled is uploaded.
   void WaitCaughtUp() {
-    ASSERT_TRUE(WaitUntil([&] {
-      uint64_t s = Spooled();
-      return s > 0 && Uploaded() == s;
-    }, 30s)) << Status().dump(2);
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          uint64_t s = Spooled();
+          return s > 0 && Uploaded() == s;
+        },
+        30s))
+        << Status().dump(2);
   }
 
   // Restores the newest replicated transaction and checks it equals the source at that step.
@@ -219,21 +227,25 @@ TEST_F(DaemonTest, StatusMetricsHealthAndTriggersThenACleanStop) {
 
   // Admin triggers: a snapshot, an integrity check and a restore drill.
   EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/backup").status, 202);
-  ASSERT_TRUE(WaitUntil([&] {
-    json now = Status();
-    const json* d = FindDb(now, "live");
-    return d != nullptr && !(*d)["last_snapshot"].is_null();
-  }, 30s));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json now = Status();
+        const json* d = FindDb(now, "live");
+        return d != nullptr && !(*d)["last_snapshot"].is_null();
+      },
+      30s));
   live = nullptr;
   st = Status();
   EXPECT_EQ((*FindDb(st, "live"))["last_snapshot"]["result"], "ok") << st.dump(2);
   EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/check").status, 202);
   EXPECT_EQ(UnixHttp(Socket(), "POST", "/v1/databases/live/drill").status, 202);
-  ASSERT_TRUE(WaitUntil([&] {
-    json now = Status();
-    const json* d = FindDb(now, "live");
-    return d != nullptr && !(*d)["last_check"].is_null() && !(*d)["last_drill"].is_null();
-  }, 60s));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json now = Status();
+        const json* d = FindDb(now, "live");
+        return d != nullptr && !(*d)["last_check"].is_null() && !(*d)["last_drill"].is_null();
+      },
+      60s));
   st = Status();
   EXPECT_EQ((*FindDb(st, "live"))["last_check"]["result"], "ok") << st.dump(2);
   EXPECT_EQ((*FindDb(st, "live"))["last_drill"]["result"], "ok") << st.dump(2);
@@ -301,8 +313,10 @@ TEST_F(DaemonTest, HealthzTurns503WhileTheTargetIsUnreachableAnd200WhenItIsBack)
   ASSERT_TRUE(moto.ready());
   aura::testing::FaultProxy proxy(moto.port());
   std::string target =
-      "[[target]]\nname = \"main\"\nurl = \"s3://aura-daemon/fleet\"\nendpoint = \"http://127.0.0.1:" +
-      std::to_string(proxy.port()) + "\"\nregion = \"us-east-1\"\npath_style = true\n"
+      "[[target]]\nname = \"main\"\nurl = \"s3://aura-daemon/fleet\"\nendpoint = "
+      "\"http://127.0.0.1:" +
+      std::to_string(proxy.port()) +
+      "\"\nregion = \"us-east-1\"\npath_style = true\n"
       "list_top_prefix_only = true\nmax_attempts = 2\nconnect_timeout_ms = 1000\n";
   WriteConfig(Config(target));
   std::vector<std::string> env = moto.Env(proxy.port());
@@ -313,10 +327,13 @@ TEST_F(DaemonTest, HealthzTurns503WhileTheTargetIsUnreachableAnd200WhenItIsBack)
 
   proxy.SetMode(aura::testing::FaultProxy::Mode::kRefuse);
   HttpReply h;
-  ASSERT_TRUE(WaitUntil([&] {
-    h = UnixHttp(Socket(), "GET", "/healthz");
-    return h.status == 503;
-  }, 30s)) << Status().dump(2);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        h = UnixHttp(Socket(), "GET", "/healthz");
+        return h.status == 503;
+      },
+      30s))
+      << Status().dump(2);
   EXPECT_NE(h.body.find("not uploaded"), std::string::npos) << h.body;
   // Commits keep going into the spool meanwhile.
   uint64_t spooled = Spooled();
@@ -341,11 +358,14 @@ TEST_F(DaemonTest, AScheduledSnapshotThatFailsBecauseTheTargetIsDownIsRetriedSoo
   // A daily run that was missed runs at start, while the bucket cannot be reached.
   MarkDailyMissed("live", 2);
   if (HasFatalFailure()) return;
-  WriteConfig(AgentAndKeys() + "[[target]]\nname = \"main\"\n"
+  WriteConfig(AgentAndKeys() +
+              "[[target]]\nname = \"main\"\n"
               "url = \"s3://aura-retry/fleet\"\nendpoint = \"http://127.0.0.1:" +
-              std::to_string(proxy.port()) + "\"\nregion = \"us-east-1\"\npath_style = true\n"
+              std::to_string(proxy.port()) +
+              "\"\nregion = \"us-east-1\"\npath_style = true\n"
               "list_top_prefix_only = true\nmax_attempts = 1\nconnect_timeout_ms = 500\n"
-              "[[database]]\nname = \"live\"\npath = \"" + std::string(dir_ / "live.db") +
+              "[[database]]\nname = \"live\"\npath = \"" +
+              std::string(dir_ / "live.db") +
               "\"\ntargets = [\"main\"]\ndaily = { at = \"04:00\", timezone = \"UTC\" }\n");
   proxy.SetMode(aura::testing::FaultProxy::Mode::kRefuse);
   std::vector<std::string> env = moto.Env(proxy.port());
@@ -379,10 +399,12 @@ TEST_F(DaemonTest, SighupWithABrokenConfigKeepsTheOldOneAndAGoodOneApplies) {
 
   WriteConfig("[agent\nthis is not TOML");
   agent_->Signal(SIGHUP);
-  ASSERT_TRUE(WaitUntil([&] {
-    json st = Status();
-    return !st.is_null() && !st["agent"]["config_error"].is_null();
-  }, 10s));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json st = Status();
+        return !st.is_null() && !st["agent"]["config_error"].is_null();
+      },
+      10s));
   uint64_t before = Uploaded();
   EXPECT_TRUE(WaitUntil([&] { return Uploaded() > before + 5; }, 20s))
       << "shipping stopped after a rejected reload";
@@ -394,10 +416,14 @@ TEST_F(DaemonTest, SighupWithABrokenConfigKeepsTheOldOneAndAGoodOneApplies) {
                              std::string(dir_ / "second.db") +
                              "\"\ntargets = [\"main\"]\ndaily = { at = \"04:00\" }\n"));
   agent_->Signal(SIGHUP);
-  ASSERT_TRUE(WaitUntil([&] {
-    json st = Status();
-    return !st.is_null() && st["databases"].size() == 2 && st["agent"]["config_error"].is_null();
-  }, 10s)) << Status().dump(2);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json st = Status();
+        return !st.is_null() && st["databases"].size() == 2 &&
+               st["agent"]["config_error"].is_null();
+      },
+      10s))
+      << Status().dump(2);
   json st = Status();
   EXPECT_EQ((*FindDb(st, "live"))["replication"][0]["generation"], generation);
   EXPECT_TRUE((*FindDb(st, "second"))["next_runs"].contains("daily"));
@@ -437,8 +463,9 @@ TEST_F(DaemonTest, StatusSocketSurvivesHundredsOfClientsAndGarbageWhileShipping)
         }
         case 4: {  // an oversized body
           std::string body(200 * 1024, 'x');
-          std::string req = "POST /v1/databases/live/backup HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                            std::to_string(body.size()) + "\r\n\r\n" + body;
+          std::string req =
+              "POST /v1/databases/live/backup HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\n\r\n" + body;
           std::string reply = UnixRaw(Socket(), req);
           if (reply.rfind("HTTP/1.1 413", 0) == 0) big_413++;
           break;
@@ -512,7 +539,8 @@ TEST_F(DaemonTest, SigkillMidSnapshotLeavesNothingListedAndTheRunHappensOnceAfte
   if (HasFatalFailure()) return;
   WriteConfig(AgentAndKeys() + "[[target]]\nname = \"main\"\nurl = \"" +
               std::string(dir_ / "repo") + "\"\n[[database]]\nname = \"big\"\npath = \"" +
-              std::string(dir_ / "big.db") + "\"\ntargets = [\"main\"]\n"
+              std::string(dir_ / "big.db") +
+              "\"\ntargets = [\"main\"]\n"
               "daily = { at = \"04:00\", timezone = \"UTC\", keep = 3 }\n");
   const std::string snapshots_dir = dir_ / "repo/big/snapshots";
   auto listed = [&] {

@@ -63,8 +63,8 @@ class LiveSnapshotTest : public ::testing::TestWithParam<bool> {
 };
 
 TEST_P(LiveSnapshotTest, EachSnapshotEqualsTheSourceAtOneCommit) {
-  ChildProcess writer({AURA_WRITER_BIN, "--db", dir_ / "live.db", "--seed", std::to_string(kSeed),
-                       "--forever"});
+  ChildProcess writer(
+      {AURA_WRITER_BIN, "--db", dir_ / "live.db", "--seed", std::to_string(kSeed), "--forever"});
   std::atomic<uint64_t> committed{0};
   std::thread reader([&] {
     std::string line;
@@ -81,9 +81,9 @@ TEST_P(LiveSnapshotTest, EachSnapshotEqualsTheSourceAtOneCommit) {
   for (int i = 0; i < 4; ++i) {
     wait_for(committed + 20);
     uint64_t before = committed;
-    ProcessResult b = Agent({"backup", "--db", dir_ / "live.db", "--to", dir_ / "repo",
-                             "--key-file", dir_ / "k", "--name", "live", "--busy-timeout",
-                             "10000"});
+    ProcessResult b =
+        Agent({"backup", "--db", dir_ / "live.db", "--to", dir_ / "repo", "--key-file", dir_ / "k",
+               "--name", "live", "--busy-timeout", "10000"});
     ASSERT_EQ(b.exit_code, 0) << b.err;
     seen_during.push_back(committed - before);
   }
@@ -98,8 +98,8 @@ TEST_P(LiveSnapshotTest, EachSnapshotEqualsTheSourceAtOneCommit) {
   uint64_t previous = 0;
   for (size_t i = 0; i < snaps.size(); ++i) {
     std::string out = dir_ / ("restored" + std::to_string(i) + ".db");
-    ProcessResult r = Agent({"restore", "--from", dir_ / "repo", "--snapshot",
-                             snaps[i]["snapshot"], "--to", out, "--key-file", dir_ / "k"});
+    ProcessResult r = Agent({"restore", "--from", dir_ / "repo", "--snapshot", snaps[i]["snapshot"],
+                             "--to", out, "--key-file", dir_ / "k"});
     ASSERT_EQ(r.exit_code, 0) << r.err;  // includes PRAGMA integrity_check
     auto db = SqliteDb::Open(out, SQLITE_OPEN_READONLY, 0);
     uint64_t step = static_cast<uint64_t>(*db->QueryInt("SELECT max(Step) FROM WorkloadTicks"));

@@ -44,8 +44,8 @@ class PolicyCliTest : public ::testing::Test {
                        "\"\n[keys]\nkey_file = \"" + std::string(dir_ / "k") +
                        "\"\n[[target]]\nname = \"main\"\nurl = \"" + std::string(dir_ / "repo") +
                        "\"\n[[database]]\nname = \"live\"\npath = \"" +
-                       std::string(dir_ / "live.db") + "\"\ntargets = [\"main\"]\nhourly = " +
-                       hourly + "\n" + extra;
+                       std::string(dir_ / "live.db") +
+                       "\"\ntargets = [\"main\"]\nhourly = " + hourly + "\n" + extra;
     ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", text).ok());
   }
 
@@ -62,7 +62,8 @@ class PolicyCliTest : public ::testing::Test {
   }
 
   json PolicyBackup() {
-    ProcessResult r = Agent({"backup", "--config", dir_ / "agent.toml", "--policy", "hourly", "--json"});
+    ProcessResult r =
+        Agent({"backup", "--config", dir_ / "agent.toml", "--policy", "hourly", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     json j = json::parse(r.out, nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << r.out;
@@ -77,7 +78,8 @@ class PolicyCliTest : public ::testing::Test {
     auto got = ReadFileToString(out, 1 << 30);
     auto want = ReadFileToString(expected_file, 1 << 30);
     ASSERT_TRUE(got.ok() && want.ok());
-    EXPECT_TRUE(*got == *want) << snapshot << " does not restore byte for byte to " << expected_file;
+    EXPECT_TRUE(*got == *want) << snapshot << " does not restore byte for byte to "
+                               << expected_file;
   }
 
   std::vector<std::string> Listed() {
@@ -116,7 +118,8 @@ TEST_F(PolicyCliTest, PolicySnapshotsFormChainsThatRestoreByteForByte) {
   ProcessResult text = Agent({"list", "--from", dir_ / "repo"});
   auto row = [&](const std::string& id) {
     size_t at = text.out.find(id);
-    return at == std::string::npos ? std::string() : text.out.substr(at, text.out.find('\n', at) - at);
+    return at == std::string::npos ? std::string()
+                                   : text.out.substr(at, text.out.find('\n', at) - at);
   };
   EXPECT_NE(row(taken[0].first).find(" full "), std::string::npos) << text.out;
   EXPECT_NE(row(taken[1].first).find(" incr "), std::string::npos) << text.out;

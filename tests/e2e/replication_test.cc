@@ -37,8 +37,7 @@ using aura::testing::Writer;
 class ReplicationE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ProcessResult made =
-        RunProcess({AURA_MAKE_DB_BIN, dir_ / "initial.db", "4", "--seed", "2"});
+    ProcessResult made = RunProcess({AURA_MAKE_DB_BIN, dir_ / "initial.db", "4", "--seed", "2"});
     ASSERT_EQ(made.exit_code, 0) << made.err;
     {
       auto db = SqliteDb::Open(dir_ / "initial.db", SQLITE_OPEN_READWRITE, 1000);
@@ -54,10 +53,11 @@ class ReplicationE2eTest : public ::testing::Test {
   }
 
   std::vector<std::string> ReplicateArgs(double seconds = 0) {
-    std::vector<std::string> a = {AURA_AGENT_BIN, "replicate", "--db", dir_ / "live.db", "--to",
-                                  dir_ / "repo", "--key-file", dir_ / "k", "--name", "live",
-                                  "--status-file", dir_ / "status.json", "--poll-ms", "2",
-                                  "--segment-ms", "10"};
+    std::vector<std::string> a = {
+        AURA_AGENT_BIN, "replicate",   "--db",          dir_ / "live.db",
+        "--to",         dir_ / "repo", "--key-file",    dir_ / "k",
+        "--name",       "live",        "--status-file", dir_ / "status.json",
+        "--poll-ms",    "2",           "--segment-ms",  "10"};
     if (seconds > 0) {
       a.push_back("--run-seconds");
       a.push_back(std::to_string(seconds));
@@ -86,8 +86,8 @@ class ReplicationE2eTest : public ::testing::Test {
   // Restores with `flags` and returns the workload step the result is at, after checking that
   // it equals the source at that step exactly.
   uint64_t RestoreAndCheck(std::vector<std::string> flags, const std::string& name) {
-    std::vector<std::string> args = {"restore", "--from", dir_ / "repo", "--to", dir_ / name,
-                                     "--key-file", dir_ / "k", "--json"};
+    std::vector<std::string> args = {"restore",   "--from",     dir_ / "repo", "--to",
+                                     dir_ / name, "--key-file", dir_ / "k",    "--json"};
     args.insert(args.end(), flags.begin(), flags.end());
     ProcessResult r = Agent(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;  // includes PRAGMA integrity_check
@@ -139,8 +139,8 @@ TEST_F(ReplicationE2eTest, RandomizedWorkloadRestoresExactlyAtManyTransactionsAn
   std::mt19937_64 rng(7);
   for (int i = 0; i < 8; ++i) {
     uint64_t step = 1 + rng() % steps;
-    uint64_t got = RestoreAndCheck({"--txid", std::to_string(base + step)},
-                                   "tx" + std::to_string(i) + ".db");
+    uint64_t got =
+        RestoreAndCheck({"--txid", std::to_string(base + step)}, "tx" + std::to_string(i) + ".db");
     EXPECT_EQ(got, step);
   }
   EXPECT_EQ(RestoreAndCheck({"--latest"}, "latest.db"), steps);
@@ -171,9 +171,8 @@ TEST_F(ReplicationE2eTest, TruncateCheckpointWhileStoppedStartsANewGeneration) {
   }
   const uint64_t first_gen_steps = StepOf(dir_ / "live.db");
   // While the agent is stopped the application commits and checkpoints with TRUNCATE.
-  ASSERT_EQ(RunProcess({AURA_WRITER_BIN, "--db", dir_ / "live.db", "--seed",
-                        std::to_string(kSeed), "--start", std::to_string(first_gen_steps + 1),
-                        "--count", "30"})
+  ASSERT_EQ(RunProcess({AURA_WRITER_BIN, "--db", dir_ / "live.db", "--seed", std::to_string(kSeed),
+                        "--start", std::to_string(first_gen_steps + 1), "--count", "30"})
                 .exit_code,
             0);
   {
@@ -242,9 +241,9 @@ TEST_F(ReplicationE2eTest, SigkillTwentyTimesResumesWithoutGapOrDuplicate) {
   EXPECT_EQ(RestoreAndCheck({"--latest"}, "latest.db"), steps);
   for (int i = 0; i < 4; ++i) {
     uint64_t step = s0 + 1 + rng() % (steps - s0);
-    EXPECT_EQ(RestoreAndCheck({"--txid", std::to_string(base + step - s0)},
-                              "k" + std::to_string(i)),
-              step);
+    EXPECT_EQ(
+        RestoreAndCheck({"--txid", std::to_string(base + step - s0)}, "k" + std::to_string(i)),
+        step);
   }
 }
 

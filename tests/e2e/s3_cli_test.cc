@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "backup/storage/s3_storage.h"
 #include "common/file_io.h"
 #include "common/sqlite.h"
-#include "backup/storage/s3_storage.h"
 #include "integrity/logical_checksum.h"
 #include "tests/support/fault_proxy.h"
 #include "tests/support/moto_server.h"
@@ -47,15 +47,16 @@ class S3CliTest : public ::testing::Test {
 
 TEST_F(S3CliTest, TheSeedCommandsWorkWithAnS3Url) {
   const std::string url = "s3://aura-cli/host-01";
-  ProcessResult b = Agent({"backup", "--db", dir_ / "aura.db", "--to", url, "--key-file", dir_ / "k"});
+  ProcessResult b =
+      Agent({"backup", "--db", dir_ / "aura.db", "--to", url, "--key-file", dir_ / "k"});
   ASSERT_EQ(b.exit_code, 0) << b.err;
   ProcessResult l = Agent({"list", "--from", url, "--json"});
   ASSERT_EQ(l.exit_code, 0) << l.err;
   json listed = json::parse(l.out);
   ASSERT_EQ(listed["snapshots"].size(), 1u);
   EXPECT_EQ(Agent({"verify", "--from", url, "--key-file", dir_ / "k"}).exit_code, 0);
-  ProcessResult r = Agent({"restore", "--from", url, "--latest", "--to", dir_ / "out.db",
-                           "--key-file", dir_ / "k"});
+  ProcessResult r = Agent(
+      {"restore", "--from", url, "--latest", "--to", dir_ / "out.db", "--key-file", dir_ / "k"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / "out.db"),
             *integrity::LogicalChecksumOfFile(dir_ / "aura.db"));
@@ -72,30 +73,32 @@ TEST_F(S3CliTest, WrongSecretExitsWithAClearCredentialError) {
 }
 
 TEST_F(S3CliTest, ConfigFileS3TargetWorks) {
-  std::string cfg = "[keys]\nkey_file = \"" + (dir_ / "k") +
-                    "\"\n[[target]]\nname = \"bucket\"\nurl = \"s3://aura-cli/cfg\"\nendpoint = \"" +
-                    moto_->endpoint() +
-                    "\"\nregion = \"us-east-1\"\npath_style = true\npart_size_mb = 5\n"
-                    "list_top_prefix_only = true\n[[database]]\nname = \"aura\"\npath = \"" +
-                    (dir_ / "aura.db") + "\"\ntargets = [\"bucket\"]\n";
+  std::string cfg =
+      "[keys]\nkey_file = \"" + (dir_ / "k") +
+      "\"\n[[target]]\nname = \"bucket\"\nurl = \"s3://aura-cli/cfg\"\nendpoint = \"" +
+      moto_->endpoint() +
+      "\"\nregion = \"us-east-1\"\npath_style = true\npart_size_mb = 5\n"
+      "list_top_prefix_only = true\n[[database]]\nname = \"aura\"\npath = \"" +
+      (dir_ / "aura.db") + "\"\ntargets = [\"bucket\"]\n";
   ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", cfg).ok());
   ASSERT_EQ(Agent({"backup", "--config", dir_ / "agent.toml"}).exit_code, 0);
-  ProcessResult r = Agent({"restore", "--config", dir_ / "agent.toml", "--latest", "--to",
-                           dir_ / "out.db"});
+  ProcessResult r =
+      Agent({"restore", "--config", dir_ / "agent.toml", "--latest", "--to", dir_ / "out.db"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 // The daemon's jobs against S3: incremental policy chains (the base found by HEAD, increments
 // restored through ranged GETs) and retention deleting through DeleteObjects.
 TEST_F(S3CliTest, PolicyChainsAndPruneWorkOnS3) {
-  std::string cfg = "[agent]\nstate_dir = \"" + (dir_ / "state") + "\"\n[keys]\nkey_file = \"" +
-                    (dir_ / "k") +
-                    "\"\n[[target]]\nname = \"bucket\"\nurl = \"s3://aura-cli/chains\"\nendpoint = \"" +
-                    moto_->endpoint() +
-                    "\"\nregion = \"us-east-1\"\npath_style = true\nlist_top_prefix_only = true\n"
-                    "[[database]]\nname = \"aura\"\npath = \"" + (dir_ / "aura.db") +
-                    "\"\ntargets = [\"bucket\"]\nkeep_last = 1\n"
-                    "hourly = { keep = 1, full_every = 2 }\n";
+  std::string cfg =
+      "[agent]\nstate_dir = \"" + (dir_ / "state") + "\"\n[keys]\nkey_file = \"" + (dir_ / "k") +
+      "\"\n[[target]]\nname = \"bucket\"\nurl = \"s3://aura-cli/chains\"\nendpoint = \"" +
+      moto_->endpoint() +
+      "\"\nregion = \"us-east-1\"\npath_style = true\nlist_top_prefix_only = true\n"
+      "[[database]]\nname = \"aura\"\npath = \"" +
+      (dir_ / "aura.db") +
+      "\"\ntargets = [\"bucket\"]\nkeep_last = 1\n"
+      "hourly = { keep = 1, full_every = 2 }\n";
   ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", cfg).ok());
   std::vector<std::string> kinds;
   for (int i = 0; i < 4; ++i) {
@@ -104,9 +107,11 @@ TEST_F(S3CliTest, PolicyChainsAndPruneWorkOnS3) {
       ASSERT_TRUE(db.ok());
       ASSERT_TRUE(db->Exec("CREATE TABLE IF NOT EXISTS Extra(x BLOB); "
                            "INSERT INTO Extra VALUES(randomblob(5000)); "
-                           "PRAGMA wal_checkpoint(TRUNCATE);").ok());
+                           "PRAGMA wal_checkpoint(TRUNCATE);")
+                      .ok());
     }
-    ProcessResult b = Agent({"backup", "--config", dir_ / "agent.toml", "--policy", "hourly", "--json"});
+    ProcessResult b =
+        Agent({"backup", "--config", dir_ / "agent.toml", "--policy", "hourly", "--json"});
     ASSERT_EQ(b.exit_code, 0) << b.err;
     kinds.push_back(json::parse(b.out)["snapshots"][0]["kind"]);
   }
@@ -120,8 +125,8 @@ TEST_F(S3CliTest, PolicyChainsAndPruneWorkOnS3) {
   // hour keeps its newest too.
   EXPECT_GE(listing["snapshots"].size(), 2u);
   EXPECT_LE(listing["snapshots"].size(), 3u);
-  ProcessResult r = Agent({"restore", "--config", dir_ / "agent.toml", "--latest", "--to",
-                           dir_ / "out.db"});
+  ProcessResult r =
+      Agent({"restore", "--config", dir_ / "agent.toml", "--latest", "--to", dir_ / "out.db"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / "out.db"),
             *integrity::LogicalChecksumOfFile(dir_ / "aura.db"));
@@ -160,10 +165,10 @@ TEST_F(S3CliTest, ProcessKilledMidUploadLeavesNoVisibleObject) {
 TEST_F(S3CliTest, ContinuousShippingSurvivesAnOutageAndDrains) {
   FaultProxy proxy(moto_->port());
   const std::string url = "s3://aura-cli/repl";
-  ChildProcess agent({AURA_AGENT_BIN, "replicate", "--db", dir_ / "aura.db", "--to", url,
-                      "--key-file", dir_ / "k", "--status-file", dir_ / "st.json", "--poll-ms",
-                      "2", "--segment-ms", "10"},
-                     moto_->Env(proxy.port()));
+  ChildProcess agent(
+      {AURA_AGENT_BIN, "replicate", "--db", dir_ / "aura.db", "--to", url, "--key-file", dir_ / "k",
+       "--status-file", dir_ / "st.json", "--poll-ms", "2", "--segment-ms", "10"},
+      moto_->Env(proxy.port()));
   auto status = [&] {
     auto t = ReadFileToString(dir_ / "st.json");
     return t.ok() ? json::parse(*t) : json();
@@ -175,7 +180,8 @@ TEST_F(S3CliTest, ContinuousShippingSurvivesAnOutageAndDrains) {
   auto app = SqliteDb::Open(dir_ / "aura.db", SQLITE_OPEN_READWRITE, 5000);
   proxy.SetMode(FaultProxy::Mode::kRefuse);  // the store goes away
   for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(app->Exec("INSERT INTO t(name, body) VALUES('during outage', randomblob(300))").ok());
+    ASSERT_TRUE(
+        app->Exec("INSERT INTO t(name, body) VALUES('during outage', randomblob(300))").ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -194,8 +200,8 @@ TEST_F(S3CliTest, ContinuousShippingSurvivesAnOutageAndDrains) {
   ProcessResult done = agent.Wait();
   ASSERT_EQ(done.exit_code, 0) << done.err;
   app.value() = SqliteDb();
-  ProcessResult r = Agent({"restore", "--from", url, "--latest", "--to", dir_ / "out.db",
-                           "--key-file", dir_ / "k"});
+  ProcessResult r = Agent(
+      {"restore", "--from", url, "--latest", "--to", dir_ / "out.db", "--key-file", dir_ / "k"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / "out.db"),
             *integrity::LogicalChecksumOfFile(dir_ / "aura.db"));

@@ -44,10 +44,10 @@ TEST(Scheduler, AWeekOfHourlyDailyAndWeeklyFiresExactlyAsScheduled) {
   ASSERT_EQ(by["hourly"].size(), 168u);
   EXPECT_EQ(by["hourly"].front(), "2026-11-23T00:15:00Z");
   EXPECT_EQ(by["hourly"].back(), "2026-11-29T23:15:00Z");
-  EXPECT_EQ(by["daily"], (std::vector<std::string>{
-                             "2026-11-23T02:30:00Z", "2026-11-24T02:30:00Z", "2026-11-25T02:30:00Z",
-                             "2026-11-26T02:30:00Z", "2026-11-27T02:30:00Z", "2026-11-28T02:30:00Z",
-                             "2026-11-29T02:30:00Z"}));
+  EXPECT_EQ(by["daily"], (std::vector<std::string>{"2026-11-23T02:30:00Z", "2026-11-24T02:30:00Z",
+                                                   "2026-11-25T02:30:00Z", "2026-11-26T02:30:00Z",
+                                                   "2026-11-27T02:30:00Z", "2026-11-28T02:30:00Z",
+                                                   "2026-11-29T02:30:00Z"}));
   EXPECT_EQ(by["weekly"], std::vector<std::string>{"2026-11-29T03:00:00Z"});
 }
 
@@ -56,7 +56,8 @@ TEST(Scheduler, MonthlyRunsOnItsDay) {
   Scheduler s;
   s.Add("monthly", Make(Period::kMonthly, 0, "04:00", "1", "UTC"), std::nullopt, start);
   std::vector<std::string> got;
-  for (const DueJob& d : Simulate(s, start, hours(24 * 80))) got.push_back(FormatRfc3339(d.occurrence, 0));
+  for (const DueJob& d : Simulate(s, start, hours(24 * 80)))
+    got.push_back(FormatRfc3339(d.occurrence, 0));
   EXPECT_EQ(got, (std::vector<std::string>{"2026-02-01T04:00:00Z", "2026-03-01T04:00:00Z",
                                            "2026-04-01T04:00:00Z"}));
 }
@@ -67,9 +68,10 @@ TEST(Scheduler, DailyRunsOnceOnTheSpringForwardDay) {
   Scheduler s;
   s.Add("daily", Make(Period::kDaily, 0, "02:30", "", "Europe/Berlin"), std::nullopt, start);
   std::vector<std::string> got;
-  for (const DueJob& d : Simulate(s, start, hours(72))) got.push_back(FormatRfc3339(d.occurrence, 0));
-  EXPECT_EQ(got, (std::vector<std::string>{"2026-03-28T01:30:00Z",    // 02:30 CET
-                                           "2026-03-29T01:00:00Z",    // 03:00 CEST, end of gap
+  for (const DueJob& d : Simulate(s, start, hours(72)))
+    got.push_back(FormatRfc3339(d.occurrence, 0));
+  EXPECT_EQ(got, (std::vector<std::string>{"2026-03-28T01:30:00Z",     // 02:30 CET
+                                           "2026-03-29T01:00:00Z",     // 03:00 CEST, end of gap
                                            "2026-03-30T00:30:00Z"}));  // 02:30 CEST
 }
 
@@ -79,9 +81,10 @@ TEST(Scheduler, DailyRunsOnceOnTheFallBackDay) {
   Scheduler s;
   s.Add("daily", Make(Period::kDaily, 0, "02:30", "", "Europe/Berlin"), std::nullopt, start);
   std::vector<std::string> got;
-  for (const DueJob& d : Simulate(s, start, hours(72))) got.push_back(FormatRfc3339(d.occurrence, 0));
-  EXPECT_EQ(got, (std::vector<std::string>{"2026-10-24T00:30:00Z",    // 02:30 CEST
-                                           "2026-10-25T00:30:00Z",    // the first 02:30 only
+  for (const DueJob& d : Simulate(s, start, hours(72)))
+    got.push_back(FormatRfc3339(d.occurrence, 0));
+  EXPECT_EQ(got, (std::vector<std::string>{"2026-10-24T00:30:00Z",     // 02:30 CEST
+                                           "2026-10-25T00:30:00Z",     // the first 02:30 only
                                            "2026-10-26T01:30:00Z"}));  // 02:30 CET
 }
 
@@ -127,7 +130,8 @@ TEST(Scheduler, JitterIsStableBoundedAndApplied) {
   EXPECT_NE(j1, JitterFor("host-02/aura/hourly", minutes(5)));
   Schedule s = Make(Period::kHourly, 15, "", "", "UTC");
   s.jitter = seconds(90);
-  EXPECT_EQ(FormatRfc3339(NextOccurrence(s, At("2026-11-23T00:00:00Z")), 0), "2026-11-23T00:16:30Z");
+  EXPECT_EQ(FormatRfc3339(NextOccurrence(s, At("2026-11-23T00:00:00Z")), 0),
+            "2026-11-23T00:16:30Z");
 }
 
 TEST(Scheduler, BadTimeZoneIsAConfigError) {

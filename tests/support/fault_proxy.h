@@ -134,8 +134,9 @@ class FaultProxy {
       linger l{1, 0};
       ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     } else if (m == Mode::kSlowDown) {
-      std::string xml = "<Error><Code>SlowDown</Code><Message>Reduce your request rate."
-                        "</Message></Error>";
+      std::string xml =
+          "<Error><Code>SlowDown</Code><Message>Reduce your request rate."
+          "</Message></Error>";
       WriteAll(c, "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: " +
                       std::to_string(xml.size()) + "\r\nConnection: close\r\n\r\n" + xml);
     } else if (m == Mode::kStall) {

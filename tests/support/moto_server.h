@@ -1,8 +1,9 @@
 // A real S3-compatible server for tests: moto_server started on 127.0.0.1, with an IAM user, an
 // access key, an allow-all policy and a bucket created in its first (unchecked) requests, so that
-// every later request is signature-checked (INITIAL_NO_AUTH_ACTION_COUNT, see ../shared/TESTING.md).
-// Without signature checking (`check_signatures = false`) moto accepts any credentials, which the
-// tests use for object keys moto's own check mishandles (+, =, : and non-ASCII).
+// every later request is signature-checked (INITIAL_NO_AUTH_ACTION_COUNT, see
+// ../shared/TESTING.md). Without signature checking (`check_signatures = false`) moto accepts any
+// credentials, which the tests use for object keys moto's own check mishandles (+, =, : and
+// non-ASCII).
 #pragma once
 
 #include <arpa/inet.h>
@@ -50,8 +51,9 @@ class MotoServer {
   // Empty string when moto_server is available, else why not.
   static std::string Missing() {
     ProcessResult r = RunProcess({"/bin/sh", "-c", "command -v moto_server"});
-    return r.exit_code == 0 ? "" : "moto_server is not installed (pip package moto[server]); "
-                                   "the S3 tests need a real S3-compatible server";
+    return r.exit_code == 0 ? ""
+                            : "moto_server is not installed (pip package moto[server]); "
+                              "the S3 tests need a real S3-compatible server";
   }
 
   MotoServer(bool check_signatures, const std::string& bucket) : bucket_(bucket) {
@@ -72,17 +74,19 @@ class MotoServer {
     for (int i = 0; i < 300 && !PortOpen(port_); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    const std::string fake = "Authorization: AWS4-HMAC-SHA256 Credential=setup/20261124/us-east-1/"
-                             "iam/aws4_request, SignedHeaders=host, Signature=x";
+    const std::string fake =
+        "Authorization: AWS4-HMAC-SHA256 Credential=setup/20261124/us-east-1/"
+        "iam/aws4_request, SignedHeaders=host, Signature=x";
     if (check_signatures) {
       Post("Action=CreateUser&UserName=aura&Version=2010-05-08", fake);
       std::string key = Post("Action=CreateAccessKey&UserName=aura&Version=2010-05-08", fake);
       access_key_ = Between(key, "<AccessKeyId>", "</AccessKeyId>");
       secret_key_ = Between(key, "<SecretAccessKey>", "</SecretAccessKey>");
-      Post("Action=PutUserPolicy&UserName=aura&PolicyName=all&Version=2010-05-08&PolicyDocument="
-           "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow"
-           "%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D",
-           fake);
+      Post(
+          "Action=PutUserPolicy&UserName=aura&PolicyName=all&Version=2010-05-08&PolicyDocument="
+          "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow"
+          "%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D",
+          fake);
     } else {
       access_key_ = "anything";
       secret_key_ = "anything";
@@ -121,7 +125,8 @@ class MotoServer {
 
   // The environment the CLI reads for s3:// URLs.
   std::vector<std::string> Env(int port_override = 0) const {
-    return {"AWS_ENDPOINT_URL=http://127.0.0.1:" + std::to_string(port_override ? port_override : port_),
+    return {"AWS_ENDPOINT_URL=http://127.0.0.1:" +
+                std::to_string(port_override ? port_override : port_),
             "AWS_ACCESS_KEY_ID=" + access_key_, "AWS_SECRET_ACCESS_KEY=" + secret_key_,
             "AWS_REGION=us-east-1", "AURA_S3_LIST_TOP_PREFIX_ONLY=1"};
   }

@@ -67,8 +67,9 @@ inline Status MakeTestDb(const std::string& path, bool wal, int rows) {
   AURA_RETURN_IF_ERROR(db.Exec(wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE"));
   AURA_RETURN_IF_ERROR(db.Exec("PRAGMA wal_autocheckpoint=0"));
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-  AURA_RETURN_IF_ERROR(db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, body BLOB);"
-                               "CREATE INDEX t_name ON t(name)"));
+  AURA_RETURN_IF_ERROR(
+      db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, body BLOB);"
+              "CREATE INDEX t_name ON t(name)"));
   for (int batch = 0; batch < 4; ++batch) {
     AURA_RETURN_IF_ERROR(db.Exec("BEGIN"));
     for (int i = 0; i < rows / 4; ++i) {

@@ -63,8 +63,8 @@ inline HttpReply UnixHttp(const std::string& socket, const std::string& method,
 inline HttpReply TcpHttp(uint16_t port, const std::string& method, const std::string& target,
                          const std::string& bearer = "") {
   using P = boost::asio::ip::tcp;
-  return HttpOver<P>(P::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), method,
-                     target, "", bearer);
+  return HttpOver<P>(P::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), method, target,
+                     "", bearer);
 }
 
 // Sends `bytes` as they are and returns whatever comes back until the server closes (or 10 s).

@@ -30,9 +30,9 @@ class Writer {
   using Clock = std::chrono::system_clock;
 
   Writer(const std::string& db, uint64_t start, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {AURA_WRITER_BIN, "--db", db, "--seed",
-                                     std::to_string(kWorkloadSeed), "--start",
-                                     std::to_string(start), "--forever"};
+    std::vector<std::string> argv = {
+        AURA_WRITER_BIN,       "--db",     db, "--seed", std::to_string(kWorkloadSeed), "--start",
+        std::to_string(start), "--forever"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<ChildProcess>(argv);
     reader_ = std::thread([this] {
@@ -95,8 +95,8 @@ class WorkloadReplay {
       replay_.reset();
       for (const char* sfx : {"-wal", "-shm"}) std::filesystem::remove(scratch_ + sfx);
       CopyFile(initial_, scratch_);
-      replay_ = std::make_unique<SqliteDb>(
-          SqliteDb::Open(scratch_, SQLITE_OPEN_READWRITE, 1000).value());
+      replay_ =
+          std::make_unique<SqliteDb>(SqliteDb::Open(scratch_, SQLITE_OPEN_READWRITE, 1000).value());
       EXPECT_TRUE(replay_->Exec("PRAGMA synchronous=OFF").ok());
       replayed_ = 0;
     }

@@ -14,12 +14,11 @@ namespace aura::testtools {
 namespace {
 
 const char* const kWords[] = {
-    "scene",    "camera",     "narration", "voice",   "music",   "fade",    "cut",
-    "transition", "title",    "render",    "export",  "timeline", "clip",   "audio",
-    "video",    "frame",      "color",     "grade",   "caption", "subtitle", "intro",
-    "outro",    "brief",      "plan",      "voiceover", "b-roll", "storyboard", "pacing",
-    "hook",     "tone",       "script",    "draft",   "review",  "publish", "thumbnail",
-    "aspect"};
+    "scene",     "camera",  "narration",  "voice",    "music", "fade",  "cut",    "transition",
+    "title",     "render",  "export",     "timeline", "clip",  "audio", "video",  "frame",
+    "color",     "grade",   "caption",    "subtitle", "intro", "outro", "brief",  "plan",
+    "voiceover", "b-roll",  "storyboard", "pacing",   "hook",  "tone",  "script", "draft",
+    "review",    "publish", "thumbnail",  "aspect"};
 constexpr size_t kWordCount = sizeof(kWords) / sizeof(kWords[0]);
 
 const char kSchema[] = R"sql(
@@ -72,8 +71,14 @@ std::string User(Rng& r) { return "user-" + std::to_string(1 + r.Below(50)); }
 class Inserter {
  public:
   explicit Inserter(Statement& st) : st_(st) {}
-  Inserter& Text(const std::string& v) { s_ = ok() ? st_.BindText(++i_, v) : s_; return *this; }
-  Inserter& Int(int64_t v) { s_ = ok() ? st_.BindInt64(++i_, v) : s_; return *this; }
+  Inserter& Text(const std::string& v) {
+    s_ = ok() ? st_.BindText(++i_, v) : s_;
+    return *this;
+  }
+  Inserter& Int(int64_t v) {
+    s_ = ok() ? st_.BindInt64(++i_, v) : s_;
+    return *this;
+  }
   Inserter& Real(double v) {
     if (ok()) {
       int rc = sqlite3_bind_double(st_.get(), ++i_, v);
@@ -81,7 +86,10 @@ class Inserter {
     }
     return *this;
   }
-  Inserter& Null() { s_ = ok() ? st_.BindNull(++i_) : s_; return *this; }
+  Inserter& Null() {
+    s_ = ok() ? st_.BindNull(++i_) : s_;
+    return *this;
+  }
   Status Run() {
     if (!ok()) return s_;
     auto r = st_.Step();
@@ -102,17 +110,19 @@ struct Statements {
 
 Result<Statements> Prepare(SqliteDb& db) {
   Statements s;
-  AURA_ASSIGN_OR_RETURN(s.project, db.Prepare(
-      "INSERT INTO ProjectStates VALUES(?,?,?,?,?,?,?,?,0,NULL,NULL,?,?,?,?,?,?,?,?,?,NULL)"));
+  AURA_ASSIGN_OR_RETURN(
+      s.project,
+      db.Prepare(
+          "INSERT INTO ProjectStates VALUES(?,?,?,?,?,?,?,?,0,NULL,NULL,?,?,?,?,?,?,?,?,?,NULL)"));
   AURA_ASSIGN_OR_RETURN(s.scene, db.Prepare("INSERT INTO SceneStates VALUES(?,?,?,?,?,?,?,?,?)"));
   AURA_ASSIGN_OR_RETURN(s.asset, db.Prepare("INSERT INTO AssetStates VALUES(?,?,?,?,?,?,?,?)"));
-  AURA_ASSIGN_OR_RETURN(s.version, db.Prepare(
-      "INSERT INTO ProjectVersions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)"));
-  AURA_ASSIGN_OR_RETURN(s.blob, db.Prepare(
-      "INSERT OR IGNORE INTO ContentBlobs VALUES(?,?,?,?,?,?,1)"));
+  AURA_ASSIGN_OR_RETURN(
+      s.version, db.Prepare("INSERT INTO ProjectVersions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)"));
+  AURA_ASSIGN_OR_RETURN(s.blob,
+                        db.Prepare("INSERT OR IGNORE INTO ContentBlobs VALUES(?,?,?,?,?,?,1)"));
   AURA_ASSIGN_OR_RETURN(s.log, db.Prepare("INSERT INTO ActionLogs VALUES(?,?,?,?,?,?)"));
-  AURA_ASSIGN_OR_RETURN(s.export_, db.Prepare(
-      "INSERT INTO ExportHistory VALUES(?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?)"));
+  AURA_ASSIGN_OR_RETURN(
+      s.export_, db.Prepare("INSERT INTO ExportHistory VALUES(?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?)"));
   return s;
 }
 
@@ -128,10 +138,22 @@ Status InsertProject(Statements& st, Rng& r, const std::string& pid, const std::
   }
   plan += "], \"durationSec\": " + std::to_string(30 + r.Below(571)) + "}";
   return Inserter(st.project)
-      .Text(pid).Text(r.Words(4)).Text(r.Words(25)).Int(static_cast<int64_t>(r.Below(7)))
-      .Text(Pick(r, kStatus)).Text(now).Text(now).Null().Text(User(r)).Text(User(r))
-      .Text(Pick(r, kStage)).Int(static_cast<int64_t>(r.Below(101))).Text(r.Guid()).Text(brief)
-      .Text(plan).Text("{\"voice\": \"" + r.Words(1) + "\", \"rate\": 1.0}")
+      .Text(pid)
+      .Text(r.Words(4))
+      .Text(r.Words(25))
+      .Int(static_cast<int64_t>(r.Below(7)))
+      .Text(Pick(r, kStatus))
+      .Text(now)
+      .Text(now)
+      .Null()
+      .Text(User(r))
+      .Text(User(r))
+      .Text(Pick(r, kStage))
+      .Int(static_cast<int64_t>(r.Below(101)))
+      .Text(r.Guid())
+      .Text(brief)
+      .Text(plan)
+      .Text("{\"voice\": \"" + r.Words(1) + "\", \"rate\": 1.0}")
       .Text("{\"res\": \"1920x1080\", \"fps\": 30, \"codec\": \"h264\"}")
       .Run();
 }
@@ -143,54 +165,93 @@ Status InsertChildren(Statements& st, Rng& r, const std::string& pid, const std:
   static const char* const kTrigger[] = {"save", "timer", "render"};
   for (int i = 0; i < 12; ++i) {
     AURA_RETURN_IF_ERROR(Inserter(st.scene)
-        .Text(r.Guid()).Text(pid).Int(i).Text(r.Words(140))
-        .Text("/media/" + pid + "/a" + std::to_string(i) + ".wav")
-        .Text("/media/" + pid + "/i" + std::to_string(i) + ".png")
-        .Real(2 + 58 * r.Unit()).Int(static_cast<int64_t>(r.Below(2))).Text(now).Run());
+                             .Text(r.Guid())
+                             .Text(pid)
+                             .Int(i)
+                             .Text(r.Words(140))
+                             .Text("/media/" + pid + "/a" + std::to_string(i) + ".wav")
+                             .Text("/media/" + pid + "/i" + std::to_string(i) + ".png")
+                             .Real(2 + 58 * r.Unit())
+                             .Int(static_cast<int64_t>(r.Below(2)))
+                             .Text(now)
+                             .Run());
   }
   for (int i = 0; i < 8; ++i) {
     AURA_RETURN_IF_ERROR(Inserter(st.asset)
-        .Text(r.Guid()).Text(pid).Text(Pick(r, kAssetType)).Text("/media/" + pid + "/" + r.Guid())
-        .Int(10000 + static_cast<int64_t>(r.Below(900000000))).Text(Pick(r, kMime))
-        .Int(static_cast<int64_t>(r.Below(2))).Text(now).Run());
+                             .Text(r.Guid())
+                             .Text(pid)
+                             .Text(Pick(r, kAssetType))
+                             .Text("/media/" + pid + "/" + r.Guid())
+                             .Int(10000 + static_cast<int64_t>(r.Below(900000000)))
+                             .Text(Pick(r, kMime))
+                             .Int(static_cast<int64_t>(r.Below(2)))
+                             .Text(now)
+                             .Run());
   }
   for (int v = 0; v < 4; ++v) {
     Inserter ins(st.version);
-    ins.Text(r.Guid()).Text(pid).Int(v + 1).Text(r.Words(3)).Text(r.Words(10))
-        .Text(Pick(r, kVersionType)).Text(Pick(r, kTrigger)).Text(now);
+    ins.Text(r.Guid())
+        .Text(pid)
+        .Int(v + 1)
+        .Text(r.Words(3))
+        .Text(r.Words(10))
+        .Text(Pick(r, kVersionType))
+        .Text(Pick(r, kTrigger))
+        .Text(now);
     for (int h = 0; h < 5; ++h) ins.Text(r.Hex(32));
     AURA_RETURN_IF_ERROR(ins.Int(1000 + static_cast<int64_t>(r.Below(89001)))
-                             .Int(static_cast<int64_t>(r.Below(2))).Run());
+                             .Int(static_cast<int64_t>(r.Below(2)))
+                             .Run());
     std::string content = "{\"timeline\": [";
     for (int c = 0; c < 6; ++c) {
-      content += (c ? ", " : "") + std::string("{\"clip\": \"") + r.Guid() + "\", \"in\": " +
-                 std::to_string(r.Unit()) + ", \"note\": \"" + r.Words(20) + "\"}";
+      content += (c ? ", " : "") + std::string("{\"clip\": \"") + r.Guid() +
+                 "\", \"in\": " + std::to_string(r.Unit()) + ", \"note\": \"" + r.Words(20) + "\"}";
     }
     content += "]}";
     AURA_RETURN_IF_ERROR(Inserter(st.blob)
-        .Text(HexEncode(Sha256::Of(content))).Text(content).Text("Timeline")
-        .Int(static_cast<int64_t>(content.size())).Text(now).Text(now).Run());
+                             .Text(HexEncode(Sha256::Of(content)))
+                             .Text(content)
+                             .Text("Timeline")
+                             .Int(static_cast<int64_t>(content.size()))
+                             .Text(now)
+                             .Text(now)
+                             .Run());
   }
   return Status::Ok();
 }
 
-Status InsertLogsAndExport(Statements& st, Rng& r, const std::string& pid,
-                           const std::string& now) {
+Status InsertLogsAndExport(Statements& st, Rng& r, const std::string& pid, const std::string& now) {
   static const char* const kAction[] = {"Edit", "Move", "Trim", "Add", "Delete"};
   for (int i = 0; i < 30; ++i) {
     std::string payload = "{\"before\": \"" + r.Words(6) + "\", \"after\": \"" + r.Words(6) +
                           "\", \"ids\": [\"" + r.Guid() + "\", \"" + r.Guid() + "\"]}";
     AURA_RETURN_IF_ERROR(Inserter(st.log)
-        .Text(r.Guid()).Text(User(r)).Text(Pick(r, kAction)).Text(r.Words(8)).Text(payload)
-        .Text(r.Timestamp()).Run());
+                             .Text(r.Guid())
+                             .Text(User(r))
+                             .Text(Pick(r, kAction))
+                             .Text(r.Words(8))
+                             .Text(payload)
+                             .Text(r.Timestamp())
+                             .Run());
   }
   static const char* const kPreset[] = {"YouTube 1080p", "TikTok"};
   static const char* const kPlatform[] = {"youtube", "tiktok"};
   return Inserter(st.export_)
-      .Text(r.Guid()).Text("/media/" + pid + "/in.mp4").Text("/exports/" + pid + ".mp4")
-      .Text(Pick(r, kPreset)).Text("Completed").Real(100.0).Text(now).Text(now).Text(now)
-      .Int(1000000 + static_cast<int64_t>(r.Below(999000000))).Real(10 + 890 * r.Unit())
-      .Text(Pick(r, kPlatform)).Text("1920x1080").Text("h264").Run();
+      .Text(r.Guid())
+      .Text("/media/" + pid + "/in.mp4")
+      .Text("/exports/" + pid + ".mp4")
+      .Text(Pick(r, kPreset))
+      .Text("Completed")
+      .Real(100.0)
+      .Text(now)
+      .Text(now)
+      .Text(now)
+      .Int(1000000 + static_cast<int64_t>(r.Below(999000000)))
+      .Real(10 + 890 * r.Unit())
+      .Text(Pick(r, kPlatform))
+      .Text("1920x1080")
+      .Text("h264")
+      .Run();
 }
 
 uint64_t FileSize(const std::string& path) {
@@ -277,21 +338,31 @@ namespace {
 
 Status WorkloadBody(SqliteDb& db, Rng& r, uint64_t step) {
   const std::string ts = StepTime(step);
-  AURA_ASSIGN_OR_RETURN(Statement tick, db.Prepare("INSERT INTO WorkloadTicks(Step, Note) VALUES(?, ?)"));
+  AURA_ASSIGN_OR_RETURN(Statement tick,
+                        db.Prepare("INSERT INTO WorkloadTicks(Step, Note) VALUES(?, ?)"));
   AURA_RETURN_IF_ERROR(Inserter(tick).Int(static_cast<int64_t>(step)).Text(r.Words(5)).Run());
   AURA_ASSIGN_OR_RETURN(Statement log, db.Prepare("INSERT INTO ActionLogs VALUES(?,?,?,?,?,?)"));
   for (uint64_t i = 0, n = 1 + r.Below(3); i < n; ++i) {
-    AURA_RETURN_IF_ERROR(Inserter(log).Text(r.Guid()).Text(User(r)).Text("Edit")
-                             .Text(r.Words(8)).Text("{\"step\": " + std::to_string(step) + "}")
-                             .Text(ts).Run());
+    AURA_RETURN_IF_ERROR(Inserter(log)
+                             .Text(r.Guid())
+                             .Text(User(r))
+                             .Text("Edit")
+                             .Text(r.Words(8))
+                             .Text("{\"step\": " + std::to_string(step) + "}")
+                             .Text(ts)
+                             .Run());
   }
   AURA_ASSIGN_OR_RETURN(int64_t projects, db.QueryInt("SELECT count(*) FROM ProjectStates"));
-  AURA_ASSIGN_OR_RETURN(Statement upd, db.Prepare(
-      "UPDATE ProjectStates SET Status = ?, ProgressPercent = ?, UpdatedAt = ? WHERE rowid = "
-      "(SELECT rowid FROM ProjectStates ORDER BY rowid LIMIT 1 OFFSET ?)"));
+  AURA_ASSIGN_OR_RETURN(
+      Statement upd,
+      db.Prepare(
+          "UPDATE ProjectStates SET Status = ?, ProgressPercent = ?, UpdatedAt = ? WHERE rowid = "
+          "(SELECT rowid FROM ProjectStates ORDER BY rowid LIMIT 1 OFFSET ?)"));
   for (int k = 0; k < 2 && projects > 0; ++k) {
-    AURA_RETURN_IF_ERROR(Inserter(upd).Text(k ? "Completed" : "InProgress")
-                             .Int(static_cast<int64_t>(r.Below(101))).Text(ts)
+    AURA_RETURN_IF_ERROR(Inserter(upd)
+                             .Text(k ? "Completed" : "InProgress")
+                             .Int(static_cast<int64_t>(r.Below(101)))
+                             .Text(ts)
                              .Int(static_cast<int64_t>(r.Below(static_cast<uint64_t>(projects))))
                              .Run());
   }
@@ -300,23 +371,30 @@ Status WorkloadBody(SqliteDb& db, Rng& r, uint64_t step) {
     if (logs > 0) {
       AURA_RETURN_IF_ERROR(db.Exec(
           "DELETE FROM ActionLogs WHERE rowid = (SELECT rowid FROM ActionLogs ORDER BY rowid "
-          "LIMIT 1 OFFSET " + std::to_string(r.Below(static_cast<uint64_t>(logs))) + ")"));
+          "LIMIT 1 OFFSET " +
+          std::to_string(r.Below(static_cast<uint64_t>(logs))) + ")"));
     }
   }
   if (step % 13 == 0) {
     std::string content = r.Words(11000);  // ~64 KiB: overflow pages
-    AURA_ASSIGN_OR_RETURN(Statement blob, db.Prepare(
-        "INSERT OR REPLACE INTO ContentBlobs VALUES(?,?,'Workload',?,?,?,1)"));
-    AURA_RETURN_IF_ERROR(Inserter(blob).Text(HexEncode(Sha256::Of(content))).Text(content)
-                             .Int(static_cast<int64_t>(content.size())).Text(ts).Text(ts).Run());
+    AURA_ASSIGN_OR_RETURN(
+        Statement blob,
+        db.Prepare("INSERT OR REPLACE INTO ContentBlobs VALUES(?,?,'Workload',?,?,?,1)"));
+    AURA_RETURN_IF_ERROR(Inserter(blob)
+                             .Text(HexEncode(Sha256::Of(content)))
+                             .Text(content)
+                             .Int(static_cast<int64_t>(content.size()))
+                             .Text(ts)
+                             .Text(ts)
+                             .Run());
   }
   if (step % 50 == 0) {
     uint64_t k = step / 50;
-    AURA_RETURN_IF_ERROR(db.Exec(
-        k % 2 ? "CREATE TABLE IF NOT EXISTS WorkloadExtra_" + std::to_string(k) +
-                    "(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO WorkloadExtra_" +
-                    std::to_string(k) + "(v) VALUES('" + r.Words(4) + "')"
-              : "ALTER TABLE WorkloadTicks ADD COLUMN c" + std::to_string(k) + " TEXT"));
+    AURA_RETURN_IF_ERROR(
+        db.Exec(k % 2 ? "CREATE TABLE IF NOT EXISTS WorkloadExtra_" + std::to_string(k) +
+                            "(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO WorkloadExtra_" +
+                            std::to_string(k) + "(v) VALUES('" + r.Words(4) + "')"
+                      : "ALTER TABLE WorkloadTicks ADD COLUMN c" + std::to_string(k) + " TEXT"));
   }
   return Status::Ok();
 }

@@ -1,8 +1,8 @@
 // aura-make-db PATH SIZE_MB [--seed N] [--journal wal|delete]: an Aura-like database for demos,
 // tests and benchmarks (see aura_dataset.h).
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <CLI/CLI.hpp>
 
 #include "tests/tools/aura_dataset.h"
 
@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   std::string path, journal = "wal";
   uint64_t size_mb = 16, seed = 1;
   app.add_option("path", path, "Database file to create (replaced)")->required();
-  app.add_option("size_mb", size_mb, "Approximate size in MiB")->required()->check(CLI::Range(1, 1 << 20));
+  app.add_option("size_mb", size_mb, "Approximate size in MiB")
+      ->required()
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--seed", seed, "Seed: the same seed and size give the same content");
   app.add_option("--journal", journal, "wal or delete")->check(CLI::IsMember({"wal", "delete"}));
   try {

@@ -8,11 +8,11 @@
 // step, but a database busy for longer than --max-blocked-ms exits 3; anything else exits 1.
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <thread>
-#include <CLI/CLI.hpp>
 
 #include "tests/tools/aura_dataset.h"
 
