@@ -31,24 +31,6 @@ std::string Seconds(int64_t ms) {
   return buf;
 }
 
-json SummaryJson(const backup::SnapshotSummary& s) {
-  json j = {{"database", s.database},
-            {"snapshot", s.snapshot},
-            {"kind", s.kind},
-            {"created", FormatRfc3339(s.created, 3)},
-            {"label", s.label},
-            {"size", s.size},
-            {"stored_size", s.stored_size},
-            {"page_size", s.page_size},
-            {"page_count", s.page_count},
-            {"encrypted", s.encrypted},
-            {"key_id", s.key_id},
-            {"generation", s.generation},
-            {"txid", s.txid}};
-  if (!s.base.empty()) j["base"] = s.base;  // an increment: restoring it needs this snapshot
-  return j;
-}
-
 bool IsRegularFile(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -75,7 +57,7 @@ int RunBackup(const BackupArgs& args, const Output& out) {
     }
     const backup::Manifest& m = snap->manifest;
     const backup::SnapshotSummary& s = m.summary;
-    json j = SummaryJson(s);
+    json j = backup::SummaryJson(s);
     j["target"] = job.storage->Describe();
     j["source_path"] = m.source_path;
     j["sha256"] = m.sha256;
@@ -197,7 +179,7 @@ int RunList(const ListArgs& args, const Output& out) {
       out.Line(ref.database + " " + ref.id + "  (unreadable: " + s.status().message() + ")");
       continue;
     }
-    items.push_back(SummaryJson(*s));
+    items.push_back(backup::SummaryJson(*s));
     std::string created = FormatRfc3339(s->created, 0);
     created[10] = ' ';
     created.pop_back();

@@ -37,156 +37,216 @@ void SetupLogging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-}  // namespace
+// The parsed command line: every command's options, and which command was given. One Add*
+// method per command (or pair of small ones) builds its part of the parser.
+class Cli {
+ public:
+  explicit Cli(DaemonEntry run_daemon);
+  // Parses argv and runs the chosen command; the process exit code.
+  int Main(int argc, char** argv);
 
-int RunCli(int argc, char** argv) {
-  CLI::App app{"aura-agent: backups, restores, integrity and migrations for SQLite databases"};
-  app.set_version_flag("--version", std::string("aura-agent ") + kAgentVersion);
-  app.require_subcommand(1);
-  bool json = false;
-  std::string log_level = "warn";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+ private:
+  void AddGlobal();
+  void AddBackup();
+  void AddRunStatusPrune();
+  void AddRestore();
+  void AddReplicate();
+  void AddListVerify();
+  void AddKeyConfig();
+  void AddJson(CLI::App* cmd) {
+    cmd->add_flag("--json", json_, "Print one JSON document instead of text");
+  }
+  int Dispatch();
+
+  DaemonEntry run_daemon_;
+  CLI::App app_{"aura-agent: backups, restores, integrity and migrations for SQLite databases"};
+  bool json_ = false;
+  std::string log_level_ = "warn";
+  BackupArgs backup_;
+  std::string run_config_;
+  StatusArgs status_;
+  PruneArgs prune_;
+  RestoreArgs restore_;
+  ReplicateArgs repl_;
+  ListArgs list_;
+  VerifyArgs verify_;
+  std::string key_path_;
+  std::string config_path_;
+  CLI::App *backup_cmd_, *run_cmd_, *status_cmd_, *prune_cmd_, *restore_cmd_, *repl_cmd_,
+      *list_cmd_, *verify_cmd_, *key_generate_cmd_, *key_add_cmd_, *config_check_cmd_;
+};
+
+Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
+  AddGlobal();
+  AddBackup();
+  AddRunStatusPrune();
+  AddRestore();
+  AddReplicate();
+  AddListVerify();
+  AddKeyConfig();
+}
+
+void Cli::AddGlobal() {
+  app_.set_version_flag("--version", std::string("aura-agent ") + kAgentVersion);
+  app_.require_subcommand(1);
+  app_.add_option("--log-level", log_level_, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  auto add_json = [&json](CLI::App* cmd) {
-    cmd->add_flag("--json", json, "Print one JSON document instead of text");
-  };
+}
 
-  BackupArgs backup;
-  CLI::App* b = app.add_subcommand("backup", "Take a snapshot of a database now");
-  b->add_option("--db", backup.db, "Database file to back up");
-  b->add_option("--to", backup.repo.url, "Backup folder or s3://bucket/prefix");
-  b->add_option("--name", backup.repo.database,
+void Cli::AddBackup() {
+  CLI::App* b = backup_cmd_ = app_.add_subcommand("backup", "Take a snapshot of a database now");
+  b->add_option("--db", backup_.db, "Database file to back up");
+  b->add_option("--to", backup_.repo.url, "Backup folder or s3://bucket/prefix");
+  b->add_option("--name", backup_.repo.database,
                 "Name of the database in the repository (default: file name without extension)");
-  b->add_option("--label", backup.label, "Free text stored with the snapshot");
-  b->add_option("--busy-timeout", backup.busy_timeout_ms,
+  b->add_option("--label", backup_.label, "Free text stored with the snapshot");
+  b->add_option("--busy-timeout", backup_.busy_timeout_ms,
                 "Milliseconds to wait for a lock held by another process")
       ->check(CLI::Range(0, 3600000));
-  b->add_option("--threads", backup.threads, "Worker threads (default: one per core)")
+  b->add_option("--threads", backup_.threads, "Worker threads (default: one per core)")
       ->check(CLI::Range(0, 64));
-  b->add_option("--policy", backup.policy,
+  b->add_option("--policy", backup_.policy,
                 "With --config: take this policy's snapshot on its incremental chain, as the "
                 "daemon does (hourly, daily, weekly, monthly)")
       ->check(CLI::IsMember({"hourly", "daily", "weekly", "monthly"}));
-  AddKeyFlags(b, backup.repo, true);
-  AddConfigFlags(b, backup.repo);
-  add_json(b);
+  AddKeyFlags(b, backup_.repo, true);
+  AddConfigFlags(b, backup_.repo);
+  AddJson(b);
+}
 
-  std::string run_config;
-  CLI::App* run = app.add_subcommand(
+void Cli::AddRunStatusPrune() {
+  run_cmd_ = app_.add_subcommand(
       "run",
       "Run the agent: WAL shipping, scheduled snapshots, checks, drills, retention and the "
       "status socket, until SIGTERM (SIGHUP reloads the config)");
-  run->add_option("--config", run_config, "Agent config file")->required();
+  run_cmd_->add_option("--config", run_config_, "Agent config file")->required();
 
-  StatusArgs status;
-  CLI::App* st = app.add_subcommand("status", "Ask the running agent how every database is doing");
-  st->add_option("--config", status.config, "Agent config file (for its status_socket)");
-  st->add_option("--socket", status.socket, "Status socket path (instead of --config)");
-  add_json(st);
+  CLI::App* st = status_cmd_ =
+      app_.add_subcommand("status", "Ask the running agent how every database is doing");
+  st->add_option("--config", status_.config, "Agent config file (for its status_socket)");
+  st->add_option("--socket", status_.socket, "Status socket path (instead of --config)");
+  AddJson(st);
 
-  PruneArgs prune;
-  CLI::App* pr = app.add_subcommand(
+  CLI::App* pr = prune_cmd_ = app_.add_subcommand(
       "prune", "Apply retention: delete snapshots and WAL outside the keep rules (see --dry-run)");
-  pr->add_option("--config", prune.config, "Agent config file")->required();
-  pr->add_option("--database", prune.database, "Only this configured database");
-  pr->add_option("--target", prune.target, "Only this configured target");
-  pr->add_flag("--dry-run", prune.dry_run, "Show what would be deleted and why; delete nothing");
-  add_json(pr);
+  pr->add_option("--config", prune_.config, "Agent config file")->required();
+  pr->add_option("--database", prune_.database, "Only this configured database");
+  pr->add_option("--target", prune_.target, "Only this configured target");
+  pr->add_flag("--dry-run", prune_.dry_run, "Show what would be deleted and why; delete nothing");
+  AddJson(pr);
+}
 
-  RestoreArgs restore;
-  CLI::App* r = app.add_subcommand("restore", "Restore a snapshot (or a plain .db file)");
-  r->add_option("--from", restore.repo.url, "Backup folder, s3:// URL, or a plain .db file");
-  r->add_option("--to", restore.to, "Database file to create");
-  r->add_flag("--latest", restore.latest, "Restore the newest snapshot");
-  r->add_option("--snapshot", restore.snapshot, "Restore this snapshot id");
-  r->add_option("--at", restore.at,
+void Cli::AddRestore() {
+  CLI::App* r = restore_cmd_ =
+      app_.add_subcommand("restore", "Restore a snapshot (or a plain .db file)");
+  r->add_option("--from", restore_.repo.url, "Backup folder, s3:// URL, or a plain .db file");
+  r->add_option("--to", restore_.to, "Database file to create");
+  r->add_flag("--latest", restore_.latest, "Restore the newest snapshot");
+  r->add_option("--snapshot", restore_.snapshot, "Restore this snapshot id");
+  r->add_option("--at", restore_.at,
                 "Restore the database as of this time (RFC 3339, e.g. 2026-11-24T20:14:05Z)");
-  r->add_option("--txid", restore.txid, "Restore the database as of this replicated transaction")
+  r->add_option("--txid", restore_.txid, "Restore the database as of this replicated transaction")
       ->check(CLI::NonNegativeNumber);
-  r->add_option("--name", restore.repo.database, "Database name in the repository");
-  r->add_flag("--force", restore.force, "Replace an existing --to (stop the application first)");
-  r->add_option("--check", restore.check, "Integrity check before renaming: full, quick, none")
+  r->add_option("--name", restore_.repo.database, "Database name in the repository");
+  r->add_flag("--force", restore_.force, "Replace an existing --to (stop the application first)");
+  r->add_option("--check", restore_.check, "Integrity check before renaming: full, quick, none")
       ->check(CLI::IsMember({"full", "quick", "none"}));
-  r->add_option("--threads", restore.threads, "Worker threads")->check(CLI::Range(0, 64));
-  AddKeyFlags(r, restore.repo, false);
-  AddConfigFlags(r, restore.repo);
-  add_json(r);
+  r->add_option("--threads", restore_.threads, "Worker threads")->check(CLI::Range(0, 64));
+  AddKeyFlags(r, restore_.repo, false);
+  AddConfigFlags(r, restore_.repo);
+  AddJson(r);
+}
 
-  ReplicateArgs repl;
-  CLI::App* rp = app.add_subcommand(
+void Cli::AddReplicate() {
+  CLI::App* rp = repl_cmd_ = app_.add_subcommand(
       "replicate", "Ship every committed transaction continuously (foreground, until SIGTERM)");
-  rp->add_option("--db", repl.db, "WAL-mode database file to replicate");
-  rp->add_option("--to", repl.repo.url, "Backup folder or s3://bucket/prefix");
-  rp->add_option("--name", repl.repo.database, "Name of the database in the repository");
-  rp->add_option("--spool", repl.spool, "Local spool directory (default: beside the database)");
-  rp->add_option("--status-file", repl.status_file, "Write JSON status here every second");
-  rp->add_option("--busy-timeout", repl.busy_timeout_ms, "Milliseconds to wait for locks")
+  rp->add_option("--db", repl_.db, "WAL-mode database file to replicate");
+  rp->add_option("--to", repl_.repo.url, "Backup folder or s3://bucket/prefix");
+  rp->add_option("--name", repl_.repo.database, "Name of the database in the repository");
+  rp->add_option("--spool", repl_.spool, "Local spool directory (default: beside the database)");
+  rp->add_option("--status-file", repl_.status_file, "Write JSON status here every second");
+  rp->add_option("--busy-timeout", repl_.busy_timeout_ms, "Milliseconds to wait for locks")
       ->check(CLI::Range(0, 3600000));
-  rp->add_option("--poll-ms", repl.poll_ms, "How often to look for new commits")
+  rp->add_option("--poll-ms", repl_.poll_ms, "How often to look for new commits")
       ->check(CLI::Range(1, 10000));
-  rp->add_option("--segment-ms", repl.segment_ms, "Longest a commit waits to be cut into a segment")
+  rp->add_option("--segment-ms", repl_.segment_ms,
+                 "Longest a commit waits to be cut into a segment")
       ->check(CLI::Range(1, 600000));
-  rp->add_option("--run-seconds", repl.run_seconds, "Stop after this many seconds (tests)");
-  AddKeyFlags(rp, repl.repo, true);
-  AddConfigFlags(rp, repl.repo);
-  add_json(rp);
+  rp->add_option("--run-seconds", repl_.run_seconds, "Stop after this many seconds (tests)");
+  AddKeyFlags(rp, repl_.repo, true);
+  AddConfigFlags(rp, repl_.repo);
+  AddJson(rp);
+}
 
-  ListArgs list;
-  CLI::App* l = app.add_subcommand("list", "List snapshots (no key needed)");
-  l->add_option("--from", list.repo.url, "Backup folder or s3:// URL");
-  l->add_option("--name", list.repo.database, "Only this database");
-  AddKeyFlags(l, list.repo, false);
-  AddConfigFlags(l, list.repo);
-  add_json(l);
+void Cli::AddListVerify() {
+  CLI::App* l = list_cmd_ = app_.add_subcommand("list", "List snapshots (no key needed)");
+  l->add_option("--from", list_.repo.url, "Backup folder or s3:// URL");
+  l->add_option("--name", list_.repo.database, "Only this database");
+  AddKeyFlags(l, list_.repo, false);
+  AddConfigFlags(l, list_.repo);
+  AddJson(l);
 
-  VerifyArgs verify;
-  CLI::App* v = app.add_subcommand("verify", "Re-read, decrypt and check every backup object");
-  v->add_option("--from", verify.repo.url, "Backup folder or s3:// URL");
-  v->add_option("--name", verify.repo.database, "Only this database");
-  v->add_option("--snapshot", verify.snapshot, "Only this snapshot");
-  v->add_option("--threads", verify.threads, "Worker threads")->check(CLI::Range(0, 64));
-  AddKeyFlags(v, verify.repo, false);
-  AddConfigFlags(v, verify.repo);
-  add_json(v);
+  CLI::App* v = verify_cmd_ =
+      app_.add_subcommand("verify", "Re-read, decrypt and check every backup object");
+  v->add_option("--from", verify_.repo.url, "Backup folder or s3:// URL");
+  v->add_option("--name", verify_.repo.database, "Only this database");
+  v->add_option("--snapshot", verify_.snapshot, "Only this snapshot");
+  v->add_option("--threads", verify_.threads, "Worker threads")->check(CLI::Range(0, 64));
+  AddKeyFlags(v, verify_.repo, false);
+  AddConfigFlags(v, verify_.repo);
+  AddJson(v);
+}
 
-  std::string key_path;
-  CLI::App* k = app.add_subcommand("key", "Manage backup keys");
+void Cli::AddKeyConfig() {
+  CLI::App* k = app_.add_subcommand("key", "Manage backup keys");
   k->require_subcommand(1);
-  CLI::App* kg = k->add_subcommand("generate", "Create a new key file (mode 0600)");
-  kg->add_option("--out", key_path, "Key file to create")->required();
-  add_json(kg);
-  CLI::App* ka = k->add_subcommand("add", "Rotate: append a new key that seals new backups");
-  ka->add_option("--file", key_path, "Existing key file")->required();
-  add_json(ka);
+  key_generate_cmd_ = k->add_subcommand("generate", "Create a new key file (mode 0600)");
+  key_generate_cmd_->add_option("--out", key_path_, "Key file to create")->required();
+  AddJson(key_generate_cmd_);
+  key_add_cmd_ = k->add_subcommand("add", "Rotate: append a new key that seals new backups");
+  key_add_cmd_->add_option("--file", key_path_, "Existing key file")->required();
+  AddJson(key_add_cmd_);
 
-  std::string config_path;
-  CLI::App* c = app.add_subcommand("config", "Configuration tools");
+  CLI::App* c = app_.add_subcommand("config", "Configuration tools");
   c->require_subcommand(1);
-  CLI::App* cc = c->add_subcommand("check", "Validate a config file");
-  cc->add_option("--config,config", config_path, "Config file")->required();
-  add_json(cc);
+  config_check_cmd_ = c->add_subcommand("check", "Validate a config file");
+  config_check_cmd_->add_option("--config,config", config_path_, "Config file")->required();
+  AddJson(config_check_cmd_);
+}
 
+int Cli::Main(int argc, char** argv) {
   try {
-    app.parse(argc, argv);
+    app_.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
+    int rc = app_.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  if (run->parsed()) return RunDaemonCommand(run_config);
-  SetupLogging(log_level);
-  Output out(json);
-  if (st->parsed()) return RunStatus(status, out);
-  if (b->parsed())
-    return backup.policy.empty() ? RunBackup(backup, out) : RunBackupPolicy(backup, out);
-  if (pr->parsed()) return RunPruneCommand(prune, out);
-  if (r->parsed()) return RunRestore(restore, out);
-  if (l->parsed()) return RunList(list, out);
-  if (rp->parsed()) return RunReplicate(repl, out);
-  if (v->parsed()) return RunVerify(verify, out);
-  if (kg->parsed()) return RunKeyGenerate(key_path, out);
-  if (ka->parsed()) return RunKeyAdd(key_path, out);
-  if (cc->parsed()) return RunConfigCheck(config_path, out);
+  if (run_cmd_->parsed()) return run_daemon_(run_config_);
+  SetupLogging(log_level_);
+  return Dispatch();
+}
+
+int Cli::Dispatch() {
+  Output out(json_);
+  if (status_cmd_->parsed()) return RunStatus(status_, out);
+  if (backup_cmd_->parsed()) {
+    return backup_.policy.empty() ? RunBackup(backup_, out) : RunBackupPolicy(backup_, out);
+  }
+  if (prune_cmd_->parsed()) return RunPruneCommand(prune_, out);
+  if (restore_cmd_->parsed()) return RunRestore(restore_, out);
+  if (list_cmd_->parsed()) return RunList(list_, out);
+  if (repl_cmd_->parsed()) return RunReplicate(repl_, out);
+  if (verify_cmd_->parsed()) return RunVerify(verify_, out);
+  if (key_generate_cmd_->parsed()) return RunKeyGenerate(key_path_, out);
+  if (key_add_cmd_->parsed()) return RunKeyAdd(key_path_, out);
+  if (config_check_cmd_->parsed()) return RunConfigCheck(config_path_, out);
   return 2;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv, DaemonEntry run_daemon) {
+  return Cli(run_daemon).Main(argc, argv);
 }
 
 }  // namespace aura::agent

@@ -2,8 +2,14 @@
 // commands and the exit codes.
 #pragma once
 
+#include <string>
+
 namespace aura::agent {
 
-int RunCli(int argc, char** argv);
+// How `aura-agent run --config FILE` starts the daemon: main.cc passes the daemon library's
+// entry point (agent/daemon/daemon.h), so this library never links the daemon itself.
+using DaemonEntry = int (*)(const std::string& config_path);
+
+int RunCli(int argc, char** argv, DaemonEntry run_daemon);
 
 }  // namespace aura::agent

@@ -78,7 +78,6 @@ struct VerifyArgs {
 
 int RunBackup(const BackupArgs& args, const Output& out);
 int RunStatus(const StatusArgs& args, const Output& out);
-int RunDaemonCommand(const std::string& config_path);
 int RunBackupPolicy(const BackupArgs& args, const Output& out);
 int RunPruneCommand(const PruneArgs& args, const Output& out);
 int RunRestore(const RestoreArgs& args, const Output& out);

@@ -7,131 +7,12 @@
 #include <set>
 #include <sstream>
 
+#include "agent/toml_reader.h"
 #include "common/file_io.h"
 
 namespace aura::agent {
 
 namespace {
-
-// Reads typed values out of one TOML table, recording every problem with file:line, and
-// reporting keys nobody asked for as unknown.
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string context, const std::string& file,
-              std::vector<std::string>& errors)
-      : table_(table), context_(std::move(context)), file_(file), errors_(errors) {}
-
-  std::optional<std::string> String(const std::string& key, bool required = false) {
-    const toml::node* n = Take(key, required);
-    if (n == nullptr) return std::nullopt;
-    if (!n->is_string()) return Wrong(*n, key, "a string");
-    return n->value<std::string>();
-  }
-
-  std::optional<int64_t> Int(const std::string& key, int64_t min, int64_t max) {
-    const toml::node* n = Take(key, false);
-    if (n == nullptr) return std::nullopt;
-    if (!n->is_integer()) return Wrong<int64_t>(*n, key, "an integer");
-    int64_t v = *n->value<int64_t>();
-    if (v < min || v > max) {
-      Error(*n,
-            "'" + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  std::optional<bool> Bool(const std::string& key) {
-    const toml::node* n = Take(key, false);
-    if (n == nullptr) return std::nullopt;
-    if (!n->is_boolean()) return Wrong<bool>(*n, key, "true or false");
-    return n->value<bool>();
-  }
-
-  std::vector<std::string> StringArray(const std::string& key) {
-    std::vector<std::string> out;
-    const toml::node* n = Take(key, false);
-    if (n == nullptr) return out;
-    const toml::array* a = n->as_array();
-    if (a == nullptr) {
-      Error(*n, "'" + key + "' must be an array of strings");
-      return out;
-    }
-    for (const toml::node& e : *a) {
-      if (!e.is_string()) {
-        Error(e, "'" + key + "' must contain only strings");
-        continue;
-      }
-      out.push_back(*e.value<std::string>());
-    }
-    return out;
-  }
-
-  const toml::table* Table(const std::string& key) {
-    const toml::node* n = Take(key, false);
-    if (n == nullptr) return nullptr;
-    if (!n->is_table()) {
-      Error(*n, "'" + key + "' must be a table, e.g. " + key + " = { keep = 24 }");
-      return nullptr;
-    }
-    return n->as_table();
-  }
-
-  // Reports the keys that were never read.
-  void Finish(const std::string& hint = "") {
-    for (auto&& [k, v] : table_) {
-      std::string key(k.str());
-      if (taken_.count(key)) continue;
-      std::string msg = "unknown key '" + key + "' in " + context_;
-      if (key.find("passphrase") != std::string::npos || key.find("secret") != std::string::npos ||
-          key == "key") {
-        msg += " (secrets are never inline: use key_file, passphrase_env or passphrase_file)";
-      } else if (!hint.empty()) {
-        msg += " (known keys: " + hint + ")";
-      }
-      Error(v, msg);
-    }
-  }
-
-  void Error(const toml::node& n, const std::string& msg) {
-    errors_.push_back(file_ + ":" + std::to_string(n.source().begin.line) + ": " + msg);
-  }
-
-  void ErrorHere(const std::string& msg) {
-    errors_.push_back(file_ + ":" + std::to_string(table_.source().begin.line) + ": " + msg);
-  }
-
-  int line() const { return static_cast<int>(table_.source().begin.line); }
-
-  // Marks `key` as known without reading it (the caller reads it another way).
-  void Claim(const std::string& key) { taken_.insert(key); }
-
- private:
-  const toml::node* Take(const std::string& key, bool required) {
-    taken_.insert(key);
-    const toml::node* n = table_.get(key);
-    if (n == nullptr && required) ErrorHere("missing required key '" + key + "' in " + context_);
-    return n;
-  }
-
-  template <typename T = std::string>
-  std::optional<T> Wrong(const toml::node& n, const std::string& key, const char* want) {
-    Error(n, "'" + key + "' in " + context_ + " must be " + want);
-    return std::nullopt;
-  }
-
-  const toml::table& table_;
-  std::string context_;
-  const std::string& file_;
-  std::vector<std::string>& errors_;
-  std::set<std::string> taken_;
-};
-
-std::string TableText(const toml::table& t) {
-  std::ostringstream out;
-  out << toml::toml_formatter(t);
-  return out.str();
-}
 
 bool ValidHourMinute(const std::string& s) {
   return s.size() == 5 && s[2] == ':' && std::isdigit(s[0]) && std::isdigit(s[1]) &&
@@ -193,22 +74,6 @@ void ReadCheck(TableReader& parent, const std::string& kind, CheckConfig& c,
   } else {
     r.Finish("at, day, timezone");
   }
-}
-
-// Reads a duration key ("7d", "15m", "90s"); `dflt` when absent.
-int64_t DurationKey(TableReader& r, const std::string& key, int64_t dflt, int64_t min,
-                    int64_t max) {
-  auto text = r.String(key);
-  if (!text) return dflt;
-  auto v = ParseDurationSeconds(*text);
-  if (!v.ok() || *v < min || *v > max) {
-    r.ErrorHere("'" + key +
-                "' must be a duration such as \"90s\", \"15m\", \"12h\" or \"7d\" "
-                "between " +
-                std::to_string(min) + "s and " + std::to_string(max) + "s");
-    return dflt;
-  }
-  return *v;
 }
 
 void ReadDatabase(const toml::table& t, int index, const std::string& file, Config& cfg,
@@ -307,22 +172,6 @@ void ReadTarget(const toml::table& t, int index, const std::string& file, Config
   cfg.targets.push_back(std::move(tc));
 }
 
-template <typename F>
-void ForEachArrayTable(TableReader& root, const toml::table& tbl, const std::string& key,
-                       std::vector<std::string>& errors, const std::string& file, F&& f) {
-  root.Claim(key);
-  const toml::node* n = tbl.get(key);
-  if (n == nullptr) return;
-  const toml::array* a = n->as_array();
-  if (a == nullptr || !a->is_array_of_tables()) {
-    errors.push_back(file + ":" + std::to_string(n->source().begin.line) + ": '" + key +
-                     "' must be written as [[" + key + "]] tables");
-    return;
-  }
-  int i = 0;
-  for (const toml::node& e : *a) f(*e.as_table(), i++);
-}
-
 void CrossCheck(const Config& cfg, const std::string& file, std::vector<std::string>& errors) {
   std::set<std::string> names;
   bool needs_key = false;
@@ -399,92 +248,103 @@ const DatabaseConfig* Config::FindDatabase(const std::string& name) const {
   return nullptr;
 }
 
-Result<Config> ParseConfig(std::string_view text, const std::string& path) {
-  toml::table root;
+namespace {
+
+// "127.0.0.1:PORT" or "[::1]:PORT": loopback only, the port 1..65535.
+void ReadStatusTcp(TableReader& ar, AgentSettings& a) {
+  a.status_tcp = ar.String("status_tcp").value_or("");
+  a.status_token_file = ar.String("status_token_file").value_or("");
+  if (a.status_tcp.empty()) return;
+  if (a.status_token_file.empty()) {
+    ar.ErrorHere("[agent] status_tcp needs status_token_file (a file holding the bearer token)");
+  }
+  const auto colon = a.status_tcp.rfind(':');
+  std::string host = colon == std::string::npos ? "" : a.status_tcp.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  const std::string port_text = colon == std::string::npos ? "" : a.status_tcp.substr(colon + 1);
+  auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const bool port_ok = perr == std::errc() && end == port_text.data() + port_text.size() &&
+                       port >= 1 && port <= 65535;
+  if (!port_ok || (host != "127.0.0.1" && host != "::1" && host.rfind("127.", 0) != 0)) {
+    ar.ErrorHere(
+        "[agent] status_tcp must be a loopback address and port, \"127.0.0.1:PORT\" "
+        "or \"[::1]:PORT\" (the endpoint is never exposed beyond this host)");
+    return;
+  }
+  a.status_tcp_host = host;
+  a.status_tcp_port = static_cast<uint16_t>(port);
+}
+
+void ReadAgent(const toml::table& t, const std::string& path, AgentSettings& a,
+               std::vector<std::string>& errors) {
+  TableReader ar(t, "[agent]", path, errors);
+  a.state_dir = ar.String("state_dir").value_or(a.state_dir);
+  a.status_socket = ar.String("status_socket").value_or(a.status_socket);
+  a.log_level = ar.String("log_level").value_or("info");
+  a.log_file = ar.String("log_file").value_or("");
+  a.workers = static_cast<int>(ar.Int("workers", 1, 64).value_or(a.workers));
+  a.max_concurrent_snapshots = static_cast<int>(
+      ar.Int("max_concurrent_snapshots", 1, 64).value_or(a.max_concurrent_snapshots));
+  a.max_concurrent_uploads =
+      static_cast<int>(ar.Int("max_concurrent_uploads", 1, 64).value_or(a.max_concurrent_uploads));
+  a.jitter_s = DurationKey(ar, "jitter", a.jitter_s, 0, 86400);
+  a.poll_ms = ar.Int("poll_ms", 1, 60000).value_or(a.poll_ms);
+  a.segment_ms = ar.Int("segment_ms", 1, 600000).value_or(a.segment_ms);
+  a.shutdown_timeout_s = DurationKey(ar, "shutdown_timeout", a.shutdown_timeout_s, 1, 3600);
+  a.prune_interval_s = DurationKey(ar, "prune_interval", a.prune_interval_s, 60, 7 * 86400);
+  ReadStatusTcp(ar, a);
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
+  if (!kLevels.count(a.log_level)) {
+    ar.ErrorHere("[agent] log_level must be one of trace, debug, info, warn, error, off");
+  }
+  ar.Finish(
+      "state_dir, status_socket, log_level, log_file, workers, max_concurrent_snapshots, "
+      "max_concurrent_uploads, jitter, poll_ms, segment_ms, shutdown_timeout, "
+      "prune_interval, status_tcp, status_token_file");
+}
+
+void ReadKeys(const toml::table& t, const std::string& path, KeysConfig& keys,
+              std::vector<std::string>& errors) {
+  TableReader kr(t, "[keys]", path, errors);
+  keys.source = TableText(t);
+  keys.key_file = kr.String("key_file").value_or("");
+  keys.passphrase_env = kr.String("passphrase_env").value_or("");
+  keys.passphrase_file = kr.String("passphrase_file").value_or("");
+  kr.Finish("key_file, passphrase_env, passphrase_file");
+}
+
+Result<toml::table> ParseToml(std::string_view text, const std::string& path) {
   try {
-    root = toml::parse(text, path);
+    return toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     return ConfigError(path + ":" + std::to_string(e.source().begin.line) + ": " +
                        std::string(e.description()));
   }
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view text, const std::string& path) {
+  AURA_ASSIGN_OR_RETURN(toml::table root, ParseToml(text, path));
   Config cfg;
   cfg.path = path;
   std::vector<std::string> errors;
   TableReader r(root, "the top level", path, errors);
-  if (const toml::table* at = r.Table("agent")) {
-    TableReader ar(*at, "[agent]", path, errors);
-    cfg.agent.state_dir = ar.String("state_dir").value_or(cfg.agent.state_dir);
-    cfg.agent.status_socket = ar.String("status_socket").value_or(cfg.agent.status_socket);
-    cfg.agent.log_level = ar.String("log_level").value_or("info");
-    cfg.agent.log_file = ar.String("log_file").value_or("");
-    AgentSettings& a = cfg.agent;
-    a.workers = static_cast<int>(ar.Int("workers", 1, 64).value_or(a.workers));
-    a.max_concurrent_snapshots = static_cast<int>(
-        ar.Int("max_concurrent_snapshots", 1, 64).value_or(a.max_concurrent_snapshots));
-    a.max_concurrent_uploads = static_cast<int>(
-        ar.Int("max_concurrent_uploads", 1, 64).value_or(a.max_concurrent_uploads));
-    a.jitter_s = DurationKey(ar, "jitter", a.jitter_s, 0, 86400);
-    a.poll_ms = ar.Int("poll_ms", 1, 60000).value_or(a.poll_ms);
-    a.segment_ms = ar.Int("segment_ms", 1, 600000).value_or(a.segment_ms);
-    a.shutdown_timeout_s = DurationKey(ar, "shutdown_timeout", a.shutdown_timeout_s, 1, 3600);
-    a.prune_interval_s = DurationKey(ar, "prune_interval", a.prune_interval_s, 60, 7 * 86400);
-    a.status_tcp = ar.String("status_tcp").value_or("");
-    a.status_token_file = ar.String("status_token_file").value_or("");
-    if (!a.status_tcp.empty() && a.status_token_file.empty()) {
-      ar.ErrorHere("[agent] status_tcp needs status_token_file (a file holding the bearer token)");
-    }
-    if (!a.status_tcp.empty()) {
-      // "127.0.0.1:PORT" or "[::1]:PORT": loopback only, the port 1..65535.
-      const auto colon = a.status_tcp.rfind(':');
-      std::string host = colon == std::string::npos ? "" : a.status_tcp.substr(0, colon);
-      if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-        host = host.substr(1, host.size() - 2);
-      }
-      unsigned port = 0;
-      const std::string port_text =
-          colon == std::string::npos ? "" : a.status_tcp.substr(colon + 1);
-      auto [end, perr] =
-          std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-      const bool port_ok = perr == std::errc() && end == port_text.data() + port_text.size() &&
-                           port >= 1 && port <= 65535;
-      if (!port_ok || (host != "127.0.0.1" && host != "::1" && host.rfind("127.", 0) != 0)) {
-        ar.ErrorHere(
-            "[agent] status_tcp must be a loopback address and port, \"127.0.0.1:PORT\" "
-            "or \"[::1]:PORT\" (the endpoint is never exposed beyond this host)");
-      } else {
-        a.status_tcp_host = host;
-        a.status_tcp_port = static_cast<uint16_t>(port);
-      }
-    }
-    static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
-    if (!kLevels.count(cfg.agent.log_level)) {
-      ar.ErrorHere("[agent] log_level must be one of trace, debug, info, warn, error, off");
-    }
-    ar.Finish(
-        "state_dir, status_socket, log_level, log_file, workers, max_concurrent_snapshots, "
-        "max_concurrent_uploads, jitter, poll_ms, segment_ms, shutdown_timeout, "
-        "prune_interval, status_tcp, status_token_file");
-  }
-  if (const toml::table* k = r.Table("keys")) {
-    TableReader kr(*k, "[keys]", path, errors);
-    cfg.keys.source = TableText(*k);
-    cfg.keys.key_file = kr.String("key_file").value_or("");
-    cfg.keys.passphrase_env = kr.String("passphrase_env").value_or("");
-    cfg.keys.passphrase_file = kr.String("passphrase_file").value_or("");
-    kr.Finish("key_file, passphrase_env, passphrase_file");
-  }
+  if (const toml::table* at = r.Table("agent")) ReadAgent(*at, path, cfg.agent, errors);
+  if (const toml::table* k = r.Table("keys")) ReadKeys(*k, path, cfg.keys, errors);
   ForEachArrayTable(r, root, "target", errors, path,
                     [&](const toml::table& t, int i) { ReadTarget(t, i, path, cfg, errors); });
   ForEachArrayTable(r, root, "database", errors, path,
                     [&](const toml::table& t, int i) { ReadDatabase(t, i, path, cfg, errors); });
   r.Finish("agent, keys, target, database");
   CrossCheck(cfg, path, errors);
-  if (!errors.empty()) {
-    std::string all;
-    for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;
-    return ConfigError(all);
-  }
-  return cfg;
+  if (errors.empty()) return cfg;
+  std::string all;
+  for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;
+  return ConfigError(all);
 }
 
 Result<int64_t> ParseDurationSeconds(const std::string& text) {

@@ -8,8 +8,6 @@
 #include "agent/storage_url.h"
 #include "backup/pitr_restore.h"
 #include "backup/restore.h"
-#include "backup/storage/local_storage.h"
-#include "backup/storage/s3_storage.h"
 #include "common/file_io.h"
 #include "scheduler/calendar.h"
 
@@ -17,32 +15,39 @@ namespace aura::agent {
 
 namespace {
 
-// Deletes `names` in order; on S3 in batches, manifests strictly before everything else so that
-// an interrupted prune never leaves a listed snapshot without its data.
+// Deletes `names`, manifests strictly before everything else (in batches where the storage has
+// them), so that an interrupted prune never leaves a listed snapshot without its data.
 Status DeleteInOrder(backup::Storage& storage, const std::vector<std::string>& names) {
-  auto* s3 = dynamic_cast<backup::S3Storage*>(&storage);
-  if (s3 == nullptr) {
-    for (const std::string& n : names) AURA_RETURN_IF_ERROR(storage.Delete(n));
-    return Status::Ok();
-  }
   std::vector<std::string> first, rest;
   for (const std::string& n : names) (n.ends_with(".manifest") ? first : rest).push_back(n);
-  if (!first.empty()) AURA_RETURN_IF_ERROR(s3->DeleteBatch(first));
-  if (!rest.empty()) AURA_RETURN_IF_ERROR(s3->DeleteBatch(rest));
+  if (!first.empty()) AURA_RETURN_IF_ERROR(storage.DeleteMany(first));
+  if (!rest.empty()) AURA_RETURN_IF_ERROR(storage.DeleteMany(rest));
   return Status::Ok();
 }
 
 }  // namespace
 
+void RemoveWritesOfKilledRuns(backup::Storage& storage) {
+  auto removed = storage.RemoveAbandonedWrites(kAbandonedWriteAge);
+  if (!removed.ok()) {
+    spdlog::warn("op=cleanup {}: could not look for writes a killed run left open: {}",
+                 storage.Describe(), removed.status().message());
+  } else if (*removed > 0) {
+    spdlog::warn("op=cleanup {}: removed {} write(s) a killed run left open", storage.Describe(),
+                 *removed);
+  }
+}
+
 Result<std::vector<TargetHandle>> OpenTargets(const Config& config,
-                                              const std::vector<std::string>& names) {
+                                              const std::vector<std::string>& names,
+                                              const Clock& clock) {
   std::vector<TargetHandle> out;
   for (const std::string& name : names) {
     const TargetConfig* t = config.FindTarget(name);
     if (t == nullptr) return ConfigError("unknown target '" + name + "'");
     AURA_ASSIGN_OR_RETURN(auto storage, OpenTarget(*t));
     AURA_ASSIGN_OR_RETURN(backup::KeySource keys, KeySourceFor(config, *t));
-    auto repo = backup::Repository::OpenForWrite(storage, keys, SystemClock::Instance());
+    auto repo = backup::Repository::OpenForWrite(storage, keys, clock);
     if (!repo.ok()) return repo.status().WithContext("target '" + name + "'");
     out.push_back({name, std::shared_ptr<backup::Repository>(std::move(repo).value())});
   }
@@ -63,7 +68,7 @@ const PolicyConfig* FindPolicy(const DatabaseConfig& db, const std::string& name
 
 Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const std::string& policy,
                                                int full_every, const TargetHandle& target,
-                                               StateStore& state, int threads) {
+                                               StateStore& state, int threads, const Clock& clock) {
   PolicySnapshotResult out;
   std::optional<ChainRecord> chain;
   auto stored = state.Chain(db.name, target.name, policy);
@@ -89,6 +94,7 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
   o.label = policy;
   o.busy_timeout_ms = db.busy_timeout_ms;
   o.threads = threads;
+  o.clock = &clock;
   backup::PageState pages = chain ? std::move(chain->pages) : backup::PageState();  // no copy
   o.pages = &pages;
   o.base = chain ? chain->snapshot_id : "";
@@ -106,14 +112,45 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
   out.ref = snap->ref;
   out.manifest = std::move(snap->manifest);
   ChainRecord next{out.ref.id, chain ? chain->length + 1 : 1, std::move(pages)};
-  Status saved = state.PutChain(db.name, target.name, policy, next);
-  if (!saved.ok()) {
+  out.state_write = state.PutChain(db.name, target.name, policy, next);
+  if (!out.state_write.ok()) {
     // The snapshot is safe; the next one of this chain is simply full.
     spdlog::warn("{} {}: could not record the chain state ({}); the next snapshot is full", db.name,
-                 policy, saved.message());
-    (void)state.DropChain(db.name, target.name, policy);
+                 policy, out.state_write.message());
+    Status dropped = state.DropChain(db.name, target.name, policy);
+    if (!dropped.ok()) {
+      spdlog::error(
+          "{} {}: could not forget the chain state either ({}); the next snapshot "
+          "builds on the chain's previous one",
+          db.name, policy, dropped.message());
+    }
   }
   return out;
+}
+
+Result<PolicySnapshotResult> RunManualSnapshot(const DatabaseConfig& db, const std::string& label,
+                                               backup::Repository& repo, int threads,
+                                               const Clock& clock) {
+  backup::SnapshotOptions o;
+  o.database_name = db.name;
+  o.label = label;
+  o.busy_timeout_ms = db.busy_timeout_ms;
+  o.threads = threads;
+  o.clock = &clock;
+  AURA_ASSIGN_OR_RETURN(backup::SnapshotResult s, backup::TakeSnapshot(db.path, repo, o));
+  PolicySnapshotResult out;
+  out.ref = s.ref;
+  out.manifest = std::move(s.manifest);
+  out.why_full = "manual snapshot";
+  return out;
+}
+
+nlohmann::json PolicySnapshotJson(const PolicySnapshotResult& r) {
+  nlohmann::json j = backup::SummaryJson(r.manifest.summary);
+  j["why_full"] = r.why_full;
+  j["pages_changed"] = r.manifest.pages_changed;
+  j["duration_ms"] = r.manifest.duration_ms;
+  return j;
 }
 
 backup::RetentionPolicy RetentionFor(const DatabaseConfig& db) {
@@ -166,10 +203,9 @@ Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
   all.insert(all.end(), report.orphans.begin(), report.orphans.end());
   AURA_RETURN_IF_ERROR(DeleteInOrder(repo.storage(), all));
   report.deleted = all.size();
-  // A local target's temp files (never listed as objects) from a write a crash interrupted.
-  if (auto* local = dynamic_cast<backup::LocalStorage*>(&repo.storage())) {
-    AURA_ASSIGN_OR_RETURN(report.stale_temp_files, local->RemoveStaleTempFiles(86400, db.name));
-  }
+  // What writes of this database a crash interrupted left (never listed as objects).
+  AURA_ASSIGN_OR_RETURN(report.stale_temp_files,
+                        repo.storage().RemoveAbandonedWrites(kAbandonedWriteAge, db.name));
   return report;
 }
 

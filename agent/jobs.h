@@ -12,7 +12,9 @@
 // heavy job per database at a time.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,14 +28,24 @@
 
 namespace aura::agent {
 
+// A write not committed for this long belongs to a process that died (no snapshot or upload
+// runs for a day); younger ones may still be in flight and are left alone.
+inline constexpr std::chrono::hours kAbandonedWriteAge{24};
+
+// At start (the daemon's first use of a target, `replicate`): removes what writes of a killed
+// run left open on `storage` (S3 multipart uploads are billed until aborted), a day old or more.
+// Logs what it removed; a failure is logged and otherwise ignored (prune tries again).
+void RemoveWritesOfKilledRuns(backup::Storage& storage);
+
 struct TargetHandle {
   std::string name;
   std::shared_ptr<backup::Repository> repo;
 };
 
-// Opens (creating if empty) the repositories of `names`, in order.
+// Opens (creating if empty) the repositories of `names`, in order; `clock` dates a new one.
 Result<std::vector<TargetHandle>> OpenTargets(const Config& config,
-                                              const std::vector<std::string>& names);
+                                              const std::vector<std::string>& names,
+                                              const Clock& clock = SystemClock::Instance());
 
 // The targets a policy writes to: its own list, else the database's.
 std::vector<std::string> PolicyTargets(const DatabaseConfig& db, const PolicyConfig& policy);
@@ -44,11 +56,25 @@ struct PolicySnapshotResult {
   backup::Manifest manifest;
   bool incremental = false;
   std::string why_full;  // when full: "first of its chain", "chain reached full_every", ...
+  // Not OK when the chain's state could not be recorded (logged; the next snapshot is full).
+  Status state_write;
 };
 
+// The snapshot of `policy` on its chain to `target`, named and dated by `clock`.
 Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const std::string& policy,
                                                int full_every, const TargetHandle& target,
-                                               StateStore& state, int threads);
+                                               StateStore& state, int threads,
+                                               const Clock& clock = SystemClock::Instance());
+
+// A full snapshot outside any chain, labelled `label` (an admin's "backup now" for a database
+// with no policy enabled).
+Result<PolicySnapshotResult> RunManualSnapshot(const DatabaseConfig& db, const std::string& label,
+                                               backup::Repository& repo, int threads,
+                                               const Clock& clock = SystemClock::Instance());
+
+// One snapshot job's JSON: the snapshot's summary (backup::SummaryJson) plus why_full,
+// pages_changed and duration_ms.
+nlohmann::json PolicySnapshotJson(const PolicySnapshotResult& r);
 
 backup::RetentionPolicy RetentionFor(const DatabaseConfig& db);
 
@@ -56,7 +82,7 @@ struct PruneReport {
   backup::RetentionPlan plan;
   std::vector<std::string> orphans;  // data objects without a manifest, older than a day
   uint64_t deleted = 0;
-  int stale_temp_files = 0;  // local targets: temp files of a crashed write, older than a day
+  int stale_temp_files = 0;  // writes a crash left (temp files, open uploads), a day old
 };
 
 Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,

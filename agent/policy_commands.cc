@@ -72,17 +72,10 @@ int RunBackupPolicy(const BackupArgs& args, const Output& out) {
       ++ran;
       const backup::Manifest& m = r->manifest;
       const backup::SnapshotSummary& s = m.summary;
-      results.push_back({{"database", db->name},
-                         {"target", t.name},
-                         {"policy", args.policy},
-                         {"snapshot", s.snapshot},
-                         {"kind", s.kind},
-                         {"base", s.base},
-                         {"why_full", r->why_full},
-                         {"pages_changed", m.pages_changed},
-                         {"size", s.size},
-                         {"stored_size", s.stored_size},
-                         {"duration_ms", m.duration_ms}});
+      json j = PolicySnapshotJson(*r);
+      j["target"] = t.name;
+      j["policy"] = args.policy;
+      results.push_back(j);
       std::string kind = r->incremental ? "incremental on " + s.base + ", " +
                                               std::to_string(m.pages_changed) + " page(s) changed"
                                         : "full (" + r->why_full + ")";

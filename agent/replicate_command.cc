@@ -9,10 +9,10 @@
 #include <thread>
 
 #include "agent/commands.h"
+#include "agent/jobs.h"
 #include "agent/repo_resolver.h"
 #include "backup/compactor.h"
 #include "backup/replicator.h"
-#include "backup/storage/s3_storage.h"
 #include "common/file_io.h"
 
 namespace aura::agent {
@@ -103,13 +103,7 @@ int RunReplicate(const ReplicateArgs& args, const Output& out) {
   o.poll_interval = std::chrono::milliseconds(args.poll_ms);
   o.segment_max_age = std::chrono::milliseconds(args.segment_ms);
   o.generation_max_age = std::chrono::seconds(job.generation_interval_s);
-  // Multipart uploads left open by a killed run would be billed forever: abort day-old ones.
-  if (auto* s3 = dynamic_cast<backup::S3Storage*>(job.storage.get())) {
-    auto aborted = s3->AbortStaleUploads(std::chrono::hours(24));
-    if (aborted.ok() && *aborted > 0) {
-      spdlog::warn("aborted {} stale multipart upload(s) in {}", *aborted, s3->Describe());
-    }
-  }
+  RemoveWritesOfKilledRuns(*job.storage);
   std::shared_ptr<backup::Repository> shared_repo(std::move(repo).value());
   backup::Replicator r(o, shared_repo);
   backup::Compactor compactor(shared_repo, job.database, o.spool_dir + "/compaction");

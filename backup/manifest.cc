@@ -6,8 +6,6 @@ namespace aura::backup {
 
 using nlohmann::json;
 
-namespace {
-
 json SummaryJson(const SnapshotSummary& s) {
   return json{{"format", kManifestFormat},
               {"database", s.database},
@@ -25,6 +23,8 @@ json SummaryJson(const SnapshotSummary& s) {
               {"generation", s.generation},
               {"txid", s.txid}};
 }
+
+namespace {
 
 Result<SnapshotSummary> SummaryFrom(const json& j) {
   SnapshotSummary s;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +77,9 @@ struct Manifest {
   std::string agent_version;
 };
 
+// The one JSON form of a summary: in manifests and in every --json or status output that shows a
+// snapshot. "base" is empty for a full snapshot.
+nlohmann::json SummaryJson(const SnapshotSummary& s);
 std::string SummaryToJson(const SnapshotSummary& s);
 Result<SnapshotSummary> SummaryFromJson(const std::string& json, const std::string& what);
 std::string ManifestToJson(const Manifest& m);

@@ -24,16 +24,30 @@ inline int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
+// Two kinds of time: wall-clock time (Now: schedules, names, retention) and monotonic time
+// (SteadyNow: intervals such as a poll or a retry backoff, which a wall-clock step must not
+// stretch). Timers built on a Clock (agent/daemon/clock_timer.h) sleep at most RecheckInterval()
+// before they look at it again.
 class Clock {
  public:
   virtual ~Clock() = default;
   // Wall-clock time.
   virtual TimePoint Now() const = 0;
+  // Monotonic time, for intervals.
+  virtual std::chrono::steady_clock::time_point SteadyNow() const = 0;
+  // How long a timer may sleep on the machine's steady clock before it must read this clock
+  // again to notice that it moved differently (a wall-clock jump, a test's Advance).
+  virtual std::chrono::nanoseconds RecheckInterval() const = 0;
 };
 
 class SystemClock final : public Clock {
  public:
   TimePoint Now() const override { return std::chrono::system_clock::now(); }
+  std::chrono::steady_clock::time_point SteadyNow() const override {
+    return std::chrono::steady_clock::now();
+  }
+  // NTP steps and suspend are seen within 30 s (as the daemon's scheduler always did).
+  std::chrono::nanoseconds RecheckInterval() const override { return std::chrono::seconds(30); }
   // The process-wide instance.
   static const Clock& Instance();
 };
@@ -42,6 +56,12 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(TimePoint start) : us_(ToMicros(start)) {}
   TimePoint Now() const override { return FromMicros(us_.load()); }
+  // The same simulated time on the monotonic scale: Advance moves both.
+  std::chrono::steady_clock::time_point SteadyNow() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::microseconds(us_.load()));
+  }
+  // Timers look every millisecond, so what Advance makes due fires almost at once.
+  std::chrono::nanoseconds RecheckInterval() const override { return std::chrono::milliseconds(1); }
   void Advance(std::chrono::microseconds d) { us_ += d.count(); }
   void Set(TimePoint t) { us_ = ToMicros(t); }
 

@@ -1,24 +1,19 @@
 // The daemon, `aura-agent run --config FILE`: everything on schedule, for every configured
 // database, until SIGTERM. See docs/DAEMON.md for the operator's view.
 //
-// Threads and ownership:
-//   - one io_context, run by the main thread: signals, the scheduler's timer, the status server,
-//     the 1 s sampler; all of the daemon's bookkeeping lives on this thread;
-//   - a step pool (`workers` threads): WAL polling for continuous databases, one strand per
-//     (database, target), timers on the strand;
-//   - an upload pool (`max_concurrent_uploads` threads): segment uploads and compaction, one
-//     strand per (database, target);
-//   - a heavy pool (`max_concurrent_snapshots` threads): snapshots, integrity checks, restore
-//     drills and prunes, one strand per database, so at most one heavy job runs per database
-//     and at most that many run in all, whatever the number of databases.
-// Jobs report back by posting to the io_context.
+// This header is the daemon library's (aura_daemon) one entry point: the CLI reaches the daemon
+// only through the function main.cc hands it (agent/cli.h), so agent/ cannot call into the
+// daemon's pieces, and the link lists enforce it.
 #pragma once
 
 #include <string>
 
+#include "common/clock.h"
+
 namespace aura::agent {
 
-// Runs until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop).
-int RunDaemon(const std::string& config_path);
+// Runs until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop). Every
+// schedule, timer and timestamp follows `clock`, so a test can run a week of it on a FakeClock.
+int RunDaemon(const std::string& config_path, const Clock& clock = SystemClock::Instance());
 
 }  // namespace aura::agent

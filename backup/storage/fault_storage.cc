@@ -165,4 +165,15 @@ Status FaultStorage::Delete(const std::string& name) {
   return inner_->Delete(name);
 }
 
+Status FaultStorage::DeleteMany(const std::vector<std::string>& names) {
+  AURA_RETURN_IF_ERROR(Check(StorageOp::kDeleteMany));
+  return inner_->DeleteMany(names);
+}
+
+Result<int> FaultStorage::RemoveAbandonedWrites(std::chrono::seconds older_than,
+                                                const std::string& under) {
+  AURA_RETURN_IF_ERROR(Check(StorageOp::kRemoveAbandoned));
+  return inner_->RemoveAbandonedWrites(older_than, under);
+}
+
 }  // namespace aura::backup

@@ -19,7 +19,18 @@
 
 namespace aura::backup {
 
-enum class StorageOp { kCreate, kAppend, kCommit, kOpen, kRead, kStat, kList, kDelete };
+enum class StorageOp {
+  kCreate,
+  kAppend,
+  kCommit,
+  kOpen,
+  kRead,
+  kStat,
+  kList,
+  kDelete,
+  kDeleteMany,       // one call of DeleteMany, whatever its size
+  kRemoveAbandoned,  // one call of RemoveAbandonedWrites
+};
 
 class FaultStorage final : public Storage {
  public:
@@ -47,6 +58,11 @@ class FaultStorage final : public Storage {
   Result<ObjectInfo> Stat(const std::string& name) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
+  // The optional capabilities go to the wrapped storage's own, so a wrapped S3 target still
+  // deletes in batches and aborts stale uploads.
+  Status DeleteMany(const std::vector<std::string>& names) override;
+  Result<int> RemoveAbandonedWrites(std::chrono::seconds older_than,
+                                    const std::string& under = "") override;
 
   // Used by the wrapped writers and readers.
   Status Check(StorageOp op);

@@ -181,7 +181,9 @@ Status LocalStorage::Delete(const std::string& name) {
   return SyncDirectory(DirName(PathOf(name)));
 }
 
-Result<int> LocalStorage::RemoveStaleTempFiles(int64_t min_age_seconds, const std::string& under) {
+Result<int> LocalStorage::RemoveAbandonedWrites(std::chrono::seconds older_than,
+                                                const std::string& under) {
+  const int64_t min_age_seconds = older_than.count();
   int removed = 0;
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::function<Status(const std::string&)> visit = [&](const std::string& dir) -> Status {

@@ -4,7 +4,7 @@
 // name, are fsynced, renamed (renameat2 RENAME_NOREPLACE for no-overwrite), and the directory is
 // fsynced, so a crash at any point leaves either the complete object or nothing under the final
 // name. Temp files start with '.', which no valid object name does, so List never shows them;
-// stale ones left by a crash are removed by RemoveStaleTempFiles.
+// stale ones left by a crash are removed by RemoveAbandonedWrites.
 //
 // Thread-safety: safe for concurrent use; nothing is cached.
 #pragma once
@@ -29,10 +29,10 @@ class LocalStorage final : public Storage {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
 
-  // Deletes temp files older than `min_age_seconds` under the root, or only under the folder
-  // `under` (an object-name prefix such as a database's name), left by a crashed writer.
-  // Returns how many were removed.
-  Result<int> RemoveStaleTempFiles(int64_t min_age_seconds, const std::string& under = "");
+  // Deletes the temp files of crashed writers (".<name>.tmp-XXXXXX") whose last change is at
+  // least `older_than` old, under the root or only under the folder `under`.
+  Result<int> RemoveAbandonedWrites(std::chrono::seconds older_than,
+                                    const std::string& under = "") override;
 
   const std::string& root() const { return root_; }
 

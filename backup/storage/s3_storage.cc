@@ -311,11 +311,11 @@ Status S3Storage::Delete(const std::string& name) {
   return client_->Send(r, {404}).status();
 }
 
-Status S3Storage::DeleteBatch(const std::vector<std::string>& names) {
+Status S3Storage::DeleteMany(const std::vector<std::string>& names) {
+  for (const std::string& n : names) AURA_RETURN_IF_ERROR(ValidateObjectName(n));
   for (size_t i = 0; i < names.size(); i += 1000) {
     std::string xml = "<Delete><Quiet>true</Quiet>";
     for (size_t j = i; j < std::min(names.size(), i + 1000); ++j) {
-      AURA_RETURN_IF_ERROR(ValidateObjectName(names[j]));
       std::string k = Key(names[j]);
       std::ostringstream esc;
       pt::ptree leaf;
@@ -339,10 +339,12 @@ Status S3Storage::DeleteBatch(const std::vector<std::string>& names) {
   return Status::Ok();
 }
 
-Result<int> S3Storage::AbortStaleUploads(std::chrono::seconds older_than) {
+Result<int> S3Storage::RemoveAbandonedWrites(std::chrono::seconds older_than,
+                                             const std::string& under) {
   const std::string& p = client_->config().prefix;
   S3Request r;
-  const std::string full = p.empty() ? "" : p + "/";
+  std::string full = p.empty() ? "" : p + "/";
+  if (!under.empty()) full += under.back() == '/' ? under : under + "/";
   r.query = {
       {"uploads", ""},
       {"prefix", client_->config().list_top_prefix_only ? full.substr(0, full.find('/')) : full}};
@@ -353,6 +355,8 @@ Result<int> S3Storage::AbortStaleUploads(std::chrono::seconds older_than) {
   const pt::ptree none;
   for (const auto& [tag, node] : t.get_child("ListMultipartUploadsResult", none)) {
     if (tag != "Upload") continue;
+    // A listing by the top prefix only (list_top_prefix_only) also shows other prefixes' uploads.
+    if (node.get<std::string>("Key", "").compare(0, full.size(), full) != 0) continue;
     auto started = ParseRfc3339(node.get<std::string>("Initiated", ""));
     if (!started.ok() || *started > cutoff) continue;
     S3Request del;

@@ -5,7 +5,7 @@
 // default) go in one PUT with x-amz-content-sha256; larger ones stream as a multipart upload with
 // at most `upload_concurrency` parts in flight (memory: that many parts), and a writer destroyed or
 // aborted before Commit aborts its upload, so no orphaned upload is left behind; uploads orphaned
-// by a killed process are removed by AbortStaleUploads. No-overwrite uses If-None-Match: * on
+// by a killed process are removed by RemoveAbandonedWrites. No-overwrite uses If-None-Match: * on
 // PUT (412 = kAlreadyExists) and a HEAD before completing a multipart upload.
 //
 // Reads are ranged GETs of 8 MiB, so a reader holds at most that much whatever the object size,
@@ -39,11 +39,12 @@ class S3Storage final : public Storage {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& name) override;
 
-  // Deletes many objects with DeleteObjects, 1000 per request (retention pruning).
-  Status DeleteBatch(const std::vector<std::string>& names);
-  // Aborts multipart uploads under the prefix started more than `older_than` ago (left by a
-  // killed process). Returns how many were aborted.
-  Result<int> AbortStaleUploads(std::chrono::seconds older_than);
+  // DeleteObjects, 1000 names a request.
+  Status DeleteMany(const std::vector<std::string>& names) override;
+  // Aborts the multipart uploads under the prefix (and `under`) initiated at least `older_than`
+  // ago, which a killed process left open (and the bucket would bill for ever).
+  Result<int> RemoveAbandonedWrites(std::chrono::seconds older_than,
+                                    const std::string& under = "") override;
 
   const S3Config& config() const { return client_->config(); }
 

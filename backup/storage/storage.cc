@@ -24,6 +24,14 @@ Status ValidateObjectName(std::string_view name) {
   return Status::Ok();
 }
 
+Status Storage::DeleteMany(const std::vector<std::string>& names) {
+  for (const std::string& n : names) AURA_RETURN_IF_ERROR(ValidateObjectName(n));
+  for (const std::string& n : names) AURA_RETURN_IF_ERROR(Delete(n));
+  return Status::Ok();
+}
+
+Result<int> Storage::RemoveAbandonedWrites(std::chrono::seconds, const std::string&) { return 0; }
+
 Status PutObject(Storage& storage, const std::string& name, std::span<const uint8_t> data,
                  const WriteOptions& options) {
   WriteOptions o = options;

@@ -25,6 +25,7 @@
 // ObjectReader is used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -90,6 +91,25 @@ class Storage {
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
   // Removes an object; OK if it does not exist.
   virtual Status Delete(const std::string& name) = 0;
+
+  // Optional capabilities: the defaults keep the contract on any backend; a backend overrides
+  // one when it can do the same job better. Wrappers (FaultStorage) forward them.
+
+  // Removes every object in `names`; missing ones are OK. Every name is validated before
+  // anything is deleted (kInvalidArgument, nothing deleted). A backend with batch deletes uses
+  // them (S3: DeleteObjects, 1000 names a request), a batch finishing before the next starts, so
+  // a caller that needs an order (manifests before data) calls DeleteMany once per step. On an
+  // error some objects may already be gone; repeating the call is safe. Default: Delete, one by
+  // one, in order.
+  virtual Status DeleteMany(const std::vector<std::string>& names);
+
+  // Removes what writes that never committed left behind because their process died (a local
+  // temp file, an S3 multipart upload, both invisible to List), if they started more than
+  // `older_than` ago and lie under the folder `under` ("" = anywhere). Never touches a committed
+  // object or a younger write, which may still be in flight. Returns how many it removed.
+  // Idempotent. Default: a backend whose writes leave nothing behind has nothing to remove (0).
+  virtual Result<int> RemoveAbandonedWrites(std::chrono::seconds older_than,
+                                            const std::string& under = "");
 };
 
 // kInvalidArgument unless `name` is a valid object name: non-empty, at most 1024 bytes, no

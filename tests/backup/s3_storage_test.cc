@@ -8,6 +8,7 @@
 #include "backup/replicator.h"
 #include "backup/restore.h"
 #include "backup/snapshot.h"
+#include "backup/storage/fault_storage.h"
 #include "integrity/logical_checksum.h"
 #include "tests/backup/storage_contract.h"
 #include "tests/support/fault_proxy.h"
@@ -39,16 +40,36 @@ std::string UniquePrefix() {
   return "t" + std::to_string(::getpid()) + "-" + std::to_string(++n);
 }
 
+// The same location for the same scratch directory, so a second process can open it.
+std::string PrefixFor(const std::string& scratch) {
+  return "c" + std::to_string(std::hash<std::string>{}(scratch) % 1000000000000u);
+}
+
+constexpr char kNoStartTimes[] =
+    "moto reports every multipart upload as initiated at 2010-11-10T20:48:33Z";
+
+constexpr char kNoUnicode[] =
+    "moto's signature check rejects correct signatures for non-ASCII keys; "
+    "S3Storage.AwkwardNamesRoundTripWithoutSignatureChecking covers them";
+
 INSTANTIATE_TEST_SUITE_P(
     S3, StorageContract,
-    ::testing::Values(StorageFactory{
-        "moto_signed",
-        [](const std::string&) -> std::shared_ptr<Storage> {
-          if (!MotoServer::Missing().empty()) return nullptr;
-          return std::make_shared<S3Storage>(CheckedServer().Config(UniquePrefix()));
-        },
-        "moto's signature check rejects correct signatures for non-ASCII keys; "
-        "S3Storage.AwkwardNamesRoundTripWithoutSignatureChecking covers them"}),
+    ::testing::Values(
+        StorageFactory{"moto_signed",
+                       [](const std::string& scratch) -> std::shared_ptr<Storage> {
+                         if (!MotoServer::Missing().empty()) return nullptr;
+                         return std::make_shared<S3Storage>(
+                             CheckedServer().Config(PrefixFor(scratch)));
+                       },
+                       kNoUnicode, kNoStartTimes},
+        // The capabilities (batch delete, abandoned uploads) reach S3 through the wrapper too.
+        StorageFactory{"moto_signed_behind_fault_wrapper",
+                       [](const std::string& scratch) -> std::shared_ptr<Storage> {
+                         if (!MotoServer::Missing().empty()) return nullptr;
+                         return std::make_shared<FaultStorage>(std::make_shared<S3Storage>(
+                             CheckedServer().Config(PrefixFor(scratch))));
+                       },
+                       kNoUnicode, kNoStartTimes}),
     StorageFactoryName);
 
 TEST(S3Storage, WrongSecretIsASignatureMismatchNotARetryLoop) {
@@ -145,7 +166,7 @@ TEST(S3Storage, MultipartSnapshotWithAFailingPartRestoresExactly) {
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir / "out.db"),
             *integrity::LogicalChecksumOfFile(dir / "big.db"));
-  EXPECT_EQ(*storage->AbortStaleUploads(std::chrono::seconds(0)), 0) << "no upload left open";
+  EXPECT_EQ(*storage->RemoveAbandonedWrites(std::chrono::seconds(0)), 0) << "no upload left open";
 }
 
 TEST(S3Storage, AbandonedMultipartUploadLeavesNothingVisibleAndIsCleanedUp) {
@@ -162,7 +183,7 @@ TEST(S3Storage, AbandonedMultipartUploadLeavesNothingVisibleAndIsCleanedUp) {
     (void)leaked;
   }
   EXPECT_TRUE(s->List("").value().empty()) << "an unfinished upload is invisible";
-  auto aborted = s->AbortStaleUploads(std::chrono::seconds(0));
+  auto aborted = s->RemoveAbandonedWrites(std::chrono::seconds(0));
   ASSERT_TRUE(aborted.ok()) << aborted.status().ToString();
   EXPECT_EQ(*aborted, 1);
 }

@@ -174,7 +174,7 @@ TEST_F(SnapshotTest, DiskFullLeavesNoObjectAndNoTempFile) {
   EXPECT_EQ(snap.status().code(), Code::kIOError);
   EXPECT_NE(snap.status().message().find("disk full"), std::string::npos);
   EXPECT_EQ(RepoObjects(), std::vector<std::string>{kRepositoryConfigName});
-  EXPECT_EQ(*storage_->RemoveStaleTempFiles(0), 0);
+  EXPECT_EQ(*storage_->RemoveAbandonedWrites(std::chrono::seconds(0)), 0);
   // Once space is back, the same call succeeds.
   faulty->Clear();
   EXPECT_TRUE(Snap(dir_ / "src.db", *frepo).ok());

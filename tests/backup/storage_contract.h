@@ -21,10 +21,15 @@ namespace aura::backup {
 
 struct StorageFactory {
   std::string name;
-  // Makes a fresh, empty storage; `scratch` is an empty local directory it may use.
+  // Makes a storage at a location derived from `scratch` (an empty local directory it may use):
+  // empty the first time, and the same location again when called again with the same scratch
+  // (as another process opening the same target would).
   std::function<std::shared_ptr<Storage>(const std::string& scratch)> make;
   // Why non-ASCII names cannot be exercised against this backend (empty: they can).
   std::string no_unicode_names;
+  // Why this backend cannot tell when an abandoned write started (empty: it can), so "younger
+  // writes are left alone" cannot be checked against it.
+  std::string no_write_start_times;
 };
 
 inline std::string StorageFactoryName(const ::testing::TestParamInfo<StorageFactory>& info) {

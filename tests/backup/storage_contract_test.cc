@@ -1,5 +1,8 @@
 #include "tests/backup/storage_contract.h"
 
+#include <sys/wait.h>
+
+#include <csignal>
 #include <thread>
 #include <vector>
 
@@ -171,6 +174,71 @@ TEST_P(StorageContract, ConcurrentWritersToDifferentNames) {
   }
 }
 
+TEST_P(StorageContract, DeleteManyRemovesExactlyTheNamedObjects) {
+  for (const char* n : {"d/a.manifest", "d/a.data", "d/b.manifest", "d/b.data", "e/c"}) {
+    ASSERT_TRUE(PutObject(*storage_, n, Pattern(10, 1)).ok()) << n;
+  }
+  Status s = storage_->DeleteMany({"d/a.manifest", "d/a.data", "never/was", "e/c"});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Names(*storage_, ""), (std::vector<std::string>{"d/b.data", "d/b.manifest"}));
+  EXPECT_TRUE(storage_->DeleteMany({}).ok());
+  EXPECT_TRUE(storage_->DeleteMany({"d/a.data"}).ok()) << "repeating is safe";
+}
+
+TEST_P(StorageContract, DeleteManyRejectsAnInvalidNameBeforeDeletingAnything) {
+  ASSERT_TRUE(PutObject(*storage_, "d/x", Pattern(10, 1)).ok());
+  EXPECT_EQ(storage_->DeleteMany({"d/x", "a/../b"}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(Names(*storage_, ""), std::vector<std::string>{"d/x"});
+}
+
+TEST_P(StorageContract, DeleteManyCoversMoreThanOneBatch) {
+  // S3's DeleteObjects takes 1000 names a request: 1001 need two, and none may be missed.
+  std::vector<std::string> names;
+  for (int i = 0; i < 1001; ++i) names.push_back("many/" + std::to_string(10000 + i));
+  for (const std::string& n : names) ASSERT_TRUE(PutObject(*storage_, n, {}).ok()) << n;
+  ASSERT_TRUE(PutObject(*storage_, "kept", {}).ok());
+  Status s = storage_->DeleteMany(names);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Names(*storage_, ""), std::vector<std::string>{"kept"});
+}
+
+TEST_P(StorageContract, WriteOfAKilledProcessIsInvisibleAndRemovedOnlyOnceOld) {
+  ASSERT_TRUE(PutObject(*storage_, "db/committed", Pattern(10, 1)).ok());
+  // A real process opens the same storage, writes more than one S3 part (so a multipart upload
+  // is open) and is killed with SIGKILL: no destructor, no Abort.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::shared_ptr<Storage> s = GetParam().make(dir_.path());
+    auto w = s->Create("db/snapshots/killed.data", {});
+    if (!w.ok()) ::_exit(3);
+    if (!(*w)->Append(Pattern(6u << 20, 2)).ok()) ::_exit(4);
+    ::raise(SIGKILL);
+    ::_exit(5);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the writer process failed before it was killed (status " << status << ")";
+  EXPECT_EQ(Names(*storage_, ""), std::vector<std::string>{"db/committed"});
+
+  auto elsewhere = storage_->RemoveAbandonedWrites(std::chrono::seconds(0), "other");
+  ASSERT_TRUE(elsewhere.ok()) << elsewhere.status().ToString();
+  EXPECT_EQ(*elsewhere, 0) << "only under the folder asked for";
+  if (GetParam().no_write_start_times.empty()) {
+    auto young = storage_->RemoveAbandonedWrites(std::chrono::hours(1));
+    ASSERT_TRUE(young.ok()) << young.status().ToString();
+    EXPECT_EQ(*young, 0) << "a write started seconds ago may still be in flight";
+  }
+  auto removed = storage_->RemoveAbandonedWrites(std::chrono::seconds(0), "db");
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 1);
+  auto again = storage_->RemoveAbandonedWrites(std::chrono::seconds(0));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(Names(*storage_, ""), std::vector<std::string>{"db/committed"});
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Local, StorageContract,
     ::testing::Values(StorageFactory{"local",
@@ -196,6 +264,21 @@ TEST(FaultStorage, FailsTheNthCallOnceWhenTransient) {
   EXPECT_EQ(Names(*fs, ""), (std::vector<std::string>{"a", "c"}));
 }
 
+TEST(FaultStorage, FaultsReachTheOptionalCapabilities) {
+  TempDir dir;
+  auto fs = std::make_shared<FaultStorage>(std::make_shared<LocalStorage>(dir / "repo"));
+  ASSERT_TRUE(PutObject(*fs, "a", Pattern(10, 1)).ok());
+  fs->FailNth(StorageOp::kDeleteMany, 1, Unavailable("injected"));
+  fs->FailNth(StorageOp::kRemoveAbandoned, 1, IOError("injected"));
+  EXPECT_EQ(fs->DeleteMany({"a"}).code(), Code::kUnavailable);
+  EXPECT_EQ(fs->RemoveAbandonedWrites(std::chrono::seconds(0)).status().code(), Code::kIOError);
+  EXPECT_EQ(Names(*fs, ""), std::vector<std::string>{"a"}) << "a failed batch deletes nothing";
+  EXPECT_TRUE(fs->DeleteMany({"a"}).ok());
+  EXPECT_TRUE(Names(*fs, "").empty());
+  EXPECT_EQ(fs->Calls(StorageOp::kDeleteMany), 2);
+  EXPECT_EQ(fs->Calls(StorageOp::kRemoveAbandoned), 1);
+}
+
 TEST(FaultStorage, PersistentFaultKeepsFailing) {
   TempDir dir;
   auto fs = std::make_shared<FaultStorage>(std::make_shared<LocalStorage>(dir / "repo"));
@@ -216,7 +299,7 @@ TEST(FaultStorage, DiskFullFailsTheWriteAndLeavesNothingVisible) {
   EXPECT_NE(s.message().find("disk full"), std::string::npos) << s.message();
   EXPECT_TRUE(Names(*local, "").empty());
   // And no temp file is left behind either.
-  auto removed = local->RemoveStaleTempFiles(0);
+  auto removed = local->RemoveAbandonedWrites(std::chrono::seconds(0));
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 0);
 }
@@ -227,7 +310,7 @@ TEST(LocalStorage, StaleTempFilesFromACrashAreRemoved) {
   ASSERT_TRUE(CreateDirectories(dir / "repo/db").ok());
   ASSERT_TRUE(WriteFileAtomic(dir / "repo/db/.x.data.tmp-abc123", "partial").ok());
   EXPECT_TRUE(Names(local, "").empty());
-  auto removed = local.RemoveStaleTempFiles(0);
+  auto removed = local.RemoveAbandonedWrites(std::chrono::seconds(0));
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 1);
   EXPECT_FALSE(PathExists(dir / "repo/db/.x.data.tmp-abc123"));

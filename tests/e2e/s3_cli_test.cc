@@ -157,7 +157,7 @@ TEST_F(S3CliTest, ProcessKilledMidUploadLeavesNoVisibleObject) {
   auto objects = s.List("big/");
   ASSERT_TRUE(objects.ok()) << objects.status().ToString();
   EXPECT_TRUE(objects->empty()) << objects->front().name;
-  auto aborted = s.AbortStaleUploads(std::chrono::seconds(0));
+  auto aborted = s.RemoveAbandonedWrites(std::chrono::seconds(0));
   ASSERT_TRUE(aborted.ok());
   EXPECT_EQ(*aborted, 1) << "the killed upload is found and aborted";
 }

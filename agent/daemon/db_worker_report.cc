@@ -1,0 +1,234 @@
+// DbWorker's report: the status JSON, the health problems and the metrics of one database, from
+// what its jobs posted back, what its replication units publish, and (after a restart) what the
+// state database remembers.
+#include "agent/daemon/db_worker.h"
+#include "agent/daemon/replication_unit.h"
+#include "agent/jobs.h"
+
+namespace aura::agent {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+namespace {
+
+std::string Rfc(TimePoint t) { return FormatRfc3339(t, 3); }
+
+json OutcomeJson(const JobOutcome& o) {
+  json j = o.detail;
+  j["result"] = o.ok() ? "ok" : "error";
+  j["finished"] = Rfc(o.finished);
+  j["duration_ms"] = o.duration_ms;
+  if (!o.ok()) j["error"] = o.status.message();
+  return j;
+}
+
+constexpr JobKind kPolicies[] = {JobKind::kHourly, JobKind::kDaily, JobKind::kWeekly,
+                                 JobKind::kMonthly};
+
+}  // namespace
+
+int64_t DbWorker::RpoSeconds() const { return db_.rpo_s > 0 ? db_.rpo_s : 60; }
+
+json DbWorker::LastSnapshotJson() const {
+  if (last_snapshot_) return OutcomeJson(*last_snapshot_);
+  // After a restart: what the state database remembers.
+  json last = nullptr;
+  for (JobKind p : kPolicies) {
+    auto it = records_.find(p);
+    if (it == records_.end() || !it->second.last_ok) continue;
+    const JobRecord& r = it->second;
+    if (!last.is_null() && last["finished"].get<std::string>() >= Rfc(*r.last_ok)) continue;
+    last = {{"result", "ok"},
+            {"finished", Rfc(*r.last_ok)},
+            {"policy", JobName(p)},
+            {"snapshot", r.last_snapshot},
+            {"stored_size", r.last_size},
+            {"duration_ms", r.last_duration_ms},
+            {"from_state", true}};
+  }
+  return last;
+}
+
+json DbWorker::ReplicationJson(TimePoint now) const {
+  json repl = json::array();
+  for (const auto& u : units_) {
+    auto p = u->published();
+    const backup::ReplicationStatus& s = p.status;
+    json r = {{"target", u->target()},
+              {"state", p.running               ? "running"
+                        : p.start_error.empty() ? "starting"
+                                                : "error"},
+              {"generation", s.generation},
+              {"spooled_txid", s.spooled_txid},
+              {"uploaded_txid", s.uploaded_txid},
+              {"pending_transactions", s.pending_txns},
+              {"lag_seconds", p.LagSeconds(now)},
+              {"spool_bytes", s.spool_bytes},
+              {"spool_segments", s.spool_segments},
+              {"segments_uploaded", s.segments_uploaded},
+              {"generations_started", s.generations_started}};
+    if (s.last_commit_us > 0) r["last_commit"] = Rfc(FromUnixMicros(s.last_commit_us));
+    if (!p.start_error.empty()) {
+      r["error"] = p.start_error;
+    } else if (!s.last_error.empty()) {
+      r["last_error"] = s.last_error;
+    }
+    repl.push_back(r);
+  }
+  return repl;
+}
+
+json DbWorker::LastJobJson(JobKind job) const {
+  auto it = last_.find(job);
+  if (it != last_.end()) return OutcomeJson(it->second);
+  auto rec = records_.find(job);
+  if (rec == records_.end() || !rec->second.last_run) return nullptr;
+  // After a restart: what the state database remembers of a scheduled check or drill.
+  const JobRecord& r = rec->second;
+  json last = {{"result", r.last_result},
+               {"finished", Rfc(*r.last_run)},
+               {"duration_ms", r.last_duration_ms},
+               {"from_state", true}};
+  if (r.last_result != "ok") last["error"] = r.last_error;
+  return last;
+}
+
+json DbWorker::Status(TimePoint now,
+                      const std::function<std::optional<TimePoint>(JobKind)>& next_run) const {
+  json j = {{"name", db_.name},
+            {"path", db_.path},
+            {"targets", db_.targets},
+            {"continuous", db_.continuous}};
+  auto problems = Problems(now);
+  j["healthy"] = problems.empty();
+  j["problems"] = problems;
+  j["last_snapshot"] = LastSnapshotJson();
+  j["replication"] = ReplicationJson(now);
+  json next = json::object();
+  for (const auto& [job, sched] : schedules_) {
+    if (auto t = next_run(job)) next[JobName(job)] = Rfc(*t);
+  }
+  j["next_runs"] = next;
+  for (JobKind job : {JobKind::kCheck, JobKind::kDrill, JobKind::kPrune}) {
+    j["last_" + JobName(job)] = LastJobJson(job);
+  }
+  json running = json::array();
+  for (JobKind q : queued_) running.push_back(JobName(q));
+  j["jobs_queued_or_running"] = running;
+  j["last_error"] = last_error_.empty() ? json(nullptr)
+                                        : json{{"time", Rfc(last_error_time_)},
+                                               {"operation", last_error_op_},
+                                               {"message", last_error_}};
+  return j;
+}
+
+void DbWorker::ReplicationProblems(TimePoint now, std::vector<std::string>& out) const {
+  const int64_t rpo = RpoSeconds();
+  for (const auto& u : units_) {
+    auto p = u->published();
+    const backup::ReplicationStatus& s = p.status;
+    if (!p.start_error.empty() && now - p.start_error_since > seconds(rpo)) {
+      const auto down = std::chrono::duration_cast<seconds>(now - p.start_error_since).count();
+      out.push_back("continuous to " + u->target() + ": not running for " + std::to_string(down) +
+                    " s: " + p.start_error);
+      continue;
+    }
+    const auto lag_s = static_cast<int64_t>(p.LagSeconds(now));
+    if (lag_s > rpo) {
+      out.push_back("continuous to " + u->target() + ": " + std::to_string(s.pending_txns) +
+                    " transaction(s) not uploaded for " + std::to_string(lag_s) + " s (rpo " +
+                    std::to_string(rpo) + " s)" +
+                    (s.last_error.empty() ? "" : ": " + s.last_error));
+    }
+  }
+}
+
+void DbWorker::ScheduleProblems(TimePoint now, std::vector<std::string>& out) const {
+  for (const auto& [job, sched] : schedules_) {
+    if (!IsPolicy(job)) continue;
+    // Due at the latest occurrence that is more than a grace period old (a quarter of the
+    // period, at most an hour, plus the job's jitter).
+    auto grace =
+        std::min(std::chrono::duration_cast<seconds>(sched.PeriodLength() / 4), seconds(3600));
+    TimePoint expected = scheduler::PreviousOccurrence(sched, now - grace);
+    auto rec = records_.find(job);
+    TimePoint first_seen = rec != records_.end() ? rec->second.first_seen : started_;
+    if (expected <= first_seen) continue;  // nothing was due yet since the policy appeared
+    std::optional<TimePoint> last_ok;
+    if (rec != records_.end()) last_ok = rec->second.last_ok;
+    if (last_ok && *last_ok >= expected) continue;
+    std::string why = JobName(job) + " snapshot due at " + Rfc(expected) + " has not succeeded";
+    auto it = last_.find(job);
+    if (it != last_.end() && !it->second.ok()) why += ": " + it->second.status.message();
+    out.push_back(why);
+  }
+}
+
+std::vector<std::string> DbWorker::Problems(TimePoint now) const {
+  std::vector<std::string> out;
+  ReplicationProblems(now, out);
+  ScheduleProblems(now, out);
+  for (JobKind job : {JobKind::kCheck, JobKind::kDrill}) {
+    auto it = last_.find(job);
+    if (it != last_.end() && !it->second.ok()) {
+      out.push_back(JobName(job) + " failed at " + Rfc(it->second.finished) + ": " +
+                    it->second.status.message());
+    }
+  }
+  return out;
+}
+
+void DbWorker::Metrics(MetricsText& m, TimePoint now) const {
+  const Labels db{{"database", db_.name}};
+  for (const auto& [runs, result] : {std::pair{&runs_ok_, "ok"}, {&runs_failed_, "error"}}) {
+    for (const auto& [job, n] : *runs) {
+      m.Sample("aura_jobs_total", "counter", "Jobs finished, by database, job and result.",
+               {{"database", db_.name}, {"job", JobName(job)}, {"result", result}}, double(n));
+    }
+  }
+  m.Hist("aura_snapshot_duration_seconds", "Duration of successful snapshot jobs.", db,
+         snapshot_seconds_);
+  m.Sample("aura_snapshot_stored_bytes_total", "counter",
+           "Bytes stored by snapshot jobs since the agent started.", db,
+           double(snapshot_bytes_stored_));
+  if (last_snapshot_ && last_snapshot_->ok()) {
+    m.Sample("aura_last_snapshot_timestamp_seconds", "gauge",
+             "Unix time of the last successful snapshot.", db,
+             double(ToUnixMicros(last_snapshot_->finished)) / 1e6);
+  }
+  m.Sample("aura_database_healthy", "gauge", "1 when the database is within its RPO.", db,
+           Problems(now).empty() ? 1 : 0);
+  ReplicationMetrics(m, now);
+}
+
+void DbWorker::ReplicationMetrics(MetricsText& m, TimePoint now) const {
+  for (const auto& u : units_) {
+    auto p = u->published();
+    const backup::ReplicationStatus& s = p.status;
+    Labels l{{"database", db_.name}, {"target", u->target()}};
+    m.Sample("aura_replication_running", "gauge", "1 when WAL shipping runs.", l,
+             p.running ? 1 : 0);
+    m.Sample("aura_replication_spooled_txid", "gauge", "Last transaction durable in the spool.", l,
+             double(s.spooled_txid));
+    m.Sample("aura_replication_uploaded_txid", "gauge", "Last transaction durable in the target.",
+             l, double(s.uploaded_txid));
+    m.Sample("aura_replication_pending_transactions", "gauge",
+             "Transactions spooled but not uploaded.", l, double(s.pending_txns));
+    m.Sample("aura_spool_bytes", "gauge", "Bytes in the local spool.", l, double(s.spool_bytes));
+    m.Sample("aura_segments_uploaded_total", "counter", "WAL segments uploaded.", l,
+             double(s.segments_uploaded));
+    m.Sample("aura_generations_started_total", "counter", "Replication generations started.", l,
+             double(s.generations_started));
+    m.Sample("aura_replication_lag_seconds", "gauge",
+             "Age of the oldest committed transaction not yet uploaded (0 when caught up).", l,
+             p.LagSeconds(now));
+    auto h = lag_seconds_.find(u->target());
+    if (h != lag_seconds_.end()) {
+      m.Hist("aura_replication_lag_sampled_seconds",
+             "Replication lag sampled once a second, as a distribution.", l, h->second);
+    }
+  }
+}
+
+}  // namespace aura::agent

@@ -1,0 +1,208 @@
+#include "agent/daemon/replication_unit.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+namespace aura::agent {
+
+namespace net = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string PathComponent(const std::string& name) {
+  std::string out;
+  for (char c : name) out += c == '/' ? std::string("%2F") : std::string(1, c);
+  return out;
+}
+
+double ReplicationUnit::Published::LagSeconds(TimePoint now) const {
+  if (status.pending_txns == 0 || pending_since_us == 0) return 0;
+  return std::max(0.0, double(ToUnixMicros(now) - pending_since_us) / 1e6);
+}
+
+ReplicationUnit::ReplicationUnit(WorkerContext& ctx, std::shared_ptr<RepoCache> repos,
+                                 const DatabaseConfig& db, const AgentSettings& agent,
+                                 std::string target)
+    : step_(ctx.step.get_executor()),
+      upload_(ctx.upload.get_executor()),
+      clock_(ctx.clock),
+      poll_timer_(step_, ctx.clock),
+      retry_timer_(step_, ctx.clock),
+      upload_timer_(upload_, ctx.clock),
+      io_(ctx.io),
+      repos_(std::move(repos)),
+      target_(std::move(target)) {
+  opts_.db_path = db.path;
+  opts_.database = db.name;
+  opts_.spool_dir = agent.state_dir + "/spool/" + PathComponent(db.name) + "/" + target_;
+  opts_.busy_timeout_ms = db.busy_timeout_ms;
+  opts_.poll_interval = milliseconds(agent.poll_ms);
+  opts_.segment_max_age = milliseconds(agent.segment_ms);
+  opts_.generation_max_age = seconds(db.generation_interval_s);
+  opts_.clock = &clock_;
+  poll_ = milliseconds(agent.poll_ms);
+}
+
+void ReplicationUnit::Begin() {
+  net::post(step_, [self = shared_from_this()] { self->TryStart(); });
+}
+
+ReplicationUnit::Published ReplicationUnit::published() const {
+  std::lock_guard lock(mu_);
+  return pub_;
+}
+
+void ReplicationUnit::Stop(std::function<void()> done) {
+  stopping_ = true;
+  auto self = shared_from_this();
+  net::post(step_, [self, done] {
+    self->poll_timer_.Cancel();
+    self->retry_timer_.Cancel();
+    if (self->started_) {
+      Status s = self->rep_->Flush();
+      if (!s.ok()) spdlog::warn("db={} op=replicate flush: {}", self->opts_.database, s.message());
+    }
+    net::post(self->upload_, [self, done] { self->FinishStop(done); });
+  });
+}
+
+void ReplicationUnit::FinishStop(std::function<void()> done) {
+  upload_timer_.Cancel();
+  if (started_) {
+    Status s = rep_->Upload();
+    Publish();
+    backup::ReplicationStatus st = rep_->status();
+    if (!s.ok()) {
+      spdlog::warn(
+          "db={} target={} op=replicate stopping with {} transaction(s) in the spool ({}); they "
+          "upload on the next start",
+          opts_.database, target_, st.pending_txns, s.message());
+    } else {
+      spdlog::info("db={} target={} op=replicate stopped at txid {}", opts_.database, target_,
+                   st.uploaded_txid);
+    }
+  }
+  net::post(io_, done);
+}
+
+void ReplicationUnit::TryStart() {
+  if (stopping_) return;
+  auto repo = repos_->Get(target_);
+  Status s = repo.status();
+  if (repo.ok()) {
+    rep_ = std::make_unique<backup::Replicator>(opts_, *repo);
+    s = rep_->Start();
+  }
+  if (!s.ok()) return RetryStartLater(s);
+  compactor_ = std::make_unique<backup::Compactor>(*repo, opts_.database,
+                                                   opts_.spool_dir + "/compaction", &clock_);
+  started_ = true;
+  backoff_ = milliseconds(1000);
+  {
+    std::lock_guard lock(mu_);
+    pub_.start_error.clear();
+    pub_.running = true;
+  }
+  spdlog::info("db={} target={} op=replicate started (spool {})", opts_.database, target_,
+               opts_.spool_dir);
+  last_change_ = clock_.SteadyNow();
+  Publish();
+  KickUpload();
+  ScheduleStep();
+}
+
+void ReplicationUnit::RetryStartLater(const Status& why) {
+  rep_.reset();
+  {
+    std::lock_guard lock(mu_);
+    if (pub_.start_error.empty()) pub_.start_error_since = clock_.Now();
+    pub_.start_error = why.message();
+  }
+  spdlog::error("db={} target={} op=replicate cannot start: {} (retrying in {} s)", opts_.database,
+                target_, why.message(), backoff_.count() / 1000);
+  retry_timer_.ExpiresAfter(backoff_);
+  backoff_ = std::min(backoff_ * 2, milliseconds(60000));
+  retry_timer_.AsyncWait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->TryStart();
+  });
+}
+
+void ReplicationUnit::ScheduleStep() {
+  if (stopping_) return;
+  // An idle database is polled less often; a commit still leaves within a second.
+  auto interval =
+      clock_.SteadyNow() - last_change_ > seconds(10) ? std::max(poll_, milliseconds(250)) : poll_;
+  poll_timer_.ExpiresAfter(interval);
+  poll_timer_.AsyncWait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->DoStep();
+  });
+}
+
+void ReplicationUnit::DoStep() {
+  if (stopping_) return;
+  (void)rep_->Step();  // errors are in its status
+  backup::ReplicationStatus s = rep_->status();
+  const auto now = clock_.SteadyNow();
+  if (s.spooled_txid != last_spooled_) {
+    last_spooled_ = s.spooled_txid;
+    last_change_ = now;
+  }
+  Publish(s);
+  // Uploads when something is pending; every 10 s regardless, to give compaction its turn
+  // (it decides itself whether there can be work) and retry a spool left by an earlier run.
+  if (s.spooled_txid > s.uploaded_txid || now - last_periodic_kick_ >= seconds(10)) {
+    last_periodic_kick_ = now;
+    KickUpload();
+  }
+  ScheduleStep();
+}
+
+void ReplicationUnit::KickUpload() {
+  if (upload_busy_.exchange(true)) return;
+  net::post(upload_, [self = shared_from_this()] { self->DoUpload(); });
+}
+
+void ReplicationUnit::DoUpload() {
+  if (stopping_) {
+    upload_busy_ = false;
+    return;
+  }
+  Status s = rep_->Upload();
+  if (s.ok()) {
+    auto c = compactor_->RunIfDue(rep_->status().segments_uploaded);
+    if (!c.ok()) {
+      spdlog::error("db={} target={} op=compact {}", opts_.database, target_, c.status().message());
+    }
+  }
+  Publish();
+  if (!s.ok()) return RetryUploadLater();
+  upload_backoff_ = milliseconds(100);
+  upload_busy_ = false;
+}
+
+void ReplicationUnit::RetryUploadLater() {
+  // Keep the busy flag: the retry timer owns the next attempt.
+  upload_timer_.ExpiresAfter(upload_backoff_);
+  upload_backoff_ = std::min(upload_backoff_ * 2, milliseconds(10000));
+  upload_timer_.AsyncWait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) {
+      self->DoUpload();
+    } else {
+      self->upload_busy_ = false;
+    }
+  });
+}
+
+void ReplicationUnit::Publish(std::optional<backup::ReplicationStatus> s) {
+  backup::ReplicationStatus st = s ? *s : rep_->status();
+  std::lock_guard lock(mu_);
+  if (st.pending_txns == 0) {
+    pub_.pending_since_us = 0;
+  } else if (pub_.pending_since_us == 0) {
+    pub_.pending_since_us = st.last_commit_us > 0 ? st.last_commit_us : ToUnixMicros(clock_.Now());
+  }
+  pub_.status = std::move(st);
+}
+
+}  // namespace aura::agent

@@ -1,0 +1,95 @@
+// ReplicationUnit: continuous WAL shipping of one database to one target inside the daemon.
+//
+// A Replicator (backup/replicator.h) polled on its own strand of the step pool, uploading and
+// compacting on its own strand of the upload pool. A start that fails (database missing, not in
+// WAL mode, target unreachable) is retried with backoff (1 s doubling to 60 s) and published,
+// never fatal to the agent. An idle database is polled every 250 ms instead of `poll_ms`; a
+// commit still leaves within a second. Every timer keeps time by the context's Clock.
+//
+// Thread-safety: Begin/Stop from the io thread; published() from any thread.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "agent/config.h"
+#include "agent/daemon/clock_timer.h"
+#include "agent/daemon/repo_cache.h"
+#include "agent/daemon/worker_context.h"
+#include "backup/compactor.h"
+#include "backup/replicator.h"
+
+namespace aura::agent {
+
+// A database name as one path component: '/' (allowed in names) becomes "%2F".
+std::string PathComponent(const std::string& name);
+
+class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
+ public:
+  // What the status, health and metrics read.
+  struct Published {
+    bool running = false;
+    backup::ReplicationStatus status;
+    std::string start_error;
+    TimePoint start_error_since{};
+    // Observed commit time of the oldest transaction not yet uploaded (0: none pending).
+    int64_t pending_since_us = 0;
+
+    double LagSeconds(TimePoint now) const;
+  };
+
+  ReplicationUnit(WorkerContext& ctx, std::shared_ptr<RepoCache> repos, const DatabaseConfig& db,
+                  const AgentSettings& agent, std::string target);
+
+  const std::string& target() const { return target_; }
+
+  // Starts (or keeps retrying to start) shipping.
+  void Begin();
+  // Stops polling, cuts and uploads what is spooled (one attempt), then posts `done` to the io
+  // context.
+  void Stop(std::function<void()> done);
+
+  Published published() const;
+
+ private:
+  using Strand = boost::asio::strand<boost::asio::thread_pool::executor_type>;
+
+  void TryStart();
+  void RetryStartLater(const Status& why);
+  void ScheduleStep();
+  void DoStep();
+  void KickUpload();
+  void DoUpload();
+  void RetryUploadLater();
+  void FinishStop(std::function<void()> done);
+  void Publish(std::optional<backup::ReplicationStatus> s = std::nullopt);
+
+  Strand step_, upload_;
+  const Clock& clock_;
+  ClockTimer poll_timer_, retry_timer_, upload_timer_;
+  boost::asio::io_context& io_;
+  std::shared_ptr<RepoCache> repos_;
+  std::string target_;
+  backup::ReplicatorOptions opts_;
+  std::chrono::milliseconds poll_{100};
+  std::chrono::milliseconds backoff_{1000};
+  std::chrono::milliseconds upload_backoff_{100};
+  std::unique_ptr<backup::Replicator> rep_;
+  std::unique_ptr<backup::Compactor> compactor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> upload_busy_{false};
+  std::chrono::steady_clock::time_point last_change_{};         // clock_.SteadyNow()
+  std::chrono::steady_clock::time_point last_periodic_kick_{};  // clock_.SteadyNow()
+  uint64_t last_spooled_ = 0;
+  mutable std::mutex mu_;
+  Published pub_;
+};
+
+}  // namespace aura::agent

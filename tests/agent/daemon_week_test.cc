@@ -1,0 +1,213 @@
+// The daemon on a FakeClock: a simulated week of hourly, daily and weekly policies, daily
+// integrity checks, a weekly restore drill and hourly prunes, in seconds of real time. The daemon
+// runs in this process (RunDaemon with the fake clock) with its real status socket, a real local
+// target and a real database the test writes to every simulated hour.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "agent/daemon/daemon.h"
+#include "backup/repository.h"
+#include "backup/restore.h"
+#include "backup/storage/local_storage.h"
+#include "common/file_io.h"
+#include "integrity/logical_checksum.h"
+#include "tests/support/test_env.h"
+#include "tests/support/unix_http.h"
+#include "tests/tools/aura_dataset.h"
+
+namespace aura {
+namespace {
+
+using aura::testing::TempDir;
+using aura::testing::UnixHttp;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+TimePoint At(const std::string& rfc3339) { return *ParseRfc3339(rfc3339); }
+
+class DaemonWeek : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(testtools::GenerateAuraDb({dir_ / "live.db", 1u << 20, 3, true}).ok());
+    auto db = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READWRITE, 5000);
+    ASSERT_TRUE(db.ok());
+    app_ = std::make_unique<SqliteDb>(std::move(db).value());
+    ASSERT_TRUE(testtools::PrepareWorkload(*app_).ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", Config()).ok());
+  }
+
+  void TearDown() override {
+    if (daemon_.joinable()) Stop();
+  }
+
+  std::string Config() {
+    return "[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
+           Socket() +
+           "\"\njitter = \"0s\"\nprune_interval = \"1h\"\nlog_file = \"-\"\nlog_level = \"warn\"\n"
+           // Longer than the test's own timeout: a stuck stop must fail the test, not _Exit(0).
+           "shutdown_timeout = \"3600s\"\n\n"
+           "[[target]]\nname = \"local\"\nurl = \"" +
+           std::string(dir_ / "repo") +
+           "\"\nencryption = \"none\"\n\n"
+           "[[database]]\nname = \"aura\"\npath = \"" +
+           std::string(dir_ / "live.db") +
+           "\"\ntargets = [\"local\"]\n"
+           "hourly = { keep = 24, minute = 15, full_every = 5, timezone = \"UTC\" }\n"
+           "daily = { keep = 7, at = \"02:30\", timezone = \"UTC\" }\n"
+           "weekly = { keep = 4, day = \"sun\", at = \"03:00\", timezone = \"UTC\" }\n"
+           "check = { at = \"04:00\", level = \"full\", timezone = \"UTC\" }\n"
+           "drill = { day = \"sat\", at = \"05:00\", timezone = \"UTC\" }\n";
+  }
+
+  std::string Socket() { return dir_ / "agent.sock"; }
+
+  json Status() {
+    auto r = UnixHttp(Socket(), "GET", "/v1/status");
+    return r.status == 200 ? json::parse(r.body) : json();
+  }
+
+  void Start() {
+    daemon_ = std::thread([this] { exit_code_ = agent::RunDaemon(dir_ / "agent.toml", clock_); });
+    for (int i = 0; i < 2000 && Status().is_null(); ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_FALSE(Status().is_null()) << "the daemon did not answer on " << Socket();
+  }
+
+  void Stop() {
+    ::raise(SIGTERM);  // the daemon's signal_set takes it, as in the real process
+    daemon_.join();
+  }
+
+  // Waits until the daemon has taken every job due at the fake now and finished them all.
+  void WaitIdle() {
+    const std::string now = FormatRfc3339(clock_.Now(), 3);
+    for (int i = 0; i < 60000; ++i) {
+      json st = Status();
+      if (!st.is_null()) {
+        const json& d = st["databases"][0];
+        bool due = false;
+        for (const auto& [job, next] : d["next_runs"].items())
+          due = due || next.get<std::string>() <= now;
+        if (!due && d["jobs_queued_or_running"].empty()) return;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    FAIL() << "the daemon did not go idle at " << now << ": " << Status().dump(2);
+  }
+
+  // aura_jobs_total{database="aura",job=JOB,result=RESULT} from /metrics (0 when absent).
+  double JobsTotal(const std::string& job, const std::string& result) {
+    auto r = UnixHttp(Socket(), "GET", "/metrics");
+    std::regex line("aura_jobs_total\\{database=\"aura\",job=\"" + job + "\",result=\"" + result +
+                    "\"\\} ([0-9.e+]+)");
+    std::smatch m;
+    return std::regex_search(r.body, m, line) ? std::stod(m[1]) : 0;
+  }
+
+  TempDir dir_;
+  FakeClock clock_{At("2026-11-30T00:30:00Z")};  // a Monday
+  std::unique_ptr<SqliteDb> app_;
+  std::thread daemon_;
+  int exit_code_ = -1;
+};
+
+TEST_F(DaemonWeek, AWeekOfPoliciesChecksDrillsAndPrunesRunsOnTheFakeClock) {
+  Start();
+  uint64_t step = 0;
+  // 7 days in 15-minute steps; the application commits once every simulated hour.
+  for (int quarter = 1; quarter <= 7 * 24 * 4; ++quarter) {
+    clock_.Advance(15min);
+    if (quarter % 4 == 2) {  // at hh:00
+      ASSERT_TRUE(testtools::ApplyWorkloadStep(*app_, 7, ++step).ok());
+    }
+    WaitIdle();
+    if (HasFatalFailure()) return;
+  }
+  ASSERT_EQ(clock_.Now(), At("2026-12-07T00:30:00Z"));
+
+  // Every run happened, and none failed.
+  EXPECT_EQ(JobsTotal("hourly", "ok"), 168);  // 01:15 on Monday to 00:15 a week later
+  EXPECT_EQ(JobsTotal("daily", "ok"), 7);
+  EXPECT_EQ(JobsTotal("weekly", "ok"), 1);
+  EXPECT_EQ(JobsTotal("check", "ok"), 7);
+  EXPECT_EQ(JobsTotal("drill", "ok"), 1);
+  EXPECT_GE(JobsTotal("prune", "ok"), 7 * 24 - 1) << "prune_interval = 1h";
+  for (const char* job : {"hourly", "daily", "weekly", "check", "drill", "prune"}) {
+    EXPECT_EQ(JobsTotal(job, "error"), 0) << job;
+  }
+
+  // The status tells the schedule in fake time.
+  json d = Status()["databases"][0];
+  EXPECT_TRUE(d["healthy"].get<bool>()) << d.dump(2);
+  EXPECT_EQ(d["next_runs"]["hourly"], "2026-12-07T01:15:00.000Z");
+  EXPECT_EQ(d["next_runs"]["daily"], "2026-12-07T02:30:00.000Z");
+  EXPECT_EQ(d["next_runs"]["weekly"], "2026-12-13T03:00:00.000Z");
+  EXPECT_EQ(d["next_runs"]["check"], "2026-12-07T04:00:00.000Z");
+  EXPECT_EQ(d["next_runs"]["drill"], "2026-12-12T05:00:00.000Z");
+  EXPECT_EQ(d["last_drill"]["finished"], "2026-12-05T05:00:00.000Z");
+  Stop();
+  EXPECT_EQ(exit_code_, 0);
+
+  // The repository holds what the keep rules say, stamped with the fake times they ran at:
+  // the newest 24 hourly, 7 daily, 1 weekly, plus the drill's verified snapshot and the bases
+  // those need, and nothing else.
+  auto repo = backup::Repository::Open(std::make_shared<backup::LocalStorage>(dir_ / "repo"),
+                                       {backup::KeySource::Kind::kNone});
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  auto refs = (*repo)->ListSnapshots("aura");
+  ASSERT_TRUE(refs.ok());
+  std::map<std::string, backup::SnapshotSummary> by_id;
+  std::map<std::string, std::set<std::string>> created_by_label;
+  for (const auto& ref : *refs) {
+    auto s = (*repo)->ReadSummary(ref);
+    ASSERT_TRUE(s.ok());
+    by_id[ref.id] = *s;
+    created_by_label[s->label].insert(FormatRfc3339(s->created, 0));
+  }
+  std::set<std::string> daily, hourly;
+  for (int day = 0; day < 7; ++day) {
+    daily.insert(FormatRfc3339(At("2026-11-30T02:30:00Z") + 24h * day, 0));
+  }
+  for (int h = 0; h < 24; ++h) hourly.insert(FormatRfc3339(At("2026-12-06T01:15:00Z") + 1h * h, 0));
+  EXPECT_EQ(created_by_label["daily"], daily);
+  EXPECT_EQ(created_by_label["weekly"], std::set<std::string>{"2026-12-06T03:00:00Z"});
+  std::set<std::string> needed;  // ids the rules keep, then their bases
+  for (const auto& [id, s] : by_id) {
+    const std::string created = FormatRfc3339(s.created, 0);
+    if (s.label != "hourly" || hourly.count(created) ||
+        created == "2026-12-05T04:15:00Z") {  // the newest snapshot when the drill ran
+      needed.insert(id);
+    }
+  }
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const std::string& id : std::set<std::string>(needed)) {
+      const std::string& base = by_id[id].base;
+      if (!base.empty() && needed.insert(base).second) grew = true;
+    }
+  }
+  std::set<std::string> hourly_kept;
+  for (const auto& [id, s] : by_id) {
+    EXPECT_TRUE(needed.count(id)) << "retention kept " << s.label << " snapshot " << id << " of "
+                                  << FormatRfc3339(s.created, 0) << " for no rule";
+    if (s.label == "hourly") hourly_kept.insert(FormatRfc3339(s.created, 0));
+  }
+  for (const std::string& h : hourly) EXPECT_TRUE(hourly_kept.count(h)) << "hourly of " << h;
+
+  // The newest snapshot restores to the database as the application left it.
+  const backup::SnapshotRef newest = refs->back();
+  EXPECT_EQ(FormatRfc3339(by_id[newest.id].created, 0), "2026-12-07T00:15:00Z");
+  backup::RestoreOptions ro;
+  auto restored = backup::RestoreSnapshot(**repo, newest, dir_ / "restored.db", ro);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / "restored.db"),
+            *integrity::LogicalChecksumOfFile(dir_ / "live.db"));
+}
+
+}  // namespace
+}  // namespace aura
