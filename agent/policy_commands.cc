@@ -92,6 +92,45 @@ int RunBackupPolicy(const BackupArgs& args, const Output& out) {
   return 0;
 }
 
+namespace {
+
+// Prints one target's prune decisions and returns them as JSON.
+json ReportPrune(const DatabaseConfig& db, const std::string& target, const PruneReport& r,
+                 bool dry_run, const Output& out) {
+  json snaps = json::array();
+  size_t keep = 0, go = 0, seg_keep = 0, seg_go = 0;
+  out.Line(db.name + " on " + target + ":");
+  for (const backup::RetentionDecision& d : r.plan.snapshots) {
+    snaps.push_back({{"snapshot", d.name}, {"keep", d.keep}, {"reasons", d.reasons}});
+    (d.keep ? keep : go)++;
+    std::string why;
+    for (const std::string& reason : d.reasons) why += (why.empty() ? "" : "; ") + reason;
+    out.Line(std::string(d.keep ? "  keep   " : "  delete ") + d.name + "  (" + why + ")");
+  }
+  for (const backup::RetentionDecision& d : r.plan.segments) (d.keep ? seg_keep : seg_go)++;
+  for (const std::string& o : r.orphans) {
+    out.Line("  delete " + o + "  (data object without a manifest, older than a day)");
+  }
+  const std::string gone = dry_run ? " would go" : " deleted";
+  out.Line("  " + std::to_string(keep) + " snapshot(s) kept, " + std::to_string(go) + gone + "; " +
+           std::to_string(seg_keep) + " WAL segment(s) kept, " + std::to_string(seg_go) + gone +
+           "; " + std::to_string(r.orphans.size()) + " orphan(s)" +
+           (r.stale_temp_files > 0
+                ? "; " + std::to_string(r.stale_temp_files) + " stale temp file(s) removed"
+                : ""));
+  return {{"database", db.name},
+          {"target", target},
+          {"dry_run", dry_run},
+          {"snapshots", snaps},
+          {"segments_kept", seg_keep},
+          {"segments_deleted", seg_go},
+          {"orphans", r.orphans},
+          {"objects_deleted", r.deleted},
+          {"stale_temp_files_removed", r.stale_temp_files}};
+}
+
+}  // namespace
+
 int RunPruneCommand(const PruneArgs& args, const Output& out) {
   auto cfg = LoadConfig(args.config);
   if (!cfg.ok()) return out.Fail(cfg.status());
@@ -122,37 +161,7 @@ int RunPruneCommand(const PruneArgs& args, const Output& out) {
         return out.Fail(
             r.status().WithContext("prune of " + db->name + " on target '" + t.name + "'"));
       }
-      json snaps = json::array();
-      size_t keep = 0, go = 0, seg_keep = 0, seg_go = 0;
-      out.Line(db->name + " on " + t.name + ":");
-      for (const backup::RetentionDecision& d : r->plan.snapshots) {
-        snaps.push_back({{"snapshot", d.name}, {"keep", d.keep}, {"reasons", d.reasons}});
-        (d.keep ? keep : go)++;
-        std::string why;
-        for (const std::string& reason : d.reasons) why += (why.empty() ? "" : "; ") + reason;
-        out.Line(std::string(d.keep ? "  keep   " : "  delete ") + d.name + "  (" + why + ")");
-      }
-      for (const backup::RetentionDecision& d : r->plan.segments) (d.keep ? seg_keep : seg_go)++;
-      for (const std::string& o : r->orphans) {
-        out.Line("  delete " + o + "  (data object without a manifest, older than a day)");
-      }
-      out.Line("  " + std::to_string(keep) + " snapshot(s) kept, " + std::to_string(go) +
-               (args.dry_run ? " would go" : " deleted") + "; " + std::to_string(seg_keep) +
-               " WAL segment(s) kept, " + std::to_string(seg_go) +
-               (args.dry_run ? " would go" : " deleted") + "; " +
-               std::to_string(r->orphans.size()) + " orphan(s)" +
-               (r->stale_temp_files > 0
-                    ? "; " + std::to_string(r->stale_temp_files) + " stale temp file(s) removed"
-                    : ""));
-      reports.push_back({{"database", db->name},
-                         {"target", t.name},
-                         {"dry_run", args.dry_run},
-                         {"snapshots", snaps},
-                         {"segments_kept", seg_keep},
-                         {"segments_deleted", seg_go},
-                         {"orphans", r->orphans},
-                         {"objects_deleted", r->deleted},
-                         {"stale_temp_files_removed", r->stale_temp_files}});
+      reports.push_back(ReportPrune(*db, t.name, *r, args.dry_run, out));
     }
   }
   out.Json({{"prune", reports}});

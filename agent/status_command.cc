@@ -68,6 +68,76 @@ std::string Duration(int64_t s) {
   return buf;
 }
 
+// LAST SNAPSHOT, SIZE and STORED of one database.
+void SnapshotColumns(const json& d, TimePoint now, std::string& last, std::string& size,
+                     std::string& stored) {
+  last = size = stored = "-";
+  const json& ls = d["last_snapshot"];
+  if (ls.is_null()) return;
+  last = ls.value("result", "") == "ok"
+             ? Ago(ls["finished"], now) + " (" + ls.value("policy", "") + ")"
+             : "FAILED " + Ago(ls["finished"], now);
+  if (ls.contains("size")) size = HumanBytes(ls["size"].get<uint64_t>());
+  if (ls.contains("stored_size")) stored = HumanBytes(ls["stored_size"].get<uint64_t>());
+}
+
+// WAL LAG and SPOOL of one database, over its targets.
+void ReplicationColumns(const json& d, std::string& lag, std::string& spool) {
+  lag = spool = "-";
+  if (d["replication"].empty()) return;
+  double worst = 0;
+  uint64_t bytes = 0, pending = 0;
+  bool running = true;
+  for (const json& r : d["replication"]) {
+    worst = std::max(worst, r["lag_seconds"].get<double>());
+    bytes += r["spool_bytes"].get<uint64_t>();
+    pending += r["pending_transactions"].get<uint64_t>();
+    running = running && r["state"] == "running";
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", worst);
+  lag = running ? buf : "stopped";
+  spool = HumanBytes(bytes) + " (" + std::to_string(pending) + " tx)";
+}
+
+void PrintRow(const json& d, TimePoint now) {
+  std::string last, size, stored, lag, spool;
+  SnapshotColumns(d, now, last, size, stored);
+  ReplicationColumns(d, lag, spool);
+  std::string next = "-";
+  std::string best;
+  for (auto& [job, t] : d["next_runs"].items()) {
+    if (best.empty() || t.get<std::string>() < best) {
+      best = t.get<std::string>();
+      next = job + " " + Ago(best, now);
+    }
+  }
+  std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", d["name"].get<std::string>().c_str(),
+              d["healthy"].get<bool>() ? "ok" : "PROBLEM", last.c_str(), size.c_str(),
+              stored.c_str(), lag.c_str(), spool.c_str(), next.c_str());
+}
+
+// Under the table: each database's last check and drill, then every problem.
+void PrintNotes(const json& st, TimePoint now) {
+  for (const json& d : st["databases"]) {
+    std::string line;
+    for (const char* job : {"check", "drill"}) {
+      const json& o = d.value("last_" + std::string(job), json());
+      if (!o.is_object()) continue;
+      line += std::string(line.empty() ? "" : "; ") + job + " " +
+              (o.value("result", "") == "ok" ? "ok " : "FAILED ") + Ago(o["finished"], now);
+    }
+    if (!line.empty()) {
+      std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), line.c_str());
+    }
+  }
+  for (const json& d : st["databases"]) {
+    for (const json& p : d["problems"]) {
+      std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), p.get<std::string>().c_str());
+    }
+  }
+}
+
 void PrintTable(const json& st) {
   const TimePoint now = SystemClock::Instance().Now();
   const json& a = st["agent"];
@@ -82,60 +152,8 @@ void PrintTable(const json& st) {
   std::printf("overall: %s\n\n", st["healthy"].get<bool>() ? "healthy" : "UNHEALTHY");
   std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", "DATABASE", "HEALTH", "LAST SNAPSHOT",
               "SIZE", "STORED", "WAL LAG", "SPOOL", "NEXT");
-  for (const json& d : st["databases"]) {
-    std::string last = "-", size = "-", stored = "-";
-    const json& ls = d["last_snapshot"];
-    if (!ls.is_null()) {
-      last = ls.value("result", "") == "ok"
-                 ? Ago(ls["finished"], now) + " (" + ls.value("policy", "") + ")"
-                 : "FAILED " + Ago(ls["finished"], now);
-      if (ls.contains("size")) size = HumanBytes(ls["size"].get<uint64_t>());
-      if (ls.contains("stored_size")) stored = HumanBytes(ls["stored_size"].get<uint64_t>());
-    }
-    std::string lag = "-", spool = "-";
-    if (!d["replication"].empty()) {
-      double worst = 0;
-      uint64_t bytes = 0, pending = 0;
-      bool running = true;
-      for (const json& r : d["replication"]) {
-        worst = std::max(worst, r["lag_seconds"].get<double>());
-        bytes += r["spool_bytes"].get<uint64_t>();
-        pending += r["pending_transactions"].get<uint64_t>();
-        running = running && r["state"] == "running";
-      }
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.1fs", worst);
-      lag = running ? buf : "stopped";
-      spool = HumanBytes(bytes) + " (" + std::to_string(pending) + " tx)";
-    }
-    std::string next = "-";
-    std::string best;
-    for (auto& [job, t] : d["next_runs"].items()) {
-      if (best.empty() || t.get<std::string>() < best) {
-        best = t.get<std::string>();
-        next = job + " " + Ago(best, now);
-      }
-    }
-    std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", d["name"].get<std::string>().c_str(),
-                d["healthy"].get<bool>() ? "ok" : "PROBLEM", last.c_str(), size.c_str(),
-                stored.c_str(), lag.c_str(), spool.c_str(), next.c_str());
-  }
-  for (const json& d : st["databases"]) {
-    std::string line;
-    for (const char* job : {"check", "drill"}) {
-      const json& o = d.value("last_" + std::string(job), json());
-      if (!o.is_object()) continue;
-      line += std::string(line.empty() ? "" : "; ") + job + " " +
-              (o.value("result", "") == "ok" ? "ok " : "FAILED ") + Ago(o["finished"], now);
-    }
-    if (!line.empty())
-      std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), line.c_str());
-  }
-  for (const json& d : st["databases"]) {
-    for (const json& p : d["problems"]) {
-      std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), p.get<std::string>().c_str());
-    }
-  }
+  for (const json& d : st["databases"]) PrintRow(d, now);
+  PrintNotes(st, now);
 }
 
 }  // namespace

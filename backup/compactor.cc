@@ -110,6 +110,84 @@ Result<int> Compactor::Run() {
   return written;
 }
 
+// A level that keeps transactions: the inputs' ones after another, each input's header dropped.
+Status Compactor::Concatenate(const std::vector<SegmentRef>& inputs, const SegmentHeader& first,
+                              SegmentHeader h, const SegmentRef& out) {
+  h.flags = 0;
+  h.txn_count = 0;
+  for (const SegmentRef& in : inputs) {
+    AURA_ASSIGN_OR_RETURN(SegmentHeader ih, in.Name() == inputs.front().Name()
+                                                ? Result<SegmentHeader>(first)
+                                                : ReadSegmentHeader(*repo_, in));
+    h.txn_count += ih.txn_count;
+  }
+  AURA_RETURN_IF_ERROR(WriteSegmentObject(
+      *repo_, out, h, clock_->Now(),
+      [&](const std::function<Status(std::span<const uint8_t>)>& write) -> Status {
+        for (const SegmentRef& in : inputs) {
+          uint64_t seen = 0;  // skip each input's own header
+          AURA_RETURN_IF_ERROR(ReadSegment(*repo_, in, [&](std::span<const uint8_t> d) {
+            size_t skip = static_cast<size_t>(std::min<uint64_t>(
+                d.size(), kSegmentHeaderSize - std::min(seen, uint64_t{kSegmentHeaderSize})));
+            seen += d.size();
+            return write(d.subspan(skip));
+          }));
+        }
+        return Status::Ok();
+      }));
+  return Status::Ok();
+}
+
+// A level that keeps pages only: one transaction with the newest copy of each page, gathered in a
+// scratch file.
+Status Compactor::KeepNewestPages(const std::vector<SegmentRef>& inputs, const SegmentHeader& last,
+                                  SegmentHeader h, const SegmentRef& out) {
+  AURA_RETURN_IF_ERROR(CreateDirectories(scratch_dir_, 0700));
+  AURA_ASSIGN_OR_RETURN(TempFile scratch, TempFile::Create(scratch_dir_ + "/pages", 0600));
+  std::map<uint32_t, uint64_t> newest;  // pgno -> offset in scratch
+  uint64_t offset = 0;
+  uint32_t db_pages = 0;
+  for (const SegmentRef& in : inputs) {
+    SegmentParser parser({nullptr, nullptr,
+                          [&](uint32_t pgno, std::span<const uint8_t> page) -> Status {
+                            AURA_RETURN_IF_ERROR(scratch.file().WriteAll(page));
+                            newest[pgno] = offset;
+                            offset += page.size();
+                            return Status::Ok();
+                          },
+                          [&](const TxnHeader& t) {
+                            db_pages = t.db_pages;
+                            return Status::Ok();
+                          }});
+    AURA_RETURN_IF_ERROR(
+        ReadSegment(*repo_, in, [&](std::span<const uint8_t> d) { return parser.Feed(d); }));
+    AURA_RETURN_IF_ERROR(parser.Finish().WithContext(in.Name()));
+  }
+  uint32_t count = 0;
+  for (const auto& [pgno, off] : newest) count += pgno <= db_pages ? 1 : 0;
+  h.flags = kSegmentCompacted;
+  h.txn_count = 1;
+  TxnHeader t{last.last_txid, last.last_commit_us, db_pages, count, last.checksum_after};
+  AURA_RETURN_IF_ERROR(WriteSegmentObject(
+      *repo_, out, h, clock_->Now(),
+      [&](const std::function<Status(std::span<const uint8_t>)>& write) -> Status {
+        auto th = EncodeTxnHeader(t);
+        AURA_RETURN_IF_ERROR(write(th));
+        std::vector<uint8_t> rec(4 + h.page_size);
+        for (const auto& [pgno, off] : newest) {
+          if (pgno > db_pages) continue;
+          PutLE32(rec.data(), pgno);
+          AURA_ASSIGN_OR_RETURN(
+              size_t n,
+              scratch.file().ReadAt(off, std::span<uint8_t>(rec.data() + 4, h.page_size)));
+          if (n != h.page_size) return IOError("compaction scratch file is short");
+          AURA_RETURN_IF_ERROR(write(rec));
+        }
+        return Status::Ok();
+      }));
+  return Status::Ok();
+}
+
 Status Compactor::Merge(const std::vector<SegmentRef>& inputs, const CompactionLevel& level) {
   AURA_ASSIGN_OR_RETURN(SegmentHeader first, ReadSegmentHeader(*repo_, inputs.front()));
   AURA_ASSIGN_OR_RETURN(SegmentHeader last, ReadSegmentHeader(*repo_, inputs.back()));
@@ -119,75 +197,8 @@ Status Compactor::Merge(const std::vector<SegmentRef>& inputs, const CompactionL
   h.first_commit_us = first.first_commit_us;
   SegmentRef out{database_, first.generation, level.level, first.first_txid, last.last_txid, 0};
 
-  if (level.keep_transactions) {
-    h.flags = 0;
-    h.txn_count = 0;
-    for (const SegmentRef& in : inputs) {
-      AURA_ASSIGN_OR_RETURN(SegmentHeader ih, in.Name() == inputs.front().Name()
-                                                  ? Result<SegmentHeader>(first)
-                                                  : ReadSegmentHeader(*repo_, in));
-      h.txn_count += ih.txn_count;
-    }
-    AURA_RETURN_IF_ERROR(WriteSegmentObject(
-        *repo_, out, h, clock_->Now(),
-        [&](const std::function<Status(std::span<const uint8_t>)>& write) -> Status {
-          for (const SegmentRef& in : inputs) {
-            uint64_t seen = 0;  // skip each input's own header
-            AURA_RETURN_IF_ERROR(ReadSegment(*repo_, in, [&](std::span<const uint8_t> d) {
-              size_t skip = static_cast<size_t>(std::min<uint64_t>(
-                  d.size(), kSegmentHeaderSize - std::min(seen, uint64_t{kSegmentHeaderSize})));
-              seen += d.size();
-              return write(d.subspan(skip));
-            }));
-          }
-          return Status::Ok();
-        }));
-  } else {
-    // Newest copy of each page, through a scratch file.
-    AURA_RETURN_IF_ERROR(CreateDirectories(scratch_dir_, 0700));
-    AURA_ASSIGN_OR_RETURN(TempFile scratch, TempFile::Create(scratch_dir_ + "/pages", 0600));
-    std::map<uint32_t, uint64_t> newest;  // pgno -> offset in scratch
-    uint64_t offset = 0;
-    uint32_t db_pages = 0;
-    for (const SegmentRef& in : inputs) {
-      SegmentParser parser({nullptr, nullptr,
-                            [&](uint32_t pgno, std::span<const uint8_t> page) -> Status {
-                              AURA_RETURN_IF_ERROR(scratch.file().WriteAll(page));
-                              newest[pgno] = offset;
-                              offset += page.size();
-                              return Status::Ok();
-                            },
-                            [&](const TxnHeader& t) {
-                              db_pages = t.db_pages;
-                              return Status::Ok();
-                            }});
-      AURA_RETURN_IF_ERROR(
-          ReadSegment(*repo_, in, [&](std::span<const uint8_t> d) { return parser.Feed(d); }));
-      AURA_RETURN_IF_ERROR(parser.Finish().WithContext(in.Name()));
-    }
-    uint32_t count = 0;
-    for (const auto& [pgno, off] : newest) count += pgno <= db_pages ? 1 : 0;
-    h.flags = kSegmentCompacted;
-    h.txn_count = 1;
-    TxnHeader t{last.last_txid, last.last_commit_us, db_pages, count, last.checksum_after};
-    AURA_RETURN_IF_ERROR(WriteSegmentObject(
-        *repo_, out, h, clock_->Now(),
-        [&](const std::function<Status(std::span<const uint8_t>)>& write) -> Status {
-          auto th = EncodeTxnHeader(t);
-          AURA_RETURN_IF_ERROR(write(th));
-          std::vector<uint8_t> rec(4 + h.page_size);
-          for (const auto& [pgno, off] : newest) {
-            if (pgno > db_pages) continue;
-            PutLE32(rec.data(), pgno);
-            AURA_ASSIGN_OR_RETURN(
-                size_t n,
-                scratch.file().ReadAt(off, std::span<uint8_t>(rec.data() + 4, h.page_size)));
-            if (n != h.page_size) return IOError("compaction scratch file is short");
-            AURA_RETURN_IF_ERROR(write(rec));
-          }
-          return Status::Ok();
-        }));
-  }
+  AURA_RETURN_IF_ERROR(level.keep_transactions ? Concatenate(inputs, first, h, out)
+                                               : KeepNewestPages(inputs, last, h, out));
   spdlog::info("compact {}: level {} segment {} from {} input(s)", database_, level.level,
                out.Name(), inputs.size());
   return Status::Ok();

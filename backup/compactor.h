@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "backup/repository.h"
+#include "backup/wal_segment.h"
 #include "common/clock.h"
 
 namespace aura::backup {
@@ -60,6 +61,10 @@ class Compactor {
  private:
   Result<std::pair<int64_t, int64_t>> CommitTimes(const SegmentRef& s);
   Status Merge(const std::vector<SegmentRef>& inputs, const CompactionLevel& level);
+  Status Concatenate(const std::vector<SegmentRef>& inputs, const SegmentHeader& first,
+                     SegmentHeader h, const SegmentRef& out);
+  Status KeepNewestPages(const std::vector<SegmentRef>& inputs, const SegmentHeader& last,
+                         SegmentHeader h, const SegmentRef& out);
 
   std::shared_ptr<Repository> repo_;
   std::string database_;

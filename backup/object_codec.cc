@@ -219,6 +219,48 @@ Result<std::unique_ptr<ObjectDecoder>> ObjectDecoder::Open(std::unique_ptr<Objec
 
 ObjectDecoder::~ObjectDecoder() = default;
 
+namespace {
+
+// Authenticates and (if compressed) decompresses one data chunk.
+Result<std::vector<uint8_t>> OpenChunk(const ChunkSealer& sealer, const ObjectHeader& h,
+                                       const Block& b) {
+  const std::vector<uint8_t>& in = *b.data;
+  size_t sealed_len = in.size() - kTagSize;
+  AURA_ASSIGN_OR_RETURN(std::vector<uint8_t> opened,
+                        sealer.Open(b.index, false, std::span<const uint8_t>(in.data(), sealed_len),
+                                    std::span<const uint8_t>(in.data() + sealed_len, kTagSize)));
+  if (h.compression == Compression::kNone) return opened;
+  std::vector<uint8_t> out(h.block_size);
+  size_t n =
+      ZSTD_decompressDCtx(ThreadDCtx(), out.data(), out.size(), opened.data(), opened.size());
+  if (ZSTD_isError(n)) {
+    return Corruption("chunk " + std::to_string(b.index) + " does not decompress");
+  }
+  out.resize(n);
+  return out;
+}
+
+}  // namespace
+
+// The final chunk (`len` sealed bytes and a tag) authenticates the trailer, which must account
+// for every chunk and byte delivered, and nothing may follow it.
+Status ObjectDecoder::CheckTrailer(Impl& impl, const ObjectHeader& h, uint64_t index,
+                                   const std::vector<uint8_t>& chunk, uint64_t blocks,
+                                   uint64_t plain, const Digest& actual) {
+  const size_t len = chunk.size() - kTagSize;
+  auto opened = impl.sealer.Open(index, true, std::span<const uint8_t>(chunk.data(), len),
+                                 std::span<const uint8_t>(chunk.data() + len, kTagSize));
+  if (!opened.ok()) return opened.status().WithContext(h.name + " (trailer)");
+  Trailer t = DecodeTrailer(std::span<const uint8_t, kTrailerSize>(opened->data(), kTrailerSize));
+  if (t.chunk_count != blocks || t.plaintext_size != plain || t.sha256 != actual) {
+    return Corruption(h.name + ": the trailer does not match the data (chunks missing or altered)");
+  }
+  uint8_t extra;
+  AURA_ASSIGN_OR_RETURN(size_t more, ReadUpTo(*impl.in, std::span<uint8_t>(&extra, 1)));
+  if (more != 0) return Corruption(h.name + ": bytes follow the final chunk");
+  return Status::Ok();
+}
+
 Result<ObjectSummary> ObjectDecoder::ReadAll(
     const std::function<Status(std::span<const uint8_t>)>& sink) {
   const ObjectHeader& h = header_;
@@ -227,23 +269,7 @@ Result<ObjectSummary> ObjectDecoder::ReadAll(
   BackgroundHasher sha;
   uint64_t plain = 0, blocks = 0;
   bool short_seen = false;
-  auto transform = [&](Block&& b) -> Result<std::vector<uint8_t>> {
-    const std::vector<uint8_t>& in = *b.data;
-    size_t sealed_len = in.size() - kTagSize;
-    AURA_ASSIGN_OR_RETURN(
-        std::vector<uint8_t> opened,
-        impl.sealer.Open(b.index, false, std::span<const uint8_t>(in.data(), sealed_len),
-                         std::span<const uint8_t>(in.data() + sealed_len, kTagSize)));
-    if (h.compression == Compression::kNone) return opened;
-    std::vector<uint8_t> out(h.block_size);
-    size_t n =
-        ZSTD_decompressDCtx(ThreadDCtx(), out.data(), out.size(), opened.data(), opened.size());
-    if (ZSTD_isError(n)) {
-      return Corruption("chunk " + std::to_string(b.index) + " does not decompress");
-    }
-    out.resize(n);
-    return out;
-  };
+  auto transform = [&](Block&& b) { return OpenChunk(impl.sealer, h, b); };
   auto deliver = [&](std::vector<uint8_t>&& data) -> Status {
     if (short_seen || data.empty()) {
       return Corruption("block " + std::to_string(blocks) + " has the wrong size");
@@ -288,17 +314,8 @@ Result<ObjectSummary> ObjectDecoder::ReadAll(
     }
     Status s = pipeline.Finish();
     if (!s.ok()) return s.WithContext(what);
-    auto opened = impl.sealer.Open(index, true, std::span<const uint8_t>(chunk.data(), len),
-                                   std::span<const uint8_t>(chunk.data() + len, kTagSize));
-    if (!opened.ok()) return opened.status().WithContext(what + " (trailer)");
-    Trailer t = DecodeTrailer(std::span<const uint8_t, kTrailerSize>(opened->data(), kTrailerSize));
-    Digest actual = sha.Finish();
-    if (t.chunk_count != blocks || t.plaintext_size != plain || t.sha256 != actual) {
-      return Corruption(what + ": the trailer does not match the data (chunks missing or altered)");
-    }
-    uint8_t extra;
-    AURA_ASSIGN_OR_RETURN(size_t more, ReadUpTo(*impl.in, std::span<uint8_t>(&extra, 1)));
-    if (more != 0) return Corruption(what + ": bytes follow the final chunk");
+    const Digest actual = sha.Finish();
+    AURA_RETURN_IF_ERROR(CheckTrailer(impl, h, index, chunk, blocks, plain, actual));
     return ObjectSummary{h.name, plain, 0, blocks, actual};
   }
 }

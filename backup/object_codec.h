@@ -90,6 +90,9 @@ class ObjectDecoder {
 
  private:
   struct Impl;
+  static Status CheckTrailer(Impl& impl, const ObjectHeader& h, uint64_t index,
+                             const std::vector<uint8_t>& chunk, uint64_t blocks, uint64_t plain,
+                             const Digest& actual);
   ObjectDecoder() = default;
 
   ObjectHeader header_;

@@ -191,9 +191,8 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<Storage> st
   return repo;
 }
 
-Result<std::unique_ptr<Repository>> Repository::OpenForWrite(std::shared_ptr<Storage> storage,
-                                                             const KeySource& keys,
-                                                             const Clock& clock) {
+Result<std::unique_ptr<Repository>> Repository::OpenForWrite(
+    const std::shared_ptr<Storage>& storage, const KeySource& keys, const Clock& clock) {
   if (keys.kind == KeySource::Kind::kUnset) {
     return KeyError(
         "no encryption decided: pass --key-file FILE (make one with 'aura-agent key generate "

@@ -82,7 +82,7 @@ class Repository {
                                                   const KeySource& keys);
   // Opens a repository for writing, creating it if the location is empty. kKeyError when the
   // key source is unset, or is kNone for an encrypted repository.
-  static Result<std::unique_ptr<Repository>> OpenForWrite(std::shared_ptr<Storage> storage,
+  static Result<std::unique_ptr<Repository>> OpenForWrite(const std::shared_ptr<Storage>& storage,
                                                           const KeySource& keys,
                                                           const Clock& clock);
 

@@ -91,7 +91,7 @@ void KeepPitr(const RetentionPolicy& p, const std::vector<SnapshotInfo>& newest_
 }  // namespace
 
 RetentionPlan PlanRetention(const RetentionPolicy& p, std::vector<SnapshotInfo> snaps,
-                            std::vector<SegmentInfo> segments, TimePoint now) {
+                            const std::vector<SegmentInfo>& segments, TimePoint now) {
   std::sort(snaps.begin(), snaps.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
     return a.summary.created != b.summary.created ? a.summary.created > b.summary.created
                                                   : a.ref.id > b.ref.id;

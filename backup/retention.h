@@ -74,6 +74,6 @@ struct RetentionPlan {
 
 // Decides for one database. `snapshots` and `segments` in any order.
 RetentionPlan PlanRetention(const RetentionPolicy& policy, std::vector<SnapshotInfo> snapshots,
-                            std::vector<SegmentInfo> segments, TimePoint now);
+                            const std::vector<SegmentInfo>& segments, TimePoint now);
 
 }  // namespace aura::backup

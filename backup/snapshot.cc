@@ -123,6 +123,70 @@ std::string DefaultDatabaseName(const std::string& db_path) {
   return base.empty() ? "database" : base;
 }
 
+namespace {
+
+// The manifest of a snapshot whose data object is written: summary, source, checksums, chain
+// and replication position. `pages`: the new image's page state (chains only).
+Manifest BuildManifest(const std::string& db_path, Repository& repo, const SnapshotOptions& o,
+                       const std::string& id, TimePoint created, const DataResult& data,
+                       const PageState* pages) {
+  Manifest m;
+  SnapshotSummary& s = m.summary;
+  s.database = o.database_name;
+  s.snapshot = id;
+  s.created = created;
+  s.label = o.label;
+  s.page_size = data.page_size;
+  s.page_count = data.page_count;
+  s.size = uint64_t{data.page_size} * data.page_count;
+  s.encrypted = repo.write_key() != nullptr;
+  s.key_id = s.encrypted ? repo.write_key()->IdHex() : "";
+  m.host = HostName();
+  m.source_path = AbsolutePath(db_path);
+  m.journal_mode = data.mode == JournalMode::kWal ? "wal" : "rollback";
+  // A full snapshot's plaintext is the database file; an incremental one's is its page records,
+  // and the restored file is proven by the database checksum instead.
+  m.sha256 = o.base.empty() ? HexEncode(data.summary.sha256) : "";
+  if (pages != nullptr) {
+    m.db_checksum = pages->db_checksum();
+    if (!o.base.empty()) {
+      s.kind = "incremental";
+      s.base = o.base;
+      m.base_db_checksum = o.pages->db_checksum();
+      m.pages_changed = data.pages_changed;
+    }
+  }
+  if (data.wal.frame > 0) m.wal = data.wal;
+  if (o.replication) {
+    m.replication = *o.replication;
+    if (o.checksum != nullptr) m.replication->db_checksum = o.checksum->value();
+    s.generation = o.replication->generation;
+    s.txid = o.replication->txid;
+  }
+  m.objects.push_back({data.summary.name, "data", data.summary.stored_size,
+                       data.summary.plaintext_size, data.summary.chunk_count,
+                       HexEncode(data.summary.sha256)});
+  m.agent_version = kAgentVersion;
+  return m;
+}
+
+// Writes the manifest (no-overwrite): from here on the snapshot is listed.
+Status WriteManifest(Repository& repo, const SnapshotRef& ref, TimePoint created,
+                     const Manifest& m) {
+  ObjectSpec ms;
+  ms.kind = ObjectKind::kManifest;
+  ms.name = ref.ManifestName();
+  ms.created = created;
+  ms.public_metadata = SummaryToJson(m.summary);
+  const std::string manifest_json = ManifestToJson(m);
+  WriteOptions no_overwrite;
+  no_overwrite.no_overwrite = true;
+  return PutSealedObject(repo.storage(), ms, AsBytes(manifest_json), repo.write_key(), no_overwrite)
+      .status();
+}
+
+}  // namespace
+
 Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo,
                                     const SnapshotOptions& o) {
   const Clock& clock = o.clock != nullptr ? *o.clock : SystemClock::Instance();
@@ -148,60 +212,14 @@ Result<SnapshotResult> TakeSnapshot(const std::string& db_path, Repository& repo
   AURA_ASSIGN_OR_RETURN(DataResult data, SnapshotData(db_path, repo, data_spec, o, threads,
                                                       pages ? &*pages : nullptr));
 
-  Manifest m;
-  SnapshotSummary& s = m.summary;
-  s.database = o.database_name;
-  s.snapshot = id;
-  s.created = created;
-  s.label = o.label;
-  s.page_size = data.page_size;
-  s.page_count = data.page_count;
-  s.size = uint64_t{data.page_size} * data.page_count;
-  s.encrypted = repo.write_key() != nullptr;
-  s.key_id = s.encrypted ? repo.write_key()->IdHex() : "";
-  m.host = HostName();
-  m.source_path = AbsolutePath(db_path);
-  m.journal_mode = data.mode == JournalMode::kWal ? "wal" : "rollback";
-  // A full snapshot's plaintext is the database file; an incremental one's is its page records,
-  // and the restored file is proven by the database checksum instead.
-  m.sha256 = o.base.empty() ? HexEncode(data.summary.sha256) : "";
-  if (pages) {
-    m.db_checksum = pages->db_checksum();
-    if (!o.base.empty()) {
-      s.kind = "incremental";
-      s.base = o.base;
-      m.base_db_checksum = o.pages->db_checksum();
-      m.pages_changed = data.pages_changed;
-    }
-  }
-  if (data.wal.frame > 0) m.wal = data.wal;
-  if (o.replication) {
-    m.replication = *o.replication;
-    if (o.checksum != nullptr) m.replication->db_checksum = o.checksum->value();
-    s.generation = o.replication->generation;
-    s.txid = o.replication->txid;
-  }
-  m.objects.push_back({data.summary.name, "data", data.summary.stored_size,
-                       data.summary.plaintext_size, data.summary.chunk_count,
-                       HexEncode(data.summary.sha256)});
-  m.agent_version = kAgentVersion;
+  Manifest m = BuildManifest(db_path, repo, o, id, created, data, pages ? &*pages : nullptr);
 
   m.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
-  s.stored_size = data.summary.stored_size;  // the manifest itself adds a few hundred bytes
+  m.summary.stored_size = data.summary.stored_size;  // the manifest adds a few hundred bytes
 
-  ObjectSpec ms;
-  ms.kind = ObjectKind::kManifest;
-  ms.name = ref.ManifestName();
-  ms.created = created;
-  ms.public_metadata = SummaryToJson(s);
-  const std::string manifest_json = ManifestToJson(m);
-  WriteOptions no_overwrite;
-  no_overwrite.no_overwrite = true;
-  AURA_RETURN_IF_ERROR(
-      PutSealedObject(repo.storage(), ms, AsBytes(manifest_json), repo.write_key(), no_overwrite)
-          .status());
+  AURA_RETURN_IF_ERROR(WriteManifest(repo, ref, created, m));
   if (pages) *o.pages = std::move(*pages);
   return SnapshotResult{ref, std::move(m)};
 }

@@ -134,7 +134,7 @@ void Daemon::Reload() {
 
 // Keeps the workers whose database is unchanged, restarts the changed ones (after they stopped),
 // stops the removed ones and starts the new ones.
-void Daemon::ApplyReload(std::shared_ptr<const Config> old) {
+void Daemon::ApplyReload(const std::shared_ptr<const Config>& old) {
   int kept = 0, restarted = 0, added = 0, removed = 0;
   for (auto it = workers_.begin(); it != workers_.end();) {
     const std::string name = it->first;

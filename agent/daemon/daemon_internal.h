@@ -60,7 +60,7 @@ class Daemon {
   int JoinPools();
   void WaitSignal();
   void Reload();
-  void ApplyReload(std::shared_ptr<const Config> old);
+  void ApplyReload(const std::shared_ptr<const Config>& old);
   void BeginShutdown(const std::string& why);
 
   // daemon_schedule.cc

@@ -92,9 +92,9 @@ bool DbWorker::Submit(JobKind job, std::function<void(const JobOutcome&)> on_don
   if (stopping_ || queued_.count(job)) return false;
   queued_.insert(job);
   auto self = shared_from_this();
-  net::post(heavy_, [self, job, on_done] {
+  net::post(heavy_, [self, job, on_done = std::move(on_done)]() mutable {
     JobOutcome out = self->Execute(job);
-    net::post(self->ctx_.io, [self, job, out, on_done] {
+    net::post(self->ctx_.io, [self, job, out = std::move(out), on_done = std::move(on_done)] {
       self->queued_.erase(job);
       self->Record(job, out);
       if (on_done) on_done(out);

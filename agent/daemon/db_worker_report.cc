@@ -19,7 +19,10 @@ json OutcomeJson(const JobOutcome& o) {
   j["result"] = o.ok() ? "ok" : "error";
   j["finished"] = Rfc(o.finished);
   j["duration_ms"] = o.duration_ms;
-  if (!o.ok()) j["error"] = o.status.message();
+  if (!o.ok()) {
+    j["error"] = o.status.message();
+    j["error_code"] = CodeName(o.status.code());  // "busy", "unavailable", ... (CLI.md)
+  }
   return j;
 }
 

@@ -56,14 +56,14 @@ ReplicationUnit::Published ReplicationUnit::published() const {
 void ReplicationUnit::Stop(std::function<void()> done) {
   stopping_ = true;
   auto self = shared_from_this();
-  net::post(step_, [self, done] {
+  net::post(step_, [self, done = std::move(done)]() mutable {
     self->poll_timer_.Cancel();
     self->retry_timer_.Cancel();
     if (self->started_) {
       Status s = self->rep_->Flush();
       if (!s.ok()) spdlog::warn("db={} op=replicate flush: {}", self->opts_.database, s.message());
     }
-    net::post(self->upload_, [self, done] { self->FinishStop(done); });
+    net::post(self->upload_, [self, done = std::move(done)] { self->FinishStop(done); });
   });
 }
 
@@ -83,7 +83,7 @@ void ReplicationUnit::FinishStop(std::function<void()> done) {
                    st.uploaded_txid);
     }
   }
-  net::post(io_, done);
+  net::post(io_, std::move(done));
 }
 
 void ReplicationUnit::TryStart() {

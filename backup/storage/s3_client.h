@@ -61,6 +61,8 @@ class S3Client {
 
  private:
   Result<S3Response> SendOnce(const S3Request& req, Attempt& attempt);
+  void SetOptions(CURL* h, const std::string& url, curl_slist* headers, const S3Request& req,
+                  Attempt& a) const;
   CURL* Acquire();
   void Release(CURL* h);
 

@@ -34,7 +34,7 @@ TimePoint At(const std::string& rfc3339) { return *ParseRfc3339(rfc3339); }
 class DaemonWeek : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(testtools::GenerateAuraDb({dir_ / "live.db", 1u << 20, 3, true}).ok());
+    ASSERT_TRUE(testtools::GenerateAuraDb({dir_ / "live.db", 1u << 20, 3, wal_}).ok());
     auto db = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READWRITE, 5000);
     ASSERT_TRUE(db.ok());
     app_ = std::make_unique<SqliteDb>(std::move(db).value());
@@ -57,7 +57,7 @@ class DaemonWeek : public ::testing::Test {
            "\"\nencryption = \"none\"\n\n"
            "[[database]]\nname = \"aura\"\npath = \"" +
            std::string(dir_ / "live.db") +
-           "\"\ntargets = [\"local\"]\n"
+           "\"\ntargets = [\"local\"]\nbusy_timeout_ms = 50\n"
            "hourly = { keep = 24, minute = 15, full_every = 5, timezone = \"UTC\" }\n"
            "daily = { keep = 7, at = \"02:30\", timezone = \"UTC\" }\n"
            "weekly = { keep = 4, day = \"sun\", at = \"03:00\", timezone = \"UTC\" }\n"
@@ -109,6 +109,7 @@ class DaemonWeek : public ::testing::Test {
     return std::regex_search(r.body, m, line) ? std::stod(m[1]) : 0;
   }
 
+  bool wal_ = true;
   TempDir dir_;
   FakeClock clock_{At("2026-11-30T00:30:00Z")};  // a Monday
   std::unique_ptr<SqliteDb> app_;
@@ -207,6 +208,33 @@ TEST_F(DaemonWeek, AWeekOfPoliciesChecksDrillsAndPrunesRunsOnTheFakeClock) {
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / "restored.db"),
             *integrity::LogicalChecksumOfFile(dir_ / "live.db"));
+}
+
+// A rollback-journal database the application holds locked when the hourly snapshot is due.
+class DaemonBusyDatabase : public DaemonWeek {
+ protected:
+  DaemonBusyDatabase() { wal_ = false; }
+};
+
+TEST_F(DaemonBusyDatabase, ABusyDatabaseIsRetriedAfter15sOfFakeTimeAndTheErrorKeepsItsCode) {
+  Start();
+  ASSERT_TRUE(app_->Exec("BEGIN EXCLUSIVE").ok());
+  clock_.Advance(45min);  // 01:15: the hourly snapshot is due and the database is locked
+  WaitIdle();
+  EXPECT_EQ(JobsTotal("hourly", "error"), 1);
+  json last = Status()["databases"][0]["last_snapshot"];
+  EXPECT_EQ(last["result"], "error") << last.dump(2);
+  EXPECT_EQ(last["error_code"], "busy") << "the failure keeps its own code, not an I/O error";
+  ASSERT_TRUE(app_->Exec("COMMIT").ok());
+  clock_.Advance(14s);
+  WaitIdle();
+  EXPECT_EQ(JobsTotal("hourly", "ok"), 0) << "the retry waits 15 s";
+  clock_.Advance(1s);
+  for (int i = 0; i < 5000 && JobsTotal("hourly", "ok") == 0; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(JobsTotal("hourly", "ok"), 1) << "a transient failure is retried";
+  EXPECT_EQ(JobsTotal("hourly", "error"), 1);
 }
 
 }  // namespace
