@@ -149,11 +149,13 @@ int RunRestore(const RestoreArgs& args, const Output& out) {
             {"duration_ms", r.duration_ms}};
   if (!r.sha256.empty()) j["sha256"] = r.sha256;
   if (r.txid != 0) j["txid"] = r.txid;
+  if (!r.why.empty()) j["why"] = r.why;
   out.Json(j);
   std::string proof = r.sha256.empty() ? "database checksums verified at every segment"
                                        : "sha256 " + r.sha256.substr(0, 16) + "... verified";
   out.Line("restored " + r.source + " to " + r.target + ": " + HumanBytes(r.bytes) + ", " + proof +
            ", integrity check " + r.integrity + ", " + Seconds(r.duration_ms));
+  if (!r.why.empty()) out.Line("  chosen because " + r.why);
   return 0;
 }
 
@@ -210,21 +212,24 @@ int RunVerify(const VerifyArgs& args, const Output& out) {
   json bad = json::array();
   for (const auto& p : report->bad) {
     bad.push_back({{"object", p.name},
+                   {"kind", p.kind},
                    {"code", std::string(CodeName(p.error.code()))},
                    {"error", p.error.message()}});
-    out.Line("BAD " + p.name + ": " + p.error.message());
+    out.Line("BAD " + p.name + " [" + p.kind + "]: " + p.error.message());
   }
   for (const std::string& o2 : report->orphans) {
     out.Line("orphan " + o2 + " (no manifest names it; left by an interrupted backup)");
   }
   out.Json({{"ok", report->ok()},
             {"snapshots", report->snapshots},
+            {"segments", report->segments},
             {"objects", report->objects},
             {"bytes", report->bytes},
             {"bad", bad},
             {"orphans", report->orphans}});
   std::string summary = "verified " + std::to_string(report->snapshots) + " snapshot" +
                         (report->snapshots == 1 ? "" : "s") + ", " +
+                        std::to_string(report->segments) + " WAL segments, " +
                         std::to_string(report->objects) + " objects, " + HumanBytes(report->bytes) +
                         ": ";
   if (report->ok()) {

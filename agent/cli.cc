@@ -52,6 +52,7 @@ class Cli {
   void AddRestore();
   void AddReplicate();
   void AddListVerify();
+  void AddCheck();
   void AddKeyConfig();
   void AddJson(CLI::App* cmd) {
     cmd->add_flag("--json", json_, "Print one JSON document instead of text");
@@ -70,10 +71,11 @@ class Cli {
   ReplicateArgs repl_;
   ListArgs list_;
   VerifyArgs verify_;
+  CheckArgs check_;
   std::string key_path_;
   std::string config_path_;
   CLI::App *backup_cmd_, *run_cmd_, *status_cmd_, *prune_cmd_, *restore_cmd_, *repl_cmd_,
-      *list_cmd_, *verify_cmd_, *key_generate_cmd_, *key_add_cmd_, *config_check_cmd_;
+      *list_cmd_, *verify_cmd_, *check_cmd_, *key_generate_cmd_, *key_add_cmd_, *config_check_cmd_;
 };
 
 Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
@@ -83,6 +85,7 @@ Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
   AddRestore();
   AddReplicate();
   AddListVerify();
+  AddCheck();
   AddKeyConfig();
 }
 
@@ -197,6 +200,19 @@ void Cli::AddListVerify() {
   AddJson(v);
 }
 
+void Cli::AddCheck() {
+  CLI::App* c = check_cmd_ = app_.add_subcommand(
+      "check", "Check a live database now: quick_check, or integrity_check and foreign_key_check");
+  c->add_option("--db", check_.db, "Database file to check");
+  c->add_option("--config", check_.config, "Agent config file (its databases, instead of --db)");
+  c->add_option("--database", check_.database, "Only this configured database (with --config)");
+  c->add_option("--level", check_.level,
+                "quick (quick_check) or full (integrity_check and foreign_key_check); default: "
+                "the database's configured check level, quick for --db")
+      ->check(CLI::IsMember({"quick", "full"}));
+  AddJson(c);
+}
+
 void Cli::AddKeyConfig() {
   CLI::App* k = app_.add_subcommand("key", "Manage backup keys");
   k->require_subcommand(1);
@@ -237,6 +253,7 @@ int Cli::Dispatch() {
   if (list_cmd_->parsed()) return RunList(list_, out);
   if (repl_cmd_->parsed()) return RunReplicate(repl_, out);
   if (verify_cmd_->parsed()) return RunVerify(verify_, out);
+  if (check_cmd_->parsed()) return RunCheckCommand(check_, out);
   if (key_generate_cmd_->parsed()) return RunKeyGenerate(key_path_, out);
   if (key_add_cmd_->parsed()) return RunKeyAdd(key_path_, out);
   if (config_check_cmd_->parsed()) return RunConfigCheck(config_path_, out);

@@ -70,6 +70,13 @@ struct ListArgs {
   RepoArgs repo;
 };
 
+struct CheckArgs {
+  std::string db;      // a database file, or
+  std::string config;  // the configured databases (all, or --database)
+  std::string database;
+  std::string level;  // "quick" or "full"; empty: the database's check level (quick for --db)
+};
+
 struct VerifyArgs {
   RepoArgs repo;
   std::string snapshot;
@@ -84,6 +91,7 @@ int RunRestore(const RestoreArgs& args, const Output& out);
 int RunList(const ListArgs& args, const Output& out);
 int RunReplicate(const ReplicateArgs& args, const Output& out);
 int RunVerify(const VerifyArgs& args, const Output& out);
+int RunCheckCommand(const CheckArgs& args, const Output& out);
 int RunKeyGenerate(const std::string& path, const Output& out);
 int RunKeyAdd(const std::string& path, const Output& out);
 int RunConfigCheck(const std::string& path, const Output& out);

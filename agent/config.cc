@@ -347,6 +347,19 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   return ConfigError(all);
 }
 
+Result<std::vector<const DatabaseConfig*>> SelectDatabases(const Config& cfg,
+                                                           const std::string& name) {
+  std::vector<const DatabaseConfig*> out;
+  for (const DatabaseConfig& d : cfg.databases) {
+    if (name.empty() || d.name == name) out.push_back(&d);
+  }
+  if (out.empty()) {
+    return NotFound(name.empty() ? "the config lists no [[database]]"
+                                 : "no [[database]] named '" + name + "' in " + cfg.path);
+  }
+  return out;
+}
+
 Result<int64_t> ParseDurationSeconds(const std::string& text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;

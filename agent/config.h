@@ -140,6 +140,11 @@ Result<backup::KeySource> KeySourceFor(const Config& config, const TargetConfig&
 // "90s", "15m", "12h", "7d" (or a plain number of seconds) -> seconds. kConfig otherwise.
 Result<int64_t> ParseDurationSeconds(const std::string& text);
 
+// The configured databases a command applies to: the one named `name`, or all when it is empty.
+// kNotFound naming the config when there is none.
+Result<std::vector<const DatabaseConfig*>> SelectDatabases(const Config& cfg,
+                                                           const std::string& name);
+
 // Reads a passphrase from an environment variable or a file (trailing newline removed).
 Result<backup::KeySource> PassphraseFromEnv(const std::string& variable);
 Result<backup::KeySource> PassphraseFromFile(const std::string& path);

@@ -9,6 +9,7 @@
 #include "backup/pitr_restore.h"
 #include "backup/restore.h"
 #include "common/file_io.h"
+#include "integrity/live_check.h"
 #include "scheduler/calendar.h"
 
 namespace aura::agent {
@@ -23,6 +24,18 @@ Status DeleteInOrder(backup::Storage& storage, const std::vector<std::string>& n
   if (!first.empty()) AURA_RETURN_IF_ERROR(storage.DeleteMany(first));
   if (!rest.empty()) AURA_RETURN_IF_ERROR(storage.DeleteMany(rest));
   return Status::Ok();
+}
+
+// A snapshot of `db` labelled `label`, named and dated by `clock`.
+backup::SnapshotOptions SnapshotOptionsFor(const DatabaseConfig& db, const std::string& label,
+                                           int threads, const Clock& clock) {
+  backup::SnapshotOptions o;
+  o.database_name = db.name;
+  o.label = label;
+  o.busy_timeout_ms = db.busy_timeout_ms;
+  o.threads = threads;
+  o.clock = &clock;
+  return o;
 }
 
 }  // namespace
@@ -89,12 +102,7 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
       return st.status().WithContext("checking the chain's last snapshot");
     }
   }
-  backup::SnapshotOptions o;
-  o.database_name = db.name;
-  o.label = policy;
-  o.busy_timeout_ms = db.busy_timeout_ms;
-  o.threads = threads;
-  o.clock = &clock;
+  backup::SnapshotOptions o = SnapshotOptionsFor(db, policy, threads, clock);
   backup::PageState pages = chain ? std::move(chain->pages) : backup::PageState();  // no copy
   o.pages = &pages;
   o.base = chain ? chain->snapshot_id : "";
@@ -131,13 +139,9 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
 Result<PolicySnapshotResult> RunManualSnapshot(const DatabaseConfig& db, const std::string& label,
                                                backup::Repository& repo, int threads,
                                                const Clock& clock) {
-  backup::SnapshotOptions o;
-  o.database_name = db.name;
-  o.label = label;
-  o.busy_timeout_ms = db.busy_timeout_ms;
-  o.threads = threads;
-  o.clock = &clock;
-  AURA_ASSIGN_OR_RETURN(backup::SnapshotResult s, backup::TakeSnapshot(db.path, repo, o));
+  AURA_ASSIGN_OR_RETURN(
+      backup::SnapshotResult s,
+      backup::TakeSnapshot(db.path, repo, SnapshotOptionsFor(db, label, threads, clock)));
   PolicySnapshotResult out;
   out.ref = s.ref;
   out.manifest = std::move(s.manifest);
@@ -168,15 +172,44 @@ backup::RetentionPolicy RetentionFor(const DatabaseConfig& db) {
   return p;
 }
 
+namespace {
+
+// Data objects without a manifest: a crash between the two writes, or a snapshot being taken
+// right now. Only those older than a day go; younger ones may still be in flight. One that is the
+// base of a listed increment is never an orphan (its manifest is what is missing; verify says so):
+// deleting it would make the increment unrestorable.
+Status FindOrphans(backup::Repository& repo, const std::string& database,
+                   const std::set<std::string>& manifests,
+                   const std::map<std::string, std::string>& bases, TimePoint now,
+                   PruneReport& report) {
+  AURA_ASSIGN_OR_RETURN(auto objects, repo.storage().List(database + "/snapshots/"));
+  for (const backup::ObjectInfo& o : objects) {
+    if (!o.name.ends_with(".data") || manifests.count(o.name)) continue;
+    auto base = bases.find(o.name);
+    if (base != bases.end()) {
+      report.kept_without_manifest.push_back(
+          {o.name, "the base of incremental snapshot " + base->second +
+                       ", though its manifest is missing (aura-agent verify names it)"});
+    } else if (o.modified < now - std::chrono::hours(24)) {
+      report.orphans.push_back(o.name);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
                              const std::set<std::string>& verified, TimePoint now, bool dry_run) {
   AURA_ASSIGN_OR_RETURN(auto refs, repo.ListSnapshots(db.name));
   std::vector<backup::SnapshotInfo> snaps;
   std::set<std::string> manifests;
+  std::map<std::string, std::string> bases;  // base data object -> the increment that needs it
   for (const backup::SnapshotRef& ref : refs) {
     AURA_ASSIGN_OR_RETURN(backup::SnapshotSummary s, repo.ReadSummary(ref));
     snaps.push_back({ref, s, s.base, verified.count(ref.id) > 0});
     manifests.insert(ref.DataName());
+    if (!s.base.empty()) bases[backup::SnapshotRef{db.name, s.base, 0}.DataName()] = ref.id;
   }
   AURA_ASSIGN_OR_RETURN(auto seg_refs, repo.ListSegments(db.name));
   AURA_ASSIGN_OR_RETURN(auto wal_objects, repo.storage().List(db.name + "/wal/"));
@@ -189,15 +222,7 @@ Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
   }
   PruneReport report;
   report.plan = backup::PlanRetention(RetentionFor(db), std::move(snaps), std::move(segs), now);
-  // Data objects without a manifest: a crash between the two writes, or a snapshot being taken
-  // right now. Only those older than a day go; younger ones may still be in flight.
-  AURA_ASSIGN_OR_RETURN(auto snapshot_objects, repo.storage().List(db.name + "/snapshots/"));
-  for (const backup::ObjectInfo& o : snapshot_objects) {
-    if (o.name.ends_with(".data") && !manifests.count(o.name) &&
-        o.modified < now - std::chrono::hours(24)) {
-      report.orphans.push_back(o.name);
-    }
-  }
+  AURA_RETURN_IF_ERROR(FindOrphans(repo, db.name, manifests, bases, now, report));
   if (dry_run) return report;
   std::vector<std::string> all = report.plan.delete_objects;
   all.insert(all.end(), report.orphans.begin(), report.orphans.end());
@@ -243,9 +268,12 @@ Result<DrillResult> RunDrill(backup::Repository& repo, const DatabaseConfig& db,
 
 Result<std::vector<std::string>> RunCheck(const DatabaseConfig& db, IntegrityLevel level) {
   AURA_RETURN_IF_ERROR(backup::CheckDatabasePath(db.path));
-  AURA_ASSIGN_OR_RETURN(SqliteDb conn,
-                        SqliteDb::Open(db.path, SQLITE_OPEN_READONLY, db.busy_timeout_ms));
-  return RunIntegrityCheck(conn, level, 20);
+  integrity::LiveCheckOptions o;
+  o.level = level;
+  o.busy_timeout_ms = db.busy_timeout_ms;
+  o.budget = kCheckBudget;
+  AURA_ASSIGN_OR_RETURN(integrity::LiveCheckResult r, integrity::CheckLiveDatabase(db.path, o));
+  return r.problems;
 }
 
 }  // namespace aura::agent

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/config.h"
@@ -81,6 +82,8 @@ backup::RetentionPolicy RetentionFor(const DatabaseConfig& db);
 struct PruneReport {
   backup::RetentionPlan plan;
   std::vector<std::string> orphans;  // data objects without a manifest, older than a day
+  // Data objects without a manifest that a restore still needs, never deleted: (object, why).
+  std::vector<std::pair<std::string, std::string>> kept_without_manifest;
   uint64_t deleted = 0;
   int stale_temp_files = 0;  // writes a crash left (temp files, open uploads), a day old
 };
@@ -98,6 +101,10 @@ struct DrillResult {
 Result<DrillResult> RunDrill(backup::Repository& repo, const DatabaseConfig& db,
                              const std::string& scratch_dir);
 
+// How long a scheduled check may read before it gives up as inconclusive (kUnavailable: retried).
+inline constexpr std::chrono::minutes kCheckBudget{30};
+
+// The live database's integrity check (integrity/live_check.h: "full" adds foreign_key_check).
 // Problems found (empty: sound).
 Result<std::vector<std::string>> RunCheck(const DatabaseConfig& db, IntegrityLevel level);
 

@@ -12,20 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-// The configured databases a command applies to: one by name, or all.
-Result<std::vector<const DatabaseConfig*>> SelectDatabases(const Config& cfg,
-                                                           const std::string& name) {
-  std::vector<const DatabaseConfig*> out;
-  for (const DatabaseConfig& d : cfg.databases) {
-    if (name.empty() || d.name == name) out.push_back(&d);
-  }
-  if (out.empty()) {
-    return NotFound(name.empty() ? "the config lists no [[database]]"
-                                 : "no [[database]] named '" + name + "' in " + cfg.path);
-  }
-  return out;
-}
-
 std::vector<std::string> Only(const std::vector<std::string>& names, const std::string& one) {
   if (one.empty()) return names;
   std::vector<std::string> out;
@@ -111,6 +97,11 @@ json ReportPrune(const DatabaseConfig& db, const std::string& target, const Prun
   for (const std::string& o : r.orphans) {
     out.Line("  delete " + o + "  (data object without a manifest, older than a day)");
   }
+  json kept_data = json::array();
+  for (const auto& [o, why] : r.kept_without_manifest) {
+    out.Line("  keep   " + o + "  (" + why + ")");
+    kept_data.push_back({{"object", o}, {"reason", why}});
+  }
   const std::string gone = dry_run ? " would go" : " deleted";
   out.Line("  " + std::to_string(keep) + " snapshot(s) kept, " + std::to_string(go) + gone + "; " +
            std::to_string(seg_keep) + " WAL segment(s) kept, " + std::to_string(seg_go) + gone +
@@ -118,15 +109,11 @@ json ReportPrune(const DatabaseConfig& db, const std::string& target, const Prun
            (r.stale_temp_files > 0
                 ? "; " + std::to_string(r.stale_temp_files) + " stale temp file(s) removed"
                 : ""));
-  return {{"database", db.name},
-          {"target", target},
-          {"dry_run", dry_run},
-          {"snapshots", snaps},
-          {"segments_kept", seg_keep},
-          {"segments_deleted", seg_go},
-          {"orphans", r.orphans},
-          {"objects_deleted", r.deleted},
-          {"stale_temp_files_removed", r.stale_temp_files}};
+  return {{"database", db.name},          {"target", target},
+          {"dry_run", dry_run},           {"snapshots", snaps},
+          {"segments_kept", seg_keep},    {"segments_deleted", seg_go},
+          {"orphans", r.orphans},         {"kept_without_manifest", kept_data},
+          {"objects_deleted", r.deleted}, {"stale_temp_files_removed", r.stale_temp_files}};
 }
 
 }  // namespace

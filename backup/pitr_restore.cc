@@ -108,14 +108,57 @@ std::string Ranges(const Catalog& c) {
   return out.empty() ? "none" : out;
 }
 
+// When the newest replicated generation's last transaction was observed (microseconds): its
+// newest segment's last commit, or its newest snapshot's time when it has no segment.
+Result<int64_t> WalEndTime(Repository& repo, const Catalog& c, uint64_t generation) {
+  const SegmentRef* newest = nullptr;
+  for (const SegmentRef& s : c.segs) {
+    if (s.generation == generation && (newest == nullptr || s.last_txid > newest->last_txid)) {
+      newest = &s;
+    }
+  }
+  int64_t end = 0;
+  for (const SnapInfo& s : c.snaps) {
+    if (s.summary.generation == generation) end = std::max(end, ToUnixMicros(s.summary.created));
+  }
+  if (newest == nullptr) return end;
+  AURA_ASSIGN_OR_RETURN(auto times, SegmentCommitTimes(repo, *newest));
+  return std::max(end, times.second);
+}
+
+// --latest: the newest state over all snapshots and segments. The end of the newest generation's
+// WAL, unless a snapshot outside it was taken after its last transaction (shipping stopped while
+// the application kept writing, or the WAL is gone): then that snapshot holds newer data. True
+// when the WAL end is the newest; plan.why says what was chosen and why either way.
+Result<bool> ChooseLatest(Repository& repo, const Catalog& c, RestorePlan& plan) {
+  const uint64_t generation = c.gens.rbegin()->first;
+  const uint64_t end_txid = c.gens.rbegin()->second.second;
+  AURA_ASSIGN_OR_RETURN(int64_t end_us, WalEndTime(repo, c, generation));
+  const std::string wal_end = "the last replicated transaction (txid " + std::to_string(end_txid) +
+                              ", observed " + FormatRfc3339(FromUnixMicros(end_us), 3) + ")";
+  const SnapInfo& newest = c.snaps.back();  // sorted by time; a generation starts with one
+  if (newest.summary.generation != generation && ToUnixMicros(newest.summary.created) > end_us) {
+    plan.why = "snapshot " + newest.ref.id + " (taken " + FormatRfc3339(newest.summary.created, 3) +
+               ") is newer than " + wal_end;
+    plan.passed_over.push_back("WAL of generation " + GenerationName(generation) + " up to txid " +
+                               std::to_string(end_txid) + ": older than snapshot " + newest.ref.id);
+    return false;
+  }
+  plan.generation = generation;
+  plan.target_txid = end_txid;
+  plan.why = wal_end + " is the newest state; no snapshot was taken after it";
+  return true;
+}
+
 Status ChooseTarget(Repository& repo, const Catalog& c, const PointInTime& point,
                     RestorePlan& plan) {
   switch (point.kind) {
-    case PointInTime::Kind::kLatest:
+    case PointInTime::Kind::kLatest: {
       if (c.gens.empty()) break;
-      plan.generation = c.gens.rbegin()->first;
-      plan.target_txid = c.gens.rbegin()->second.second;
-      return Status::Ok();
+      AURA_ASSIGN_OR_RETURN(bool wal_is_newest, ChooseLatest(repo, c, plan));
+      if (wal_is_newest) return Status::Ok();
+      break;  // a plain snapshot is newer than anything replicated
+    }
     case PointInTime::Kind::kTxid:
       for (auto it = c.gens.rbegin(); it != c.gens.rend(); ++it) {
         if (it->second.first <= point.txid && point.txid <= it->second.second) {
@@ -272,6 +315,12 @@ Result<RestorePlan> PlanRestore(Repository& repo, const std::string& database,
   return plan;
 }
 
+std::string DescribeChoice(const RestorePlan& plan) {
+  std::string out = plan.why;
+  for (const std::string& p : plan.passed_over) out += (out.empty() ? "" : "; not used: ") + p;
+  return out;
+}
+
 Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& database,
                                      const PointInTime& point, const std::string& target,
                                      const RestoreOptions& o) {
@@ -293,6 +342,7 @@ Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& databa
                      std::to_string(plan.target_txid);
   }
   result.txid = plan.target_txid;
+  result.why = DescribeChoice(plan);
   AURA_RETURN_IF_ERROR(FinishRestore(temp, target, o.check, result));
   result.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)

@@ -1,9 +1,11 @@
 // Point-in-time restore: the newest snapshot at or before the target, plus the shortest chain of
 // WAL segments up to the target transaction, each checked against its checksums.
 //
-// Targets: the latest transaction replicated; a txid; or a time (the last transaction whose
-// observed commit time is at or before it). txids increase across generations, so a txid names
-// one point; a time picks the newest generation that had started by then.
+// Targets: the latest state (the end of the newest generation's WAL, or a snapshot taken after
+// its last transaction, whichever is newer: RestorePlan::why says which); a txid; or a time (the
+// last transaction whose observed commit time is at or before it). txids increase across
+// generations, so a txid names one point; a time picks the newest generation that had started by
+// then.
 //
 // The chain: from the base snapshot's txid p, repeatedly take the segment of the same
 // generation that starts at p+1 with the highest compaction level whose last txid does not pass
@@ -40,11 +42,16 @@ struct RestorePlan {
   uint64_t base_txid = 0;
   uint64_t target_txid = 0;
   std::vector<SegmentRef> chain;
+  std::string why;                       // what was chosen and why (for --latest)
+  std::vector<std::string> passed_over;  // newer-looking objects not used, and why
 };
 
 // Chooses base and chain. kNotFound if nothing in the repository reaches the point.
 Result<RestorePlan> PlanRestore(Repository& repo, const std::string& database,
                                 const PointInTime& point);
+
+// What `plan` chose, for the operator (RestoreResult::why).
+std::string DescribeChoice(const RestorePlan& plan);
 
 Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& database,
                                      const PointInTime& point, const std::string& target,

@@ -63,12 +63,20 @@ Status FinishRestore(TempFile& temp, const std::string& target, IntegrityLevel c
 }
 
 Status CheckRestoreTarget(const std::string& target, bool force) {
-  bool exists = PathExists(target);
-  for (const char* suffix : kSidecars) exists = exists || PathExists(target + suffix);
-  if (!exists) return Status::Ok();
+  // The first file in the way: the database itself, else a leftover -wal, -shm or -journal
+  // (which SQLite would otherwise apply to the restored file).
+  std::string in_the_way = PathExists(target) ? target : "";
+  for (const char* suffix : kSidecars) {
+    if (in_the_way.empty() && PathExists(target + suffix)) in_the_way = target + suffix;
+  }
+  if (in_the_way.empty()) return Status::Ok();
   if (!force) {
-    return AlreadyExists("restore target " + target +
-                         " already exists; choose another --to, or pass --force to replace it "
+    const std::string what = in_the_way == target
+                                 ? "restore target " + target + " already exists"
+                                 : "restore target " + target + " does not exist, but " +
+                                       in_the_way + " does (left by an earlier database there)";
+    return AlreadyExists(what +
+                         "; choose another --to, or pass --force to replace it "
                          "(stop the application first)");
   }
   if (ShmInUse(target)) {

@@ -34,6 +34,7 @@ struct RestoreResult {
   std::string integrity;  // "ok" or "skipped"
   uint64_t txid = 0;      // point-in-time restores: the transaction restored to
   int64_t duration_ms = 0;
+  std::string why;  // point-in-time restores: what was chosen and why, what was passed over
 };
 
 Result<RestoreResult> RestoreSnapshot(Repository& repo, const SnapshotRef& ref,

@@ -1,5 +1,7 @@
 #include "integrity/verify.h"
 
+#include <map>
+#include <optional>
 #include <set>
 
 #include "backup/object_codec.h"
@@ -27,6 +29,69 @@ Status VerifyObject(backup::Repository& repo, const ManifestObject& o, int threa
   return Status::Ok();
 }
 
+// What the chain and WAL checks need of one snapshot, kept after its objects were verified.
+struct SnapshotFacts {
+  SnapshotRef ref;
+  std::string base;  // an increment's base snapshot id
+  uint64_t base_db_checksum = 0;
+  std::optional<uint64_t> db_checksum;
+};
+
+// Verifies the snapshots `refs` (their manifests and objects), recording what was learnt.
+Status VerifySnapshots(backup::Repository& repo, const std::vector<SnapshotRef>& refs, int threads,
+                       VerifyReport& report, std::map<std::string, SnapshotFacts>& facts,
+                       std::map<std::string, std::vector<SnapshotPosition>>& positions,
+                       std::set<std::string>& referenced) {
+  for (const SnapshotRef& ref : refs) {
+    ++report.snapshots;
+    ++report.objects;
+    referenced.insert(ref.DataName());  // not an orphan: at worst its manifest is the problem
+    auto manifest = repo.ReadManifest(ref);
+    if (!manifest.ok()) {
+      if (manifest.status().code() == Code::kKeyError) return manifest.status();
+      report.bad.push_back({ref.ManifestName(), manifest.status()});
+      continue;
+    }
+    for (const ManifestObject& o : manifest->objects) {
+      ++report.objects;
+      referenced.insert(o.name);
+      Status s = VerifyObject(repo, o, threads, report.bytes);
+      if (s.code() == Code::kKeyError) return s;
+      if (!s.ok()) report.bad.push_back({o.name, s});
+    }
+    facts[ref.id] = {ref, manifest->summary.base, manifest->base_db_checksum,
+                     manifest->db_checksum};
+    if (manifest->replication) {
+      const backup::ReplicationPoint& p = *manifest->replication;
+      positions[ref.database].push_back({p.generation, p.txid, p.db_checksum});
+    }
+  }
+  return Status::Ok();
+}
+
+// Every increment's base must be there and be the image the increment was taken against.
+void CheckBases(const std::map<std::string, SnapshotFacts>& facts, VerifyReport& report,
+                std::set<std::string>& referenced) {
+  for (const auto& [id, f] : facts) {
+    if (f.base.empty()) continue;
+    const SnapshotRef base{f.ref.database, f.base, 0};
+    referenced.insert(base.DataName());  // a restore needs it: never an orphan
+    auto it = facts.find(f.base);
+    if (it == facts.end()) {
+      report.bad.push_back({base.ManifestName(),
+                            Corruption("snapshot " + id + " is an increment of " + f.base +
+                                       ", whose manifest " + base.ManifestName() +
+                                       " is missing or unreadable: " + id + " cannot be restored"),
+                            "missing-base"});
+    } else if (it->second.db_checksum && *it->second.db_checksum != f.base_db_checksum) {
+      report.bad.push_back({base.ManifestName(),
+                            Corruption("snapshot " + id + " was taken against another image than " +
+                                       f.base + " (database checksums differ)"),
+                            "base-mismatch"});
+    }
+  }
+}
+
 }  // namespace
 
 Result<VerifyReport> VerifyRepository(backup::Repository& repo, const VerifyOptions& options) {
@@ -40,32 +105,22 @@ Result<VerifyReport> VerifyRepository(backup::Repository& repo, const VerifyOpti
   }
   const int threads = options.threads > 0 ? options.threads : backup::DefaultCodecThreads();
   std::set<std::string> referenced;
-  for (const SnapshotRef& ref : refs) {
-    ++report.snapshots;
-    ++report.objects;
-    auto manifest = repo.ReadManifest(ref);
-    if (!manifest.ok()) {
-      if (manifest.status().code() == Code::kKeyError) return manifest.status();
-      report.bad.push_back({ref.ManifestName(), manifest.status()});
-      referenced.insert(ref.DataName());  // not an orphan: its manifest is the problem
-      continue;
-    }
-    for (const ManifestObject& o : manifest->objects) {
-      ++report.objects;
-      referenced.insert(o.name);
-      Status s = VerifyObject(repo, o, threads, report.bytes);
-      if (s.code() == Code::kKeyError) return s;
-      if (!s.ok()) report.bad.push_back({o.name, s});
-    }
+  std::map<std::string, SnapshotFacts> facts;
+  std::map<std::string, std::vector<SnapshotPosition>> positions;  // by database
+  AURA_RETURN_IF_ERROR(VerifySnapshots(repo, refs, threads, report, facts, positions, referenced));
+  if (!options.snapshot.empty()) return report;  // one snapshot: no chains, no WAL, no orphans
+  CheckBases(facts, report, referenced);
+  std::set<std::string> databases;
+  for (const SnapshotRef& r : refs) databases.insert(r.database);
+  if (!options.database.empty()) databases.insert(options.database);
+  for (const std::string& db : databases) {
+    AURA_RETURN_IF_ERROR(VerifyWal(repo, db, positions[db], report));
   }
-  if (options.snapshot.empty()) {
-    std::string prefix = options.database.empty() ? "" : options.database + "/snapshots/";
-    AURA_ASSIGN_OR_RETURN(auto objects, repo.storage().List(prefix));
-    for (const auto& o : objects) {
-      bool data = o.name.size() > 5 && o.name.compare(o.name.size() - 5, 5, ".data") == 0 &&
-                  o.name.find("/snapshots/") != std::string::npos;
-      if (data && !referenced.count(o.name)) report.orphans.push_back(o.name);
-    }
+  std::string prefix = options.database.empty() ? "" : options.database + "/snapshots/";
+  AURA_ASSIGN_OR_RETURN(auto objects, repo.storage().List(prefix));
+  for (const auto& o : objects) {
+    bool data = o.name.ends_with(".data") && o.name.find("/snapshots/") != std::string::npos;
+    if (data && !referenced.count(o.name)) report.orphans.push_back(o.name);
   }
   return report;
 }

@@ -33,7 +33,11 @@ void ClockTimer::Cancel() {
 void ClockTimer::Sleep(uint64_t generation, Handler handler) {
   const nanoseconds remaining = Remaining();
   if (remaining <= nanoseconds::zero()) {
-    boost::asio::post(timer_.get_executor(), [h = std::move(handler)] { h({}); });
+    // Due now; a Cancel or new deadline before the handler runs still aborts it.
+    boost::asio::post(timer_.get_executor(), [this, generation, h = std::move(handler)] {
+      h(generation == generation_ ? boost::system::error_code()
+                                  : boost::asio::error::operation_aborted);
+    });
     return;
   }
   // The handler travels with the pending wait (as with steady_timer), never in the timer, so an

@@ -12,7 +12,9 @@
 //
 // The handler gets no error when the deadline is reached and operation_aborted when Cancel(), a
 // new ExpiresAt/ExpiresAfter, or the timer's destruction came first; it runs on the executor the
-// timer was made with, exactly once per AsyncWait.
+// timer was made with, exactly once per AsyncWait. Lifetime: destroy the timer only when no wait
+// is pending or its executor will run no more handlers (as the daemon's owners do: a handler
+// keeps its owner, and so the timer, alive; the daemon's own timers go after io_context::run).
 //
 // Thread-safety: like boost::asio::steady_timer, one thread (or strand) at a time.
 #pragma once

@@ -263,3 +263,63 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 
 }  // namespace
 }  // namespace aura
+
+namespace aura {
+namespace {
+
+class CheckCliTest : public ::testing::Test {
+ protected:
+  ProcessResult Agent(std::vector<std::string> args) {
+    args.insert(args.begin(), AURA_AGENT_BIN);
+    return aura::testing::RunProcess(args);
+  }
+  aura::testing::TempDir dir_;
+};
+
+TEST_F(CheckCliTest, ASoundDatabasePassesAndADamagedPageFailsWithExit5) {
+  ASSERT_TRUE(aura::testing::MakeTestDb(dir_ / "aura.db", false, 3000).ok());
+  ProcessResult ok = Agent({"check", "--db", dir_ / "aura.db", "--level", "full"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("full check ok"), std::string::npos) << ok.out;
+  // Overwrite most of one page in the middle of the file, as failing storage would.
+  const std::string path = dir_ / "aura.db";
+  std::string bytes = *ReadFileToString(path);
+  ASSERT_GT(bytes.size(), 40000u);
+  const size_t page = 4096 * (bytes.size() / 4096 / 2);
+  for (size_t i = 16; i < 4000; ++i) bytes[page + i] = static_cast<char>(i * 7);
+  ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
+  ProcessResult bad = Agent({"check", "--db", path, "--level", "full", "--json"});
+  EXPECT_EQ(bad.exit_code, 5) << bad.out << bad.err;
+  auto j = nlohmann::json::parse(bad.out);
+  EXPECT_FALSE(j["ok"].get<bool>());
+  EXPECT_FALSE(j["databases"][0]["problems"].empty()) << bad.out;
+}
+
+TEST_F(CheckCliTest, AForeignKeyViolationFailsTheFullCheckOnly) {
+  {
+    auto db = SqliteDb::Open(dir_ / "fk.db", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1000);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("CREATE TABLE Projects(Id INTEGER PRIMARY KEY);"
+                         "CREATE TABLE Scenes(Id INTEGER PRIMARY KEY, ProjectId INTEGER "
+                         "REFERENCES Projects(Id));"
+                         "INSERT INTO Projects VALUES(1);"
+                         "INSERT INTO Scenes VALUES(1, 1), (2, 99);")
+                    .ok());
+  }
+  ProcessResult quick = Agent({"check", "--db", dir_ / "fk.db"});
+  EXPECT_EQ(quick.exit_code, 0) << quick.out << quick.err;
+  ProcessResult full = Agent({"check", "--db", dir_ / "fk.db", "--level", "full"});
+  EXPECT_EQ(full.exit_code, 5) << full.out;
+  EXPECT_NE(full.out.find("foreign key: table Scenes row 2 has no parent in Projects"),
+            std::string::npos)
+      << full.out;
+}
+
+TEST_F(CheckCliTest, BadArgumentsAreRefusedWithExit2) {
+  EXPECT_EQ(Agent({"check"}).exit_code, 2);
+  EXPECT_EQ(Agent({"check", "--db", dir_ / "none.db"}).exit_code, 4);
+  EXPECT_EQ(Agent({"check", "--db", "x", "--level", "medium"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace aura
