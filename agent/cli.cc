@@ -53,6 +53,7 @@ class Cli {
   void AddReplicate();
   void AddListVerify();
   void AddCheck();
+  void AddDrill();
   void AddKeyConfig();
   void AddJson(CLI::App* cmd) {
     cmd->add_flag("--json", json_, "Print one JSON document instead of text");
@@ -72,10 +73,12 @@ class Cli {
   ListArgs list_;
   VerifyArgs verify_;
   CheckArgs check_;
+  DrillArgs drill_;
   std::string key_path_;
   std::string config_path_;
   CLI::App *backup_cmd_, *run_cmd_, *status_cmd_, *prune_cmd_, *restore_cmd_, *repl_cmd_,
-      *list_cmd_, *verify_cmd_, *check_cmd_, *key_generate_cmd_, *key_add_cmd_, *config_check_cmd_;
+      *list_cmd_, *verify_cmd_, *check_cmd_, *drill_cmd_, *key_generate_cmd_, *key_add_cmd_,
+      *config_check_cmd_;
 };
 
 Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
@@ -86,6 +89,7 @@ Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
   AddReplicate();
   AddListVerify();
   AddCheck();
+  AddDrill();
   AddKeyConfig();
 }
 
@@ -213,6 +217,22 @@ void Cli::AddCheck() {
   AddJson(c);
 }
 
+void Cli::AddDrill() {
+  CLI::App* d = drill_cmd_ = app_.add_subcommand(
+      "drill", "Restore drill now: restore to a scratch copy, verify, check, assert, measure");
+  d->add_option("--from", drill_.repo.url, "Backup folder or s3:// URL");
+  d->add_option("--name", drill_.repo.database, "Database in the repository (with --from)");
+  d->add_option("--point", drill_.point, "latest (default) or random")
+      ->check(CLI::IsMember({"latest", "random"}));
+  d->add_option("--assert", drill_.assertions,
+                "SQL that must return true on the restored copy (repeatable; adds to the "
+                "config's drill.assert)");
+  d->add_flag("--history", drill_.history, "Show the recorded drills (with --config)");
+  AddKeyFlags(d, drill_.repo, false);
+  AddConfigFlags(d, drill_.repo);
+  AddJson(d);
+}
+
 void Cli::AddKeyConfig() {
   CLI::App* k = app_.add_subcommand("key", "Manage backup keys");
   k->require_subcommand(1);
@@ -254,6 +274,7 @@ int Cli::Dispatch() {
   if (repl_cmd_->parsed()) return RunReplicate(repl_, out);
   if (verify_cmd_->parsed()) return RunVerify(verify_, out);
   if (check_cmd_->parsed()) return RunCheckCommand(check_, out);
+  if (drill_cmd_->parsed()) return RunDrillCommand(drill_, out);
   if (key_generate_cmd_->parsed()) return RunKeyGenerate(key_path_, out);
   if (key_add_cmd_->parsed()) return RunKeyAdd(key_path_, out);
   if (config_check_cmd_->parsed()) return RunConfigCheck(config_path_, out);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "agent/output.h"
 
@@ -77,6 +78,13 @@ struct CheckArgs {
   std::string level;  // "quick" or "full"; empty: the database's check level (quick for --db)
 };
 
+struct DrillArgs {
+  RepoArgs repo;
+  std::string point;  // "latest" or "random"; empty: the config's drill.point (latest)
+  std::vector<std::string> assertions;
+  bool history = false;
+};
+
 struct VerifyArgs {
   RepoArgs repo;
   std::string snapshot;
@@ -92,6 +100,7 @@ int RunList(const ListArgs& args, const Output& out);
 int RunReplicate(const ReplicateArgs& args, const Output& out);
 int RunVerify(const VerifyArgs& args, const Output& out);
 int RunCheckCommand(const CheckArgs& args, const Output& out);
+int RunDrillCommand(const DrillArgs& args, const Output& out);
 int RunKeyGenerate(const std::string& path, const Output& out);
 int RunKeyAdd(const std::string& path, const Output& out);
 int RunConfigCheck(const std::string& path, const Output& out);

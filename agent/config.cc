@@ -72,7 +72,12 @@ void ReadCheck(TableReader& parent, const std::string& kind, CheckConfig& c,
     }
     r.Finish("at, day, timezone, level");
   } else {
-    r.Finish("at, day, timezone");
+    c.assertions = r.StringArray("assert");
+    c.point = r.String("point").value_or("latest");
+    if (c.point != "latest" && c.point != "random") {
+      r.ErrorHere("'point' in " + context + ".drill must be \"latest\" or \"random\"");
+    }
+    r.Finish("at, day, timezone, assert, point");
   }
 }
 

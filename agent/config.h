@@ -38,6 +38,9 @@ struct CheckConfig {
   std::string day;  // "mon".."sun": weekly; empty: daily
   std::string timezone = "local";
   std::string level = "quick";  // check: "quick" or "full"
+  // drill: SQL that must return true on the restored copy, and which point ("latest", "random").
+  std::vector<std::string> assertions;
+  std::string point = "latest";
 };
 
 struct MigrationsConfig {

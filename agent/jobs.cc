@@ -234,36 +234,28 @@ Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
   return report;
 }
 
-Result<DrillResult> RunDrill(backup::Repository& repo, const DatabaseConfig& db,
-                             const std::string& scratch_dir) {
-  const auto t0 = std::chrono::steady_clock::now();
-  AURA_RETURN_IF_ERROR(CreateDirectories(scratch_dir, 0700));
-  const std::string target = scratch_dir + "/drill.db";
-  auto cleanup = [&] {
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-      std::remove((target + suffix).c_str());
-    }
-  };
-  cleanup();  // a drill killed mid-way leaves its copy; it is ours to replace
-  AURA_ASSIGN_OR_RETURN(backup::SnapshotRef latest, repo.LatestSnapshot(db.name));
-  backup::RestoreOptions ro;
-  ro.check = IntegrityLevel::kFull;
-  ro.threads = 2;
-  DrillResult d;
-  auto r = backup::RestoreSnapshot(repo, latest, target, ro);
-  cleanup();
-  if (!r.ok()) return r.status().WithContext("restore drill of snapshot " + latest.id);
-  d.snapshot = latest.id;
-  d.bytes = r->bytes;
-  if (db.continuous) {
-    auto p = backup::RestoreToPoint(repo, db.name, backup::PointInTime{}, target, ro);
-    cleanup();
-    if (!p.ok())
-      return p.status().WithContext("restore drill to the newest replicated transaction");
-    d.txid = p->txid;
-  }
-  d.duration_ms = MillisSince(t0);
-  return d;
+integrity::DrillReport RunDrill(backup::Repository& repo, const DatabaseConfig& db,
+                                const std::string& scratch_dir) {
+  integrity::DrillOptions o;
+  o.database = db.name;
+  o.scratch_dir = scratch_dir;
+  o.random_point = db.drill.point == "random";
+  o.assertions = db.drill.assertions;
+  o.source_path = db.path;
+  return integrity::RunRestoreDrill(repo, o);
+}
+
+DrillRecord DrillRecordOf(const std::string& target, TimePoint finished,
+                          const integrity::DrillReport& r) {
+  return {target,
+          finished,
+          integrity::DrillOutcomeName(r.outcome),
+          r.reason,
+          r.point,
+          r.restored,
+          r.txid,
+          static_cast<int64_t>(r.rto_seconds * 1000),
+          r.rpo_seconds ? static_cast<int64_t>(*r.rpo_seconds * 1000) : -1};
 }
 
 Result<std::vector<std::string>> RunCheck(const DatabaseConfig& db, IntegrityLevel level) {

@@ -3,9 +3,7 @@
 //   - a policy snapshot: full or incremental on the (target, policy) chain kept in the state
 //     database; full every `full_every`, and whenever the chain's state or base is gone;
 //   - prune: grandfather-father-son retention (backup/retention.h) plus orphaned data objects;
-//   - a restore drill: restore the newest snapshot (and, with WAL shipping, the newest
-//     replicated transaction) into a scratch directory, run integrity_check, record the snapshot
-//     as verified, delete the scratch copy;
+//   - a restore drill (integrity/drill.h) with the database's configured point and assertions;
 //   - an integrity check of the live database (read-only, PRAGMA quick_check or integrity_check).
 //
 // Thread-safety: jobs for different databases may run concurrently; the daemon runs at most one
@@ -26,6 +24,7 @@
 #include "backup/retention.h"
 #include "backup/snapshot.h"
 #include "common/sqlite_integrity.h"
+#include "integrity/drill.h"
 
 namespace aura::agent {
 
@@ -91,15 +90,14 @@ struct PruneReport {
 Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
                              const std::set<std::string>& verified, TimePoint now, bool dry_run);
 
-struct DrillResult {
-  std::string snapshot;  // the snapshot restored
-  uint64_t bytes = 0;
-  uint64_t txid = 0;  // with WAL shipping: the newest transaction restored
-  int64_t duration_ms = 0;
-};
+// One restore drill of `db` on `repo` (integrity/drill.h) with the config's point and
+// assertions, in `scratch_dir`.
+integrity::DrillReport RunDrill(backup::Repository& repo, const DatabaseConfig& db,
+                                const std::string& scratch_dir);
 
-Result<DrillResult> RunDrill(backup::Repository& repo, const DatabaseConfig& db,
-                             const std::string& scratch_dir);
+// The state database's record of a drill of `target`.
+DrillRecord DrillRecordOf(const std::string& target, TimePoint finished,
+                          const integrity::DrillReport& r);
 
 // How long a scheduled check may read before it gives up as inconclusive (kUnavailable: retried).
 inline constexpr std::chrono::minutes kCheckBudget{30};

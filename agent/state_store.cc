@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS chains(
 CREATE TABLE IF NOT EXISTS verified(
   database TEXT NOT NULL, target TEXT NOT NULL, snapshot TEXT NOT NULL, verified_us INTEGER,
   PRIMARY KEY(database, target, snapshot));
+CREATE TABLE IF NOT EXISTS drills(
+  database TEXT NOT NULL, target TEXT NOT NULL, finished_us INTEGER NOT NULL,
+  outcome TEXT NOT NULL, reason TEXT NOT NULL, point TEXT NOT NULL, restored TEXT NOT NULL,
+  txid INTEGER NOT NULL, rto_ms INTEGER NOT NULL, rpo_ms INTEGER);
 )";
 
 std::optional<TimePoint> OptTime(const Statement& st, int col) {
@@ -202,6 +206,36 @@ Result<std::set<std::string>> StateStore::Verified(const std::string& database,
     AURA_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     out.insert(st.ColumnText(0));
+  }
+  return out;
+}
+
+Status StateStore::RecordDrill(const std::string& database, const DrillRecord& d) {
+  std::lock_guard lock(mu_);
+  AURA_ASSIGN_OR_RETURN(
+      Statement st,
+      db_.Prepare("INSERT INTO drills(database, target, finished_us, outcome, reason, point, "
+                  "restored, txid, rto_ms, rpo_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, d.target, ToUnixMicros(d.finished), d.outcome, d.reason,
+                                  d.point, d.restored, static_cast<int64_t>(d.txid), d.rto_ms,
+                                  d.rpo_ms));
+  return st.Step().status();
+}
+
+Result<std::vector<DrillRecord>> StateStore::Drills(const std::string& database, int limit) {
+  std::lock_guard lock(mu_);
+  AURA_ASSIGN_OR_RETURN(Statement st,
+                        db_.Prepare("SELECT target, finished_us, outcome, reason, point, restored, "
+                                    "txid, rto_ms, rpo_ms FROM drills WHERE database = ? "
+                                    "ORDER BY finished_us DESC LIMIT ?"));
+  AURA_RETURN_IF_ERROR(st.BindAll(database, int64_t{limit}));
+  std::vector<DrillRecord> out;
+  for (;;) {
+    AURA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.ColumnText(0), FromUnixMicros(st.ColumnInt64(1)), st.ColumnText(2),
+                   st.ColumnText(3), st.ColumnText(4), st.ColumnText(5),
+                   static_cast<uint64_t>(st.ColumnInt64(6)), st.ColumnInt64(7), st.ColumnInt64(8)});
   }
   return out;
 }

@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "backup/page_state.h"
 #include "common/clock.h"
@@ -61,6 +62,19 @@ class StateDirLock {
   int fd_ = -1;
 };
 
+// One restore drill's result (`aura-agent drill --history`, status after a restart).
+struct DrillRecord {
+  std::string target;
+  TimePoint finished{};
+  std::string outcome;   // "pass", "fail", "inconclusive"
+  std::string reason;    // empty on a pass
+  std::string point;     // "latest" or "random"
+  std::string restored;  // what was restored
+  uint64_t txid = 0;
+  int64_t rto_ms = 0;
+  int64_t rpo_ms = -1;  // -1: not measured
+};
+
 class StateStore {
  public:
   // Opens or creates <state_dir>/agent.db (creating state_dir with mode 0700).
@@ -84,6 +98,10 @@ class StateStore {
   Status MarkVerified(const std::string& database, const std::string& target,
                       const std::string& snapshot, TimePoint when);
   Result<std::set<std::string>> Verified(const std::string& database, const std::string& target);
+
+  Status RecordDrill(const std::string& database, const DrillRecord& drill);
+  // The newest `limit` drills of `database`, newest first.
+  Result<std::vector<DrillRecord>> Drills(const std::string& database, int limit);
 
   const std::string& path() const { return path_; }
 

@@ -235,6 +235,7 @@ Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
   }
   result->target = target;
   result->source = ref.database + "/" + ref.id;
+  result->snapshot = ref.id;
   if (chain.size() > 1) {
     result->source +=
         " (full " + chain.front().id + " + " + std::to_string(chain.size() - 1) + " incremental)";

@@ -28,7 +28,8 @@ struct RestoreOptions {
 
 struct RestoreResult {
   std::string target;
-  std::string source;  // snapshot id, or the source file
+  std::string source;    // snapshot id, or the source file
+  std::string snapshot;  // the (base) snapshot restored, when from a repository
   uint64_t bytes = 0;
   std::string sha256;
   std::string integrity;  // "ok" or "skipped"

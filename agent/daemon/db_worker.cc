@@ -8,6 +8,7 @@
 #include "agent/daemon/replication_unit.h"
 #include "agent/daemon/repo_cache.h"
 #include "agent/jobs.h"
+#include "integrity/drill.h"
 
 namespace aura::agent {
 
@@ -215,22 +216,42 @@ JobOutcome DbWorker::Drill() {
   JobOutcome out;
   json per_target = json::array();
   const std::string scratch = config_->agent.state_dir + "/drill/" + PathComponent(db_.name);
+  std::string outcome = "pass";  // the worst over the targets
   for (const std::string& t : db_.targets) {
     auto repo = repos_->Get(t);
-    Result<DrillResult> d =
-        repo.ok() ? RunDrill(**repo, db_, scratch) : Result<DrillResult>(repo.status());
-    if (!d.ok()) {
-      out.AddFailure(t, d.status());
+    if (!repo.ok()) {
+      out.AddFailure(t, repo.status());  // cannot tell: inconclusive
+      if (outcome == "pass") outcome = "inconclusive";
       continue;
     }
-    ctx_.state_errors.Note(ctx_.state.MarkVerified(db_.name, t, d->snapshot, ctx_.clock.Now()),
-                           db_.name, "mark snapshot " + d->snapshot + " verified");
-    per_target.push_back({{"target", t},
-                          {"snapshot", d->snapshot},
-                          {"bytes", d->bytes},
-                          {"txid", d->txid},
-                          {"duration_ms", d->duration_ms}});
+    const integrity::DrillReport r = RunDrill(**repo, db_, scratch);
+    const TimePoint now = ctx_.clock.Now();
+    ctx_.state_errors.Note(ctx_.state.RecordDrill(db_.name, DrillRecordOf(t, now, r)), db_.name,
+                           "record the drill of target " + t);
+    json j = {{"target", t},
+              {"outcome", integrity::DrillOutcomeName(r.outcome)},
+              {"snapshot", r.snapshot},
+              {"restored", r.restored},
+              {"bytes", r.bytes},
+              {"txid", r.txid},
+              {"rto_seconds", r.rto_seconds},
+              {"rpo_seconds", r.rpo_seconds ? json(*r.rpo_seconds) : json(nullptr)}};
+    per_target.push_back(j);
+    if (!r.passed()) {
+      if (r.outcome == integrity::DrillOutcome::kFail || outcome == "pass") {
+        outcome = integrity::DrillOutcomeName(r.outcome);
+      }
+      // A failure is corruption (never retried); an inconclusive drill keeps its own code.
+      out.AddFailure(t, r.outcome == integrity::DrillOutcome::kFail
+                            ? Corruption(r.reason)
+                            : aura::Status(r.code, r.reason));
+      continue;
+    }
+    ctx_.state_errors.Note(ctx_.state.MarkVerified(db_.name, t, r.snapshot, now), db_.name,
+                           "mark snapshot " + r.snapshot + " verified");
+    for (const char* k : {"rto_seconds", "rpo_seconds"}) out.detail[k] = j[k];
   }
+  out.detail["outcome"] = outcome;
   out.detail["targets"] = per_target;
   return out;
 }

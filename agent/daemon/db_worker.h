@@ -79,6 +79,8 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   nlohmann::json LastJobJson(JobKind job) const;
   void ReplicationProblems(TimePoint now, std::vector<std::string>& out) const;
   void ScheduleProblems(TimePoint now, std::vector<std::string>& out) const;
+  void DrillProblems(TimePoint now, std::vector<std::string>& out) const;
+  void DrillMetrics(MetricsText& m) const;
   void ReplicationMetrics(MetricsText& m, TimePoint now) const;
 
   WorkerContext ctx_;

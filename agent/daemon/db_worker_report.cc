@@ -168,10 +168,26 @@ void DbWorker::ScheduleProblems(TimePoint now, std::vector<std::string>& out) co
   }
 }
 
+// A scheduled drill must pass at least once in twice its interval.
+void DbWorker::DrillProblems(TimePoint now, std::vector<std::string>& out) const {
+  auto sched = schedules_.find(JobKind::kDrill);
+  if (sched == schedules_.end()) return;
+  const auto allowed = sched->second.PeriodLength() * 2;
+  auto rec = records_.find(JobKind::kDrill);
+  TimePoint since = rec != records_.end() ? rec->second.first_seen : started_;
+  if (rec != records_.end() && rec->second.last_ok) since = *rec->second.last_ok;
+  if (now - since <= allowed) return;
+  out.push_back(
+      "no passing restore drill since " + Rfc(since) + " (drills run every " +
+      std::to_string(std::chrono::duration_cast<std::chrono::hours>(allowed / 2).count()) +
+      " h; health wants one pass in twice that)");
+}
+
 std::vector<std::string> DbWorker::Problems(TimePoint now) const {
   std::vector<std::string> out;
   ReplicationProblems(now, out);
   ScheduleProblems(now, out);
+  DrillProblems(now, out);
   for (JobKind job : {JobKind::kCheck, JobKind::kDrill}) {
     auto it = last_.find(job);
     if (it != last_.end() && !it->second.ok()) {
@@ -202,7 +218,36 @@ void DbWorker::Metrics(MetricsText& m, TimePoint now) const {
   }
   m.Sample("aura_database_healthy", "gauge", "1 when the database is within its RPO.", db,
            Problems(now).empty() ? 1 : 0);
+  DrillMetrics(m);
   ReplicationMetrics(m, now);
+}
+
+void DbWorker::DrillMetrics(MetricsText& m) const {
+  const Labels db{{"database", db_.name}};
+  auto rec = records_.find(JobKind::kDrill);
+  if (rec != records_.end() && rec->second.last_ok) {
+    m.Sample("aura_drill_last_success_timestamp_seconds", "gauge",
+             "Unix time of the last passing restore drill.", db,
+             double(ToUnixMicros(*rec->second.last_ok)) / 1e6);
+  }
+  auto last = last_.find(JobKind::kDrill);
+  if (last == last_.end()) return;
+  const json& d = last->second.detail;
+  for (const char* outcome : {"pass", "fail", "inconclusive"}) {
+    m.Sample("aura_drill_last_outcome", "gauge", "1 for the outcome of the last restore drill.",
+             {{"database", db_.name}, {"outcome", outcome}},
+             d.value("outcome", "") == outcome ? 1 : 0);
+  }
+  if (d.contains("rto_seconds") && d["rto_seconds"].is_number()) {
+    m.Sample("aura_drill_rto_seconds", "gauge",
+             "Seconds the last passing drill took from start to a verified database (RTO).", db,
+             d["rto_seconds"].get<double>());
+  }
+  if (d.contains("rpo_seconds") && d["rpo_seconds"].is_number()) {
+    m.Sample("aura_drill_rpo_seconds", "gauge",
+             "Age of the newest restorable state against the source's newest change (RPO).", db,
+             d["rpo_seconds"].get<double>());
+  }
 }
 
 void DbWorker::ReplicationMetrics(MetricsText& m, TimePoint now) const {

@@ -323,3 +323,35 @@ TEST_F(CheckCliTest, BadArgumentsAreRefusedWithExit2) {
 
 }  // namespace
 }  // namespace aura
+
+namespace aura {
+namespace {
+
+class DrillCliTest : public CheckCliTest {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(aura::testing::MakeTestDb(dir_ / "aura.db", true, 2000).ok());
+    ASSERT_EQ(Agent({"key", "generate", "--out", dir_ / "k"}).exit_code, 0);
+    ProcessResult b = Agent(
+        {"backup", "--db", dir_ / "aura.db", "--to", dir_ / "repo", "--key-file", dir_ / "k"});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+  }
+};
+
+TEST_F(DrillCliTest, APassingDrillReportsRtoAndAFalseAssertionFailsWithExit5) {
+  ProcessResult ok = Agent({"drill", "--from", dir_ / "repo", "--key-file", dir_ / "k", "--assert",
+                            "SELECT count(*) > 0 FROM sqlite_master", "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  auto j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j["drills"][0]["outcome"], "pass") << ok.out;
+  EXPECT_GT(j["drills"][0]["rto_seconds"].get<double>(), 0) << ok.out;
+  ProcessResult bad = Agent(
+      {"drill", "--from", dir_ / "repo", "--key-file", dir_ / "k", "--assert", "SELECT 1 = 2"});
+  EXPECT_EQ(bad.exit_code, 5) << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("SELECT 1 = 2"), std::string::npos) << bad.out;
+  ProcessResult nokey = Agent({"drill", "--from", dir_ / "repo"});
+  EXPECT_NE(nokey.exit_code, 0) << "no key: never a pass";
+}
+
+}  // namespace
+}  // namespace aura

@@ -1,16 +1,18 @@
-// Repository verification against real repositories: snapshots (full and incremental) and WAL
-// shipped by a real Replicator from a database a real writer changes, compacted by the real
-// Compactor, then damaged on disk the way storage rot or an operator's mistake would.
-#include "integrity/verify.h"
-
+// Repository verification and restore drills against real repositories: snapshots (full and
+// incremental) and WAL shipped by a real Replicator from a database a real writer changes,
+// compacted by the real Compactor, then damaged on disk the way storage rot or an operator's
+// mistake would.
 #include <gtest/gtest.h>
 
 #include "backup/compactor.h"
 #include "backup/pitr_restore.h"
 #include "backup/replicator.h"
 #include "backup/snapshot.h"
+#include "backup/storage/fault_storage.h"
 #include "backup/storage/local_storage.h"
 #include "common/file_io.h"
+#include "integrity/drill.h"
+#include "integrity/verify.h"
 #include "tests/support/test_env.h"
 #include "tests/tools/aura_dataset.h"
 
@@ -30,11 +32,10 @@ class VerifyTest : public ::testing::Test {
     ASSERT_TRUE(testtools::PrepareWorkload(*app_).ok());
     backup::KeySource none;
     none.kind = backup::KeySource::Kind::kNone;
+    faulty_ = std::make_shared<backup::FaultStorage>(
+        std::make_shared<backup::LocalStorage>(dir_ / "repo"));
     repo_ = std::shared_ptr<backup::Repository>(
-        backup::Repository::OpenForWrite(std::make_shared<backup::LocalStorage>(dir_ / "repo"),
-                                         none, SystemClock::Instance())
-            .value()
-            .release());
+        backup::Repository::OpenForWrite(faulty_, none, SystemClock::Instance()).value().release());
   }
 
   // Ships `commits` transactions, 30 s of fake time apart; compacts afterwards if asked.
@@ -104,6 +105,7 @@ class VerifyTest : public ::testing::Test {
   TempDir dir_;
   FakeClock clock_{SystemClock::Instance().Now()};
   std::unique_ptr<SqliteDb> app_;
+  std::shared_ptr<backup::FaultStorage> faulty_;
   std::shared_ptr<backup::Repository> repo_;
   uint64_t step_ = 0;
 };
@@ -196,6 +198,78 @@ TEST_F(VerifyTest, ADeletedIncrementalBaseManifestIsAnErrorNotAnOrphan) {
   ASSERT_NE(p, nullptr) << Problems(r);
   EXPECT_NE(p->error.message().find(inc->ref.id), std::string::npos) << p->error.message();
   EXPECT_TRUE(r.orphans.empty()) << "the base's data is needed, not an orphan: " << r.orphans[0];
+}
+
+class DrillTest : public VerifyTest {
+ protected:
+  DrillReport Drill(std::vector<std::string> assertions = {}, bool random = false,
+                    uint64_t seed = 0) {
+    DrillOptions o;
+    o.database = "live";
+    o.scratch_dir = dir_ / "scratch-drill";
+    o.assertions = std::move(assertions);
+    o.random_point = random;
+    o.seed = seed;
+    o.source_path = dir_ / "live.db";
+    return RunRestoreDrill(*repo_, o);
+  }
+};
+
+TEST_F(DrillTest, AHealthyRepositoryPassesAndReportsRtoAndRpo) {
+  Ship(15, false);
+  DrillReport r = Drill({"SELECT count(*) > 0 FROM WorkloadTicks"});
+  ASSERT_TRUE(r.passed()) << DrillOutcomeName(r.outcome) << ": " << r.reason;
+  EXPECT_GT(r.txid, 0u) << "the newest replicated transaction";
+  EXPECT_GT(r.rto_seconds, 0);
+  ASSERT_TRUE(r.rpo_seconds.has_value()) << "the source is readable";
+  EXPECT_GE(*r.rpo_seconds, 0);
+  std::string checks;
+  for (const std::string& c : r.checks) checks += c + "; ";
+  EXPECT_NE(checks.find("integrity_check ok"), std::string::npos) << checks;
+  EXPECT_NE(checks.find("foreign_key_check ok"), std::string::npos) << checks;
+  EXPECT_NE(checks.find("SELECT count(*) > 0 FROM WorkloadTicks"), std::string::npos) << checks;
+  EXPECT_FALSE(PathExists(dir_ / "scratch-drill/drill.db")) << "the copy is deleted";
+}
+
+TEST_F(DrillTest, AFalseAssertionFailsWithTheAssertionsText) {
+  Ship(5, false);
+  DrillReport r = Drill({"SELECT count(*) = 123456 FROM WorkloadTicks"});
+  EXPECT_EQ(r.outcome, DrillOutcome::kFail);
+  EXPECT_NE(r.reason.find("SELECT count(*) = 123456 FROM WorkloadTicks"), std::string::npos)
+      << r.reason;
+}
+
+TEST_F(DrillTest, ADamagedSegmentFailsTheDrillNamingIt) {
+  Ship(10, false);
+  auto segs = Segments(0);
+  ASSERT_FALSE(segs.empty());
+  FlipByte(segs.back().Name());
+  DrillReport r = Drill();
+  EXPECT_EQ(r.outcome, DrillOutcome::kFail) << r.reason;
+  EXPECT_NE(r.reason.find(segs.back().Name()), std::string::npos) << r.reason;
+}
+
+TEST_F(DrillTest, WithTheTargetDownTheDrillIsInconclusiveNeverAPass) {
+  Ship(5, false);
+  for (backup::StorageOp op : {backup::StorageOp::kList, backup::StorageOp::kOpen}) {
+    faulty_->FailNth(op, 1, Unavailable("connection refused (injected)"), true);
+  }
+  DrillReport r = Drill();
+  EXPECT_EQ(r.outcome, DrillOutcome::kInconclusive) << DrillOutcomeName(r.outcome) << r.reason;
+  EXPECT_NE(r.reason.find("connection refused"), std::string::npos) << r.reason;
+}
+
+TEST_F(DrillTest, RandomPointsAcrossSnapshotsAndTransactionsAllPass) {
+  Ship(12, false);
+  backup::SnapshotOptions o;
+  o.database_name = "live";
+  o.label = "hourly";
+  ASSERT_TRUE(backup::TakeSnapshot(dir_ / "live.db", *repo_, o).ok());
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    DrillReport r = Drill({}, true, seed);
+    EXPECT_TRUE(r.passed()) << "seed " << seed << ": " << r.reason;
+    EXPECT_EQ(r.point, "random");
+  }
 }
 
 }  // namespace
