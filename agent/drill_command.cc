@@ -8,6 +8,7 @@
 
 #include "agent/commands.h"
 #include "agent/config.h"
+#include "agent/jobs.h"
 #include "agent/repo_resolver.h"
 #include "agent/state_store.h"
 #include "integrity/drill.h"
@@ -79,21 +80,35 @@ int ExitFor(const std::vector<integrity::DrillReport>& reports) {
   return code;
 }
 
+// The config, the databases the command names, and the state database drills are recorded in.
+struct Configured {
+  std::unique_ptr<Config> config;  // owns what `databases` points to
+  std::vector<const DatabaseConfig*> databases;
+  std::unique_ptr<StateStore> state;
+};
+
+Result<Configured> OpenConfigured(const DrillArgs& args) {
+  Configured c;
+  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfig(args.repo.config));
+  c.config = std::make_unique<Config>(std::move(cfg));
+  AURA_ASSIGN_OR_RETURN(c.databases, SelectDatabases(*c.config, args.repo.database));
+  auto state = StateStore::Open(c.config->agent.state_dir);
+  if (!state.ok()) return state.status().WithContext("state directory");
+  c.state = std::move(state).value();
+  return c;
+}
+
 int RunHistory(const DrillArgs& args, const Output& out) {
   if (args.repo.config.empty()) {
     return out.Fail(
         InvalidArgument("--history needs --config (drills are recorded in the "
                         "agent's state directory)"));
   }
-  auto cfg = LoadConfig(args.repo.config);
-  if (!cfg.ok()) return out.Fail(cfg.status());
-  auto dbs = SelectDatabases(*cfg, args.repo.database);
-  if (!dbs.ok()) return out.Fail(dbs.status());
-  auto state = StateStore::Open(cfg->agent.state_dir);
-  if (!state.ok()) return out.Fail(state.status().WithContext("state directory"));
+  auto c = OpenConfigured(args);
+  if (!c.ok()) return out.Fail(c.status());
   json all = json::array();
-  for (const DatabaseConfig* db : *dbs) {
-    auto drills = (*state)->Drills(db->name, 50);
+  for (const DatabaseConfig* db : c->databases) {
+    auto drills = c->state->Drills(db->name, 50);
     if (!drills.ok()) return out.Fail(drills.status());
     for (const DrillRecord& d : *drills) {
       all.push_back({{"database", db->name},
@@ -115,6 +130,65 @@ int RunHistory(const DrillArgs& args, const Output& out) {
   return 0;
 }
 
+// A drill that could not start (bad flags, no scratch space): reported as an error, not a drill.
+integrity::DrillReport FailedBefore(const Status& s) {
+  integrity::DrillReport r;
+  r.outcome = integrity::DrillOutcome::kInconclusive;
+  r.code = s.code();
+  r.reason = s.message();
+  return r;
+}
+
+// A drill of a repository named by flags, in a temporary scratch directory.
+integrity::DrillReport DrillFromFlags(const DrillArgs& args, integrity::DrillOptions o,
+                                      const Output& out, json& results) {
+  auto resolved = ResolveForRead(args.repo);
+  if (!resolved.ok()) return FailedBefore(resolved.status());
+  std::string scratch = (std::filesystem::temp_directory_path() / "aura-drill-XXXXXX").string();
+  if (::mkdtemp(scratch.data()) == nullptr) {
+    return FailedBefore(ErrnoStatus(errno, "mkdtemp", scratch));
+  }
+  o.scratch_dir = scratch;
+  std::string database = resolved->database;
+  if (database.empty()) {
+    auto repo = backup::Repository::Open(resolved->storage, resolved->keys);
+    auto latest =
+        repo.ok() ? (*repo)->LatestSnapshot("") : Result<backup::SnapshotRef>(repo.status());
+    database = latest.ok() ? latest->database : "";
+  }
+  integrity::DrillReport r = DrillOne(*resolved, database, o);
+  std::filesystem::remove_all(scratch);
+  PrintReport(database, r, out);
+  results.push_back(ReportJson(database, resolved->storage->Describe(), r));
+  return r;
+}
+
+// A drill of each configured database (its first target, or --target), recorded.
+Status DrillConfigured(const DrillArgs& args, const integrity::DrillOptions& o, const Output& out,
+                       json& results, std::vector<integrity::DrillReport>& reports) {
+  AURA_ASSIGN_OR_RETURN(Configured c, OpenConfigured(args));
+  for (const DatabaseConfig* db : c.databases) {
+    RepoArgs ra = args.repo;
+    ra.database = db->name;
+    AURA_ASSIGN_OR_RETURN(ResolvedRepo resolved, ResolveForRead(ra));
+    integrity::DrillOptions dbo = o;
+    dbo.scratch_dir = c.config->agent.state_dir + "/drill/cli-" + db->name;
+    dbo.source_path = db->path;
+    dbo.assertions.insert(dbo.assertions.begin(), db->drill.assertions.begin(),
+                          db->drill.assertions.end());
+    if (args.point.empty() && db->drill.point == "random") dbo.random_point = true;
+    reports.push_back(DrillOne(resolved, db->name, dbo));
+    const integrity::DrillReport& r = reports.back();
+    const std::string target = ra.target.empty() ? db->targets.front() : ra.target;
+    Status rec =
+        c.state->RecordDrill(db->name, DrillRecordOf(target, SystemClock::Instance().Now(), r));
+    if (!rec.ok()) out.Line("warning: the drill could not be recorded: " + rec.message());
+    PrintReport(db->name, r, out);
+    results.push_back(ReportJson(db->name, target, r));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunDrillCommand(const DrillArgs& args, const Output& out) {
@@ -125,54 +199,13 @@ int RunDrillCommand(const DrillArgs& args, const Output& out) {
   std::vector<integrity::DrillReport> reports;
   json results = json::array();
   if (args.repo.config.empty()) {
-    auto resolved = ResolveForRead(args.repo);
-    if (!resolved.ok()) return out.Fail(resolved.status());
-    std::string scratch = (std::filesystem::temp_directory_path() / "aura-drill-XXXXXX").string();
-    if (::mkdtemp(scratch.data()) == nullptr) {
-      return out.Fail(ErrnoStatus(errno, "mkdtemp", scratch));
+    reports.push_back(DrillFromFlags(args, o, out, results));
+    if (reports.back().restored.empty() && reports.back().code != Code::kOk && results.empty()) {
+      return out.Fail(Status(reports.back().code, reports.back().reason));
     }
-    o.scratch_dir = scratch;
-    std::string database = resolved->database;
-    if (database.empty()) {
-      auto repo = backup::Repository::Open(resolved->storage, resolved->keys);
-      auto latest =
-          repo.ok() ? (*repo)->LatestSnapshot("") : Result<backup::SnapshotRef>(repo.status());
-      database = latest.ok() ? latest->database : "";
-    }
-    reports.push_back(DrillOne(*resolved, database, o));
-    std::filesystem::remove_all(scratch);
-    PrintReport(database, reports.back(), out);
-    results.push_back(ReportJson(database, resolved->storage->Describe(), reports.back()));
   } else {
-    auto cfg = LoadConfig(args.repo.config);
-    if (!cfg.ok()) return out.Fail(cfg.status());
-    auto dbs = SelectDatabases(*cfg, args.repo.database);
-    if (!dbs.ok()) return out.Fail(dbs.status());
-    auto state = StateStore::Open(cfg->agent.state_dir);
-    if (!state.ok()) return out.Fail(state.status().WithContext("state directory"));
-    for (const DatabaseConfig* db : *dbs) {
-      RepoArgs ra = args.repo;
-      ra.database = db->name;
-      auto resolved = ResolveForRead(ra);
-      if (!resolved.ok()) return out.Fail(resolved.status());
-      integrity::DrillOptions dbo = o;
-      dbo.scratch_dir = cfg->agent.state_dir + "/drill/cli-" + db->name;
-      dbo.source_path = db->path;
-      dbo.assertions.insert(dbo.assertions.begin(), db->drill.assertions.begin(),
-                            db->drill.assertions.end());
-      if (args.point.empty() && db->drill.point == "random") dbo.random_point = true;
-      reports.push_back(DrillOne(*resolved, db->name, dbo));
-      const integrity::DrillReport& r = reports.back();
-      const std::string target = ra.target.empty() ? db->targets.front() : ra.target;
-      Status rec = (*state)->RecordDrill(
-          db->name,
-          {target, SystemClock::Instance().Now(), integrity::DrillOutcomeName(r.outcome), r.reason,
-           r.point, r.restored, r.txid, static_cast<int64_t>(r.rto_seconds * 1000),
-           r.rpo_seconds ? static_cast<int64_t>(*r.rpo_seconds * 1000) : -1});
-      if (!rec.ok()) out.Line("warning: the drill could not be recorded: " + rec.message());
-      PrintReport(db->name, r, out);
-      results.push_back(ReportJson(db->name, target, r));
-    }
+    Status s = DrillConfigured(args, o, out, results, reports);
+    if (!s.ok()) return out.Fail(s);
   }
   out.Json({{"drills", results}});
   return ExitFor(reports);
