@@ -76,10 +76,7 @@ int RunBackup(const BackupArgs& args, const Output& out) {
   return 0;
 }
 
-namespace {
-
-// The point the restore flags name: exactly one of --latest, --snapshot, --at, --txid.
-Result<std::optional<backup::PointInTime>> PointFromArgs(const RestoreArgs& args) {
+Result<std::optional<backup::PointInTime>> RestorePointFromArgs(const RestoreArgs& args) {
   int given =
       (args.latest ? 1 : 0) + !args.snapshot.empty() + !args.at.empty() + (args.txid >= 0 ? 1 : 0);
   if (given != 1) {
@@ -97,6 +94,8 @@ Result<std::optional<backup::PointInTime>> PointFromArgs(const RestoreArgs& args
   return std::optional<backup::PointInTime>(p);
 }
 
+namespace {
+
 // The database to restore: the one named, or the only one in the repository.
 Result<std::string> PickDatabase(backup::Repository& repo, const std::string& named) {
   if (!named.empty()) return named;
@@ -106,7 +105,7 @@ Result<std::string> PickDatabase(backup::Repository& repo, const std::string& na
 
 Result<backup::RestoreResult> RestoreFromRepository(const RestoreArgs& args,
                                                     const backup::RestoreOptions& o) {
-  AURA_ASSIGN_OR_RETURN(auto point, PointFromArgs(args));
+  AURA_ASSIGN_OR_RETURN(auto point, RestorePointFromArgs(args));
   AURA_ASSIGN_OR_RETURN(ResolvedRepo resolved, ResolveForRead(args.repo));
   AURA_ASSIGN_OR_RETURN(auto repo, backup::Repository::Open(resolved.storage, resolved.keys));
   if (!point) {
@@ -122,6 +121,13 @@ Result<backup::RestoreResult> RestoreFromRepository(const RestoreArgs& args,
 int RunRestore(const RestoreArgs& args, const Output& out) {
   auto level = ParseIntegrityLevel(args.check);
   if (!level.ok()) return out.Fail(level.status());
+  if (args.dry_run) {
+    if (args.repo.config.empty() && IsRegularFile(args.repo.url)) {
+      return out.Fail(InvalidArgument("--dry-run plans restores from backup folders; " +
+                                      args.repo.url + " is a database file"));
+    }
+    return RunRestoreDryRun(args, out);
+  }
   if (args.to.empty()) return out.Fail(InvalidArgument("--to is required (the file to create)"));
   backup::RestoreOptions o;
   o.force = args.force;

@@ -156,6 +156,8 @@ void Cli::AddRestore() {
       ->check(CLI::NonNegativeNumber);
   r->add_option("--name", restore_.repo.database, "Database name in the repository");
   r->add_flag("--force", restore_.force, "Replace an existing --to (stop the application first)");
+  r->add_flag("--dry-run", restore_.dry_run,
+              "Print the plan (objects, bytes to fetch, resulting txid and time); write nothing");
   r->add_option("--check", restore_.check, "Integrity check before renaming: full, quick, none")
       ->check(CLI::IsMember({"full", "quick", "none"}));
   r->add_option("--threads", restore_.threads, "Worker threads")->check(CLI::Range(0, 64));

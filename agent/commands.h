@@ -2,10 +2,12 @@
 // CLI11 parser and fills these structs; the functions never see argv.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/output.h"
+#include "backup/pitr_restore.h"
 
 namespace aura::agent {
 
@@ -52,6 +54,7 @@ struct RestoreArgs {
   std::string at;     // RFC 3339 time
   int64_t txid = -1;  // -1: not given
   bool force = false;
+  bool dry_run = false;  // print the plan, write nothing
   std::string check = "full";
   int threads = 0;
 };
@@ -101,6 +104,10 @@ int RunReplicate(const ReplicateArgs& args, const Output& out);
 int RunVerify(const VerifyArgs& args, const Output& out);
 int RunCheckCommand(const CheckArgs& args, const Output& out);
 int RunDrillCommand(const DrillArgs& args, const Output& out);
+int RunRestoreDryRun(const RestoreArgs& args, const Output& out);
+// The point the restore flags name: exactly one of --latest, --snapshot, --at, --txid (nullopt
+// for --snapshot).
+Result<std::optional<backup::PointInTime>> RestorePointFromArgs(const RestoreArgs& args);
 int RunKeyGenerate(const std::string& path, const Output& out);
 int RunKeyAdd(const std::string& path, const Output& out);
 int RunConfigCheck(const std::string& path, const Output& out);

@@ -353,5 +353,21 @@ TEST_F(DrillCliTest, APassingDrillReportsRtoAndAFalseAssertionFailsWithExit5) {
   EXPECT_NE(nokey.exit_code, 0) << "no key: never a pass";
 }
 
+TEST_F(DrillCliTest, RestoreDryRunPrintsThePlanAndWritesNothing) {
+  ProcessResult plan = Agent({"restore", "--from", dir_ / "repo", "--latest", "--key-file",
+                              dir_ / "k", "--dry-run", "--to", dir_ / "out.db", "--json"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  auto j = nlohmann::json::parse(plan.out);
+  EXPECT_TRUE(j["dry_run"].get<bool>());
+  EXPECT_GE(j["objects"].size(), 2u) << "the manifest and the data object";
+  EXPECT_GT(j["bytes_to_fetch"].get<uint64_t>(), 0u);
+  EXPECT_FALSE(j["snapshot"].get<std::string>().empty());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out.db")) << "a dry run writes nothing";
+  ProcessResult text = Agent(
+      {"restore", "--from", dir_ / "repo", "--latest", "--key-file", dir_ / "k", "--dry-run"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("to fetch; result: snapshot"), std::string::npos) << text.out;
+}
+
 }  // namespace
 }  // namespace aura
