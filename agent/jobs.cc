@@ -81,7 +81,8 @@ const PolicyConfig* FindPolicy(const DatabaseConfig& db, const std::string& name
 
 Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const std::string& policy,
                                                int full_every, const TargetHandle& target,
-                                               StateStore& state, int threads, const Clock& clock) {
+                                               StateStore& state, int threads, const Clock& clock,
+                                               bool source_check_failed) {
   PolicySnapshotResult out;
   std::optional<ChainRecord> chain;
   auto stored = state.Chain(db.name, target.name, policy);
@@ -103,6 +104,7 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
     }
   }
   backup::SnapshotOptions o = SnapshotOptionsFor(db, policy, threads, clock);
+  o.source_check_failed = source_check_failed;
   backup::PageState pages = chain ? std::move(chain->pages) : backup::PageState();  // no copy
   o.pages = &pages;
   o.base = chain ? chain->snapshot_id : "";
@@ -138,10 +140,10 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
 
 Result<PolicySnapshotResult> RunManualSnapshot(const DatabaseConfig& db, const std::string& label,
                                                backup::Repository& repo, int threads,
-                                               const Clock& clock) {
-  AURA_ASSIGN_OR_RETURN(
-      backup::SnapshotResult s,
-      backup::TakeSnapshot(db.path, repo, SnapshotOptionsFor(db, label, threads, clock)));
+                                               const Clock& clock, bool source_check_failed) {
+  backup::SnapshotOptions o = SnapshotOptionsFor(db, label, threads, clock);
+  o.source_check_failed = source_check_failed;
+  AURA_ASSIGN_OR_RETURN(backup::SnapshotResult s, backup::TakeSnapshot(db.path, repo, o));
   PolicySnapshotResult out;
   out.ref = s.ref;
   out.manifest = std::move(s.manifest);
@@ -199,8 +201,14 @@ Status FindOrphans(backup::Repository& repo, const std::string& database,
 
 }  // namespace
 
+bool SourceCheckFailing(StateStore& state, const std::string& database, TimePoint now) {
+  auto rec = state.Job(database, "check", now);
+  return rec.ok() && rec->last_result == "error";
+}
+
 Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
-                             const std::set<std::string>& verified, TimePoint now, bool dry_run) {
+                             const std::set<std::string>& verified, TimePoint now, bool dry_run,
+                             bool source_failing) {
   AURA_ASSIGN_OR_RETURN(auto refs, repo.ListSnapshots(db.name));
   std::vector<backup::SnapshotInfo> snaps;
   std::set<std::string> manifests;
@@ -219,6 +227,17 @@ Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
   for (const backup::SegmentRef& s : seg_refs) {
     auto it = modified.find(s.Name());
     segs.push_back({s, ToUnixMicros(it != modified.end() ? it->second : now)});
+  }
+  if (source_failing) {
+    // The newest snapshot without the mark was taken before the source failed its check.
+    backup::SnapshotInfo* good = nullptr;
+    for (backup::SnapshotInfo& s : snaps) {
+      if (!s.summary.source_check_failed &&
+          (good == nullptr || s.summary.created > good->summary.created)) {
+        good = &s;
+      }
+    }
+    if (good != nullptr) good->last_good = true;
   }
   PruneReport report;
   report.plan = backup::PlanRetention(RetentionFor(db), std::move(snaps), std::move(segs), now);

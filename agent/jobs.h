@@ -64,13 +64,15 @@ struct PolicySnapshotResult {
 Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const std::string& policy,
                                                int full_every, const TargetHandle& target,
                                                StateStore& state, int threads,
-                                               const Clock& clock = SystemClock::Instance());
+                                               const Clock& clock = SystemClock::Instance(),
+                                               bool source_check_failed = false);
 
 // A full snapshot outside any chain, labelled `label` (an admin's "backup now" for a database
 // with no policy enabled).
 Result<PolicySnapshotResult> RunManualSnapshot(const DatabaseConfig& db, const std::string& label,
                                                backup::Repository& repo, int threads,
-                                               const Clock& clock = SystemClock::Instance());
+                                               const Clock& clock = SystemClock::Instance(),
+                                               bool source_check_failed = false);
 
 // One snapshot job's JSON: the snapshot's summary (backup::SummaryJson) plus why_full,
 // pages_changed and duration_ms.
@@ -87,8 +89,14 @@ struct PruneReport {
   int stale_temp_files = 0;  // writes a crash left (temp files, open uploads), a day old
 };
 
+// `source_failing`: the database's last integrity check failed, so the newest snapshot taken
+// before that (without the "source failed its check" mark) is kept whatever the rules say.
 Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,
-                             const std::set<std::string>& verified, TimePoint now, bool dry_run);
+                             const std::set<std::string>& verified, TimePoint now, bool dry_run,
+                             bool source_failing = false);
+
+// Whether the database's last integrity check failed, by the state database.
+bool SourceCheckFailing(StateStore& state, const std::string& database, TimePoint now);
 
 // One restore drill of `db` on `repo` (integrity/drill.h) with the config's point and
 // assertions, in `scratch_dir`.

@@ -50,7 +50,10 @@ int RunBackupPolicy(const BackupArgs& args, const Output& out) {
     auto targets = OpenTargets(*cfg, Only(PolicyTargets(*db, *p), args.repo.target));
     if (!targets.ok()) return out.Fail(targets.status());
     for (const TargetHandle& t : *targets) {
-      auto r = RunPolicySnapshot(*db, args.policy, p->full_every, t, **state, args.threads);
+      const TimePoint now = SystemClock::Instance().Now();
+      auto r =
+          RunPolicySnapshot(*db, args.policy, p->full_every, t, **state, args.threads,
+                            SystemClock::Instance(), SourceCheckFailing(**state, db->name, now));
       if (!r.ok()) {
         return out.Fail(r.status().WithContext(args.policy + " snapshot of " + db->name +
                                                " to target '" + t.name + "' failed"));
@@ -143,7 +146,9 @@ int RunPruneCommand(const PruneArgs& args, const Output& out) {
     for (const TargetHandle& t : *targets) {
       auto verified = (*state)->Verified(db->name, t.name);
       if (!verified.ok()) return out.Fail(verified.status());
-      auto r = RunPrune(*t.repo, *db, *verified, SystemClock::Instance().Now(), args.dry_run);
+      const TimePoint now = SystemClock::Instance().Now();
+      auto r = RunPrune(*t.repo, *db, *verified, now, args.dry_run,
+                        SourceCheckFailing(**state, db->name, now));
       if (!r.ok()) {
         return out.Fail(
             r.status().WithContext("prune of " + db->name + " on target '" + t.name + "'"));

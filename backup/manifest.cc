@@ -7,21 +7,23 @@ namespace aura::backup {
 using nlohmann::json;
 
 json SummaryJson(const SnapshotSummary& s) {
-  return json{{"format", kManifestFormat},
-              {"database", s.database},
-              {"snapshot", s.snapshot},
-              {"kind", s.kind},
-              {"base", s.base},
-              {"created", FormatRfc3339(s.created)},
-              {"label", s.label},
-              {"page_size", s.page_size},
-              {"page_count", s.page_count},
-              {"size", s.size},
-              {"stored_size", s.stored_size},
-              {"encrypted", s.encrypted},
-              {"key_id", s.key_id},
-              {"generation", s.generation},
-              {"txid", s.txid}};
+  json j{{"format", kManifestFormat},
+         {"database", s.database},
+         {"snapshot", s.snapshot},
+         {"kind", s.kind},
+         {"base", s.base},
+         {"created", FormatRfc3339(s.created)},
+         {"label", s.label},
+         {"page_size", s.page_size},
+         {"page_count", s.page_count},
+         {"size", s.size},
+         {"stored_size", s.stored_size},
+         {"encrypted", s.encrypted},
+         {"key_id", s.key_id},
+         {"generation", s.generation},
+         {"txid", s.txid}};
+  if (s.source_check_failed) j["source_check"] = "failed";
+  return j;
 }
 
 namespace {
@@ -50,6 +52,7 @@ Result<SnapshotSummary> SummaryFrom(const json& j) {
   s.key_id = j.value("key_id", "");
   s.generation = j.value("generation", uint64_t{0});
   s.txid = j.value("txid", uint64_t{0});
+  s.source_check_failed = j.value("source_check", "") == "failed";
   return s;
 }
 

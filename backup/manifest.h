@@ -49,6 +49,9 @@ struct SnapshotSummary {
   // Continuous replication: the generation and txid the snapshot stands at (0 when none).
   uint64_t generation = 0;
   uint64_t txid = 0;
+  // Taken while the source's last integrity check had failed: it may hold the damage. Retention
+  // then keeps the newest snapshot without this mark ("source_check": "failed" in the JSON).
+  bool source_check_failed = false;
 };
 
 // Where a snapshot stands in continuous replication: the database as of transaction `txid` of

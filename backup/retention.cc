@@ -102,6 +102,11 @@ RetentionPlan PlanRetention(const RetentionPolicy& p, std::vector<SnapshotInfo> 
   KeepBuckets("daily", p.daily, snaps, p, keep);
   KeepBuckets("weekly", p.weekly, snaps, p, keep);
   KeepBuckets("monthly", p.monthly, snaps, p, keep);
+  for (const SnapshotInfo& s : snaps) {
+    if (s.last_good) {
+      keep[s.ref.id].push_back("the last snapshot before the source failed its integrity check");
+    }
+  }
   auto verified =
       std::find_if(snaps.begin(), snaps.end(), [](const auto& s) { return s.verified; });
   if (verified != snaps.end()) {

@@ -53,6 +53,9 @@ struct SnapshotInfo {
   SnapshotSummary summary;
   std::string base;  // incremental: the snapshot id it builds on; empty for a full snapshot
   bool verified = false;
+  // The newest snapshot taken before the source failed its integrity check (kept whatever the
+  // rules say while the source is failing).
+  bool last_good = false;
 };
 
 struct SegmentInfo {

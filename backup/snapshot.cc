@@ -136,6 +136,7 @@ Manifest BuildManifest(const std::string& db_path, Repository& repo, const Snaps
   s.snapshot = id;
   s.created = created;
   s.label = o.label;
+  s.source_check_failed = o.source_check_failed;
   s.page_size = data.page_size;
   s.page_count = data.page_count;
   s.size = uint64_t{data.page_size} * data.page_count;

@@ -48,6 +48,8 @@ struct SnapshotOptions {
   // `pages`, which is then updated to the new image. On failure `pages` is unchanged.
   PageState* pages = nullptr;
   std::string base;
+  // The source's last integrity check failed: the manifest says so (SnapshotSummary).
+  bool source_check_failed = false;
 };
 
 struct SnapshotResult {

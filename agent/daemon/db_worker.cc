@@ -60,6 +60,7 @@ void DbWorker::Start() {
     auto r = ctx_.state.Job(db_.name, JobName(job), started_);
     if (r.ok()) {
       records_[job] = *r;
+      if (job == JobKind::kCheck) source_failing_ = r->last_result == "error";
     } else {
       ctx_.state_errors.Note(r.status(), db_.name, "read the record of " + JobName(job));
     }
@@ -177,8 +178,8 @@ JobOutcome DbWorker::SnapshotOnce(const std::string& policy) {
     }
     Result<PolicySnapshotResult> r =
         p != nullptr ? RunPolicySnapshot(db_, policy, p->full_every, TargetHandle{t, *repo},
-                                         ctx_.state, 2, ctx_.clock)
-                     : RunManualSnapshot(db_, policy, **repo, 2, ctx_.clock);
+                                         ctx_.state, 2, ctx_.clock, source_failing_)
+                     : RunManualSnapshot(db_, policy, **repo, 2, ctx_.clock, source_failing_);
     if (!r.ok()) {
       out.AddFailure(t, r.status());
       continue;
@@ -263,10 +264,10 @@ JobOutcome DbWorker::Prune() {
   for (const std::string& t : db_.targets) {
     auto repo = repos_->Get(t);
     auto verified = ctx_.state.Verified(db_.name, t);
-    Result<PruneReport> r = !repo.ok() ? Result<PruneReport>(repo.status())
-                            : !verified.ok()
-                                ? Result<PruneReport>(verified.status())
-                                : RunPrune(**repo, db_, *verified, ctx_.clock.Now(), false);
+    Result<PruneReport> r = !repo.ok()       ? Result<PruneReport>(repo.status())
+                            : !verified.ok() ? Result<PruneReport>(verified.status())
+                                             : RunPrune(**repo, db_, *verified, ctx_.clock.Now(),
+                                                        false, source_failing_);
     if (!r.ok()) {
       out.AddFailure(t, r.status());
       continue;
@@ -281,6 +282,8 @@ JobOutcome DbWorker::Prune() {
 
 void DbWorker::Record(JobKind job, const JobOutcome& out) {
   last_[job] = out;
+  // A check cut short (busy, over its budget) proves nothing either way: the mark stays as it was.
+  if (job == JobKind::kCheck && !out.status.IsTransient()) source_failing_ = !out.ok();
   (out.ok() ? runs_ok_ : runs_failed_)[job]++;
   if (out.ok() && records_.count(job)) records_[job].last_ok = out.finished;
   if (IsSnapshot(job)) {

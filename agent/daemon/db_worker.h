@@ -12,6 +12,7 @@
 // Thread-safety: public methods on the io thread only.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/strand.hpp>
 #include <functional>
 #include <map>
@@ -91,6 +92,8 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   boost::asio::strand<boost::asio::thread_pool::executor_type> heavy_;
   std::vector<std::shared_ptr<ReplicationUnit>> units_;
   bool stopping_ = false;
+  // The last integrity check failed: snapshots are marked, the last good one is kept (jobs.h).
+  std::atomic<bool> source_failing_{false};
 
   // io thread state
   std::set<JobKind> queued_;

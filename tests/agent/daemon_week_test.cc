@@ -56,14 +56,16 @@ class DaemonWeek : public ::testing::Test {
            std::string(dir_ / "repo") +
            "\"\nencryption = \"none\"\n\n"
            "[[database]]\nname = \"aura\"\npath = \"" +
-           std::string(dir_ / "live.db") +
-           "\"\ntargets = [\"local\"]\nbusy_timeout_ms = 50\n"
-           "hourly = { keep = 24, minute = 15, full_every = 5, timezone = \"UTC\" }\n"
-           "daily = { keep = 7, at = \"02:30\", timezone = \"UTC\" }\n"
-           "weekly = { keep = 4, day = \"sun\", at = \"03:00\", timezone = \"UTC\" }\n"
-           "check = { at = \"04:00\", level = \"full\", timezone = \"UTC\" }\n"
-           "drill = { day = \"sat\", at = \"05:00\", timezone = \"UTC\" }\n";
+           std::string(dir_ / "live.db") + "\"\ntargets = [\"local\"]\nbusy_timeout_ms = 50\n" +
+           policies_;
   }
+
+  std::string policies_ =
+      "hourly = { keep = 24, minute = 15, full_every = 5, timezone = \"UTC\" }\n"
+      "daily = { keep = 7, at = \"02:30\", timezone = \"UTC\" }\n"
+      "weekly = { keep = 4, day = \"sun\", at = \"03:00\", timezone = \"UTC\" }\n"
+      "check = { at = \"04:00\", level = \"full\", timezone = \"UTC\" }\n"
+      "drill = { day = \"sat\", at = \"05:00\", timezone = \"UTC\" }\n";
 
   std::string Socket() { return dir_ / "agent.sock"; }
 
@@ -98,6 +100,15 @@ class DaemonWeek : public ::testing::Test {
       std::this_thread::sleep_for(1ms);
     }
     FAIL() << "the daemon did not go idle at " << now << ": " << Status().dump(2);
+  }
+
+  // Advances the fake clock in 15-minute steps to `until`, letting the daemon finish each step.
+  void RunUntil(const std::string& until) {
+    while (clock_.Now() < At(until)) {
+      clock_.Advance(15min);
+      WaitIdle();
+      if (HasFatalFailure()) return;
+    }
   }
 
   // aura_jobs_total{database="aura",job=JOB,result=RESULT} from /metrics (0 when absent).
@@ -235,6 +246,57 @@ TEST_F(DaemonBusyDatabase, ABusyDatabaseIsRetriedAfter15sOfFakeTimeAndTheErrorKe
   }
   EXPECT_EQ(JobsTotal("hourly", "ok"), 1) << "a transient failure is retried";
   EXPECT_EQ(JobsTotal("hourly", "error"), 1);
+}
+
+// Hourly snapshots kept 2 at a time and a daily full check, of a database whose file goes bad.
+class DaemonFailingCheck : public DaemonWeek {
+ protected:
+  DaemonFailingCheck() {
+    policies_ =
+        "hourly = { keep = 2, minute = 15, full_every = 1, timezone = \"UTC\" }\n"
+        "check = { at = \"04:00\", level = \"full\", timezone = \"UTC\" }\n";
+  }
+
+  // Overwrites the header of a page in the middle of the file, as failing storage would.
+  void CorruptThePageFile() {
+    ASSERT_TRUE(app_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+    const std::string path = dir_ / "live.db";
+    std::string bytes = *ReadFileToString(path);
+    const size_t page = 4096 * (bytes.size() / 4096 / 2);
+    for (size_t i = 0; i < 200; ++i) bytes[page + i] = static_cast<char>(0xA5 ^ i);
+    ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
+  }
+};
+
+TEST_F(DaemonFailingCheck, AFailedCheckMarksLaterSnapshotsAndTheLastGoodOneSurvivesPrune) {
+  Start();
+  RunUntil("2026-11-30T05:00:00Z");  // Monday's check passed
+  ASSERT_EQ(JobsTotal("check", "ok"), 1);
+  CorruptThePageFile();
+  RunUntil("2026-12-02T06:00:00Z");  // Tuesday's and Wednesday's checks fail
+  EXPECT_EQ(JobsTotal("check", "error"), 2);
+  json d = Status()["databases"][0];
+  EXPECT_FALSE(d["healthy"].get<bool>()) << "a failed check is an alert";
+  EXPECT_EQ(d["last_check"]["result"], "error") << d.dump(2);
+  Stop();
+
+  auto repo = backup::Repository::Open(std::make_shared<backup::LocalStorage>(dir_ / "repo"),
+                                       {backup::KeySource::Kind::kNone});
+  ASSERT_TRUE(repo.ok());
+  std::map<std::string, bool> marked_by_time;  // created -> taken while the check was failing
+  auto refs = (*repo)->ListSnapshots("aura");
+  ASSERT_TRUE(refs.ok()) << refs.status().ToString();
+  for (const auto& ref : refs.value()) {
+    auto s = (*repo)->ReadSummary(ref);
+    ASSERT_TRUE(s.ok());
+    marked_by_time[FormatRfc3339(s->created, 0)] = s->source_check_failed;
+  }
+  // keep = 2 alone would leave only the two newest: the newest snapshot taken before the first
+  // failed check (Tuesday 03:15) survives too, unmarked; the later ones carry the mark.
+  std::map<std::string, bool> expected = {{"2026-12-01T03:15:00Z", false},
+                                          {"2026-12-02T04:15:00Z", true},
+                                          {"2026-12-02T05:15:00Z", true}};
+  EXPECT_EQ(marked_by_time, expected);
 }
 
 }  // namespace
