@@ -150,6 +150,22 @@ Result<bool> ChooseLatest(Repository& repo, const Catalog& c, RestorePlan& plan)
   return true;
 }
 
+// --latest must not quietly restore older data: WAL segments of a generation that started after
+// `chosen` was taken, whose starting snapshot is gone, hold newer transactions no restore can
+// reach. Fails naming them and the newest restorable point (which --snapshot restores).
+Status NoNewerOrphanWal(const Catalog& c, const SnapInfo& chosen) {
+  for (const SegmentRef& s : c.segs) {
+    if (c.gens.count(s.generation)) continue;
+    if (int64_t(s.generation) <= ToUnixMicros(chosen.summary.created)) continue;
+    return Corruption("the WAL of generation " + GenerationName(s.generation) + " (e.g. " +
+                      s.Name() + ") holds transactions newer than snapshot " + chosen.ref.id +
+                      ", but no snapshot of that generation is left to restore them from (run "
+                      "aura-agent verify); the newest restorable state is snapshot " +
+                      chosen.ref.id + ": restore it with --snapshot " + chosen.ref.id);
+  }
+  return Status::Ok();
+}
+
 Status ChooseTarget(Repository& repo, const Catalog& c, const PointInTime& point,
                     RestorePlan& plan) {
   switch (point.kind) {
@@ -200,6 +216,7 @@ Status ChooseTarget(Repository& repo, const Catalog& c, const PointInTime& point
                     (c.snaps.empty() ? std::string("?") : c.snaps[0].ref.database) +
                     "' at or before the requested point");
   }
+  if (point.kind == PointInTime::Kind::kLatest) AURA_RETURN_IF_ERROR(NoNewerOrphanWal(c, *best));
   plan.base = best->ref;
   plan.generation = 0;
   return Status::Ok();

@@ -11,7 +11,8 @@
 //     generation through segments whose "checksum before" equals the state they start from. A
 //     segment that follows a known state with another checksum is "out-of-sequence" (reordered
 //     or substituted); transactions no chain reaches are a "gap", naming the first segment past
-//     it; two segments of one level covering overlapping, different ranges are an "overlap".
+//     it (or, in a per-transaction level, a hole between its segments); two segments of one level
+//     covering overlapping, different ranges are an "overlap".
 //   - Data objects that no manifest names (left by a crash before the manifest was written) are
 //     orphans, not failures, unless a restore needs them (an increment's base): those are never
 //     orphans.

@@ -56,6 +56,25 @@ void CheckOverlaps(const std::vector<SoundSegment>& segs, VerifyReport& report) 
   }
 }
 
+// The per-transaction levels (0 and 1) must have no hole between their first and last segment: a
+// point-in-time restore to a transaction inside one needs it (a compacted level restores only to
+// the end of its window).
+void CheckPerTransactionLevels(const std::vector<SoundSegment>& segs, VerifyReport& report) {
+  std::map<int, const SoundSegment*> last_of_level;
+  for (const SoundSegment& s : segs) {  // sorted by (level, first_txid)
+    if (s.ref.level > 1) continue;
+    auto it = last_of_level.find(s.ref.level);
+    if (it != last_of_level.end() && s.ref.first_txid > it->second->ref.last_txid + 1) {
+      Add(report, s.ref.Name(), "gap",
+          "level " + std::to_string(s.ref.level) + " holds no segment with transactions " +
+              std::to_string(it->second->ref.last_txid + 1) + ".." +
+              std::to_string(s.ref.first_txid - 1) +
+              ": point-in-time restores to them are impossible");
+    }
+    last_of_level[s.ref.level] = &s;
+  }
+}
+
 // Walks the chains of one generation from its snapshots: which transactions a restore reaches.
 void CheckChains(uint64_t generation, const std::vector<SnapshotPosition>& positions,
                  const std::vector<SoundSegment>& segs, VerifyReport& report) {
@@ -140,6 +159,7 @@ Status VerifyWal(backup::Repository& repo, const std::string& database,
   }
   for (const auto& [generation, segs] : by_generation) {
     CheckOverlaps(segs, report);
+    CheckPerTransactionLevels(segs, report);
     CheckChains(generation, positions, segs, report);
   }
   return Status::Ok();

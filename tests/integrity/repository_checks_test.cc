@@ -12,6 +12,7 @@
 #include "backup/storage/local_storage.h"
 #include "common/file_io.h"
 #include "integrity/drill.h"
+#include "integrity/logical_checksum.h"
 #include "integrity/verify.h"
 #include "tests/support/test_env.h"
 #include "tests/tools/aura_dataset.h"
@@ -101,6 +102,8 @@ class VerifyTest : public ::testing::Test {
       out += p.kind + " " + p.name + ": " + p.error.message() + "\n";
     return out;
   }
+
+  std::string Source() { return *LogicalChecksumOfFile(dir_ / "live.db"); }
 
   TempDir dir_;
   FakeClock clock_{SystemClock::Instance().Now()};
@@ -271,6 +274,94 @@ TEST_F(DrillTest, RandomPointsAcrossSnapshotsAndTransactionsAllPass) {
     EXPECT_EQ(r.point, "random");
   }
 }
+
+// Every kind of stored object, damaged every way: verify finds it, and a restore of the newest
+// state either refuses or produces exactly the source's database.
+class CorruptionMatrix
+    : public VerifyTest,
+      public ::testing::WithParamInterface<std::tuple<std::string, std::string>> {
+ protected:
+  // The object of `kind`, and another of the same kind to swap in.
+  std::pair<std::string, std::string> Pick(const std::string& kind) {
+    if (kind == "snapshot-data" || kind == "manifest") {
+      auto refs = repo_->ListSnapshots("live");
+      EXPECT_TRUE(refs.ok() && refs->size() >= 2);
+      if (!refs.ok() || refs->size() < 2) return {};
+      const auto& a = refs->back();  // the generation snapshot (taken last, at Start)
+      const auto& b = refs->front();
+      return kind == "manifest" ? std::pair{a.ManifestName(), b.ManifestName()}
+                                : std::pair{a.DataName(), b.DataName()};
+    }
+    const int level = kind.back() - '0';
+    auto segs = Segments(level);
+    EXPECT_GE(segs.size(), 1u) << kind;
+    if (segs.empty()) return {};
+    auto all = repo_->ListSegments("live");
+    const SegmentRef& victim = segs[segs.size() / 2];
+    for (const SegmentRef& other : all.value()) {
+      if (other.Name() != victim.Name()) return {victim.Name(), other.Name()};
+    }
+    return {victim.Name(), ""};
+  }
+
+  void Damage(const std::string& how, const std::string& object, const std::string& other) {
+    const std::string path = dir_ / ("repo/" + object);
+    if (how == "flip") return FlipByte(object);
+    if (how == "delete") {
+      ASSERT_TRUE(repo_->storage().Delete(object).ok());
+      return;
+    }
+    std::string bytes = how == "swap" ? *ReadFileToString(dir_ / ("repo/" + other))
+                                      : ReadFileToString(path)->substr(0, 100);
+    ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
+  }
+};
+
+TEST_P(CorruptionMatrix, VerifyFindsItAndNoRestoreReturnsWrongData) {
+  const auto& [kind, how] = GetParam();
+  backup::SnapshotOptions so;
+  so.database_name = "live";
+  so.label = "hourly";
+  ASSERT_TRUE(backup::TakeSnapshot(dir_ / "live.db", *repo_, so).ok());  // a second snapshot
+  clock_.Advance(std::chrono::seconds(5));
+  Ship(60, true);
+  auto [object, other] = Pick(kind);
+  ASSERT_FALSE(object.empty());
+  Damage(how, object, other);
+
+  VerifyReport r = Verify();
+  bool named = false;
+  for (const ObjectProblem& p : r.bad) named = named || p.name == object;
+  if (how == "delete" && kind != "segment-2" && kind != "segment-3") {
+    EXPECT_TRUE(!r.ok() || !r.orphans.empty()) << object << "\n" << Problems(r);
+  } else if (how == "delete") {
+    // A compacted segment only shortens chains: every transaction is still in level 1, so
+    // nothing restorable is lost and verify has nothing to report; the restore below proves it.
+  } else {
+    EXPECT_TRUE(named) << how << " " << object << " not named:\n" << Problems(r);
+  }
+
+  // The newest state: a restore either refuses or gives the source exactly as it is now.
+  const std::string source_now = Source();
+  auto restored = backup::RestoreToPoint(*repo_, "live", {}, dir_ / "latest.db", {});
+  if (restored.ok()) {
+    EXPECT_EQ(*LogicalChecksumOfFile(dir_ / "latest.db"), source_now)
+        << how << " " << object << ": the restore returned other data";
+  } else {
+    EXPECT_NE(restored.status().code(), Code::kOk);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryObjectEveryWay, CorruptionMatrix,
+    ::testing::Combine(::testing::Values("snapshot-data", "manifest", "segment-1", "segment-2",
+                                         "segment-3"),
+                       ::testing::Values("flip", "truncate", "delete", "swap")),
+    [](const ::testing::TestParamInfo<std::tuple<std::string, std::string>>& p) {
+      std::string n = std::get<0>(p.param) + "_" + std::get<1>(p.param);
+      for (char& c : n) c = c == '-' ? '_' : c;
+      return n;
+    });
 
 }  // namespace
 }  // namespace aura::integrity
