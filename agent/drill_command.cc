@@ -21,20 +21,8 @@ namespace {
 
 json ReportJson(const std::string& database, const std::string& target,
                 const integrity::DrillReport& r) {
-  json j = {{"database", database},
-            {"target", target},
-            {"outcome", integrity::DrillOutcomeName(r.outcome)},
-            {"point", r.point},
-            {"restored", r.restored},
-            {"txid", r.txid},
-            {"bytes", r.bytes},
-            {"checks", r.checks},
-            {"rto_seconds", r.rto_seconds},
-            {"rpo_seconds", r.rpo_seconds ? json(*r.rpo_seconds) : json(nullptr)}};
-  if (!r.passed()) {
-    j["reason"] = r.reason;
-    j["code"] = CodeName(r.code);
-  }
+  json j = DrillReportJson(target, r);
+  j["database"] = database;
   return j;
 }
 

@@ -264,6 +264,25 @@ integrity::DrillReport RunDrill(backup::Repository& repo, const DatabaseConfig& 
   return integrity::RunRestoreDrill(repo, o);
 }
 
+nlohmann::json DrillReportJson(const std::string& target, const integrity::DrillReport& r) {
+  nlohmann::json j = {
+      {"target", target},
+      {"outcome", integrity::DrillOutcomeName(r.outcome)},
+      {"snapshot", r.snapshot},
+      {"point", r.point},
+      {"restored", r.restored},
+      {"txid", r.txid},
+      {"bytes", r.bytes},
+      {"checks", r.checks},
+      {"rto_seconds", r.rto_seconds},
+      {"rpo_seconds", r.rpo_seconds ? nlohmann::json(*r.rpo_seconds) : nlohmann::json(nullptr)}};
+  if (!r.passed()) {
+    j["reason"] = r.reason;
+    j["code"] = CodeName(r.code);
+  }
+  return j;
+}
+
 DrillRecord DrillRecordOf(const std::string& target, TimePoint finished,
                           const integrity::DrillReport& r) {
   return {target,

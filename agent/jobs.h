@@ -103,6 +103,10 @@ bool SourceCheckFailing(StateStore& state, const std::string& database, TimePoin
 integrity::DrillReport RunDrill(backup::Repository& repo, const DatabaseConfig& db,
                                 const std::string& scratch_dir);
 
+// One drill's JSON (status, --json): target, outcome, snapshot, point, restored, txid, bytes,
+// checks, rto_seconds, rpo_seconds; reason and code unless it passed.
+nlohmann::json DrillReportJson(const std::string& target, const integrity::DrillReport& r);
+
 // The state database's record of a drill of `target`.
 DrillRecord DrillRecordOf(const std::string& target, TimePoint finished,
                           const integrity::DrillReport& r);

@@ -229,14 +229,7 @@ JobOutcome DbWorker::Drill() {
     const TimePoint now = ctx_.clock.Now();
     ctx_.state_errors.Note(ctx_.state.RecordDrill(db_.name, DrillRecordOf(t, now, r)), db_.name,
                            "record the drill of target " + t);
-    json j = {{"target", t},
-              {"outcome", integrity::DrillOutcomeName(r.outcome)},
-              {"snapshot", r.snapshot},
-              {"restored", r.restored},
-              {"bytes", r.bytes},
-              {"txid", r.txid},
-              {"rto_seconds", r.rto_seconds},
-              {"rpo_seconds", r.rpo_seconds ? json(*r.rpo_seconds) : json(nullptr)}};
+    json j = DrillReportJson(t, r);
     per_target.push_back(j);
     if (!r.passed()) {
       if (r.outcome == integrity::DrillOutcome::kFail || outcome == "pass") {
