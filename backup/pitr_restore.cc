@@ -259,6 +259,26 @@ Status ChooseChain(const Catalog& c, RestorePlan& plan) {
 }
 
 // Applies the chain to the restored base in `f`, verifying every checksum on the way.
+// A chain that breaks still proved every transaction before the broken segment: say which, so
+// the operator can restore that point explicitly instead of nothing (or, silently, older data).
+Status WithNewestIntact(const Status& s, uint64_t intact) {
+  if (s.code() != Code::kCorruption && s.code() != Code::kNotFound) return s;
+  const std::string t = std::to_string(intact);
+  return Status(s.code(), s.message() + "; the newest point restorable before it is txid " + t +
+                              " (restore it explicitly with --txid " + t + ")");
+}
+
+// Writes one page of a segment into the file being restored, keeping its checksum current.
+Status WritePage(File& f, FileChecksum& sum, uint32_t ps, uint32_t pgno,
+                 std::span<const uint8_t> page) {
+  AURA_RETURN_IF_ERROR(sum.SetPage(pgno, page));  // reads the old page first
+  if (::pwrite(f.fd(), page.data(), page.size(), off_t{pgno - 1} * ps) !=
+      static_cast<ssize_t>(page.size())) {
+    return ErrnoStatus(errno, "write", f.path());
+  }
+  return Status::Ok();
+}
+
 Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& base, File& f) {
   const uint32_t ps = base.summary.page_size;
   if (!base.replication) {
@@ -267,6 +287,7 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
   }
   FileChecksum sum(f, ps, static_cast<uint32_t>(base.summary.page_count),
                    base.replication->db_checksum);
+  uint64_t intact = plan.base_txid;  // the newest txid the chain has proven so far
   for (const SegmentRef& seg : plan.chain) {
     uint64_t checksum_after = 0, header_last = 0, applied = 0;
     SegmentParser* self = nullptr;
@@ -288,13 +309,8 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
       if (t.txid > plan.target_txid) self->Stop();
       return Status::Ok();
     };
-    cb.on_page = [&](uint32_t pgno, std::span<const uint8_t> page) -> Status {
-      AURA_RETURN_IF_ERROR(sum.SetPage(pgno, page));  // reads the old page first
-      if (::pwrite(f.fd(), page.data(), page.size(), off_t{pgno - 1} * ps) !=
-          static_cast<ssize_t>(page.size())) {
-        return ErrnoStatus(errno, "write", f.path());
-      }
-      return Status::Ok();
+    cb.on_page = [&](uint32_t pgno, std::span<const uint8_t> page) {
+      return WritePage(f, sum, ps, pgno, page);
     };
     cb.on_txn_end = [&](const TxnHeader& t) -> Status {
       AURA_RETURN_IF_ERROR(sum.Resize(t.db_pages));  // hashes dropped pages before truncating
@@ -311,12 +327,13 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
     };
     SegmentParser parser(cb);
     self = &parser;
-    AURA_RETURN_IF_ERROR(ParseSegment(repo, seg, parser));
-    if (applied == header_last && checksum_after != sum.value()) {
-      return Corruption(seg.Name() +
-                        ": the database after it differs from the source's "
-                        "(checksum after mismatch)");
+    Status s = ParseSegment(repo, seg, parser);
+    if (s.ok() && applied == header_last && checksum_after != sum.value()) {
+      s = Corruption(seg.Name() +
+                     ": the database after it differs from the source's (checksum after mismatch)");
     }
+    if (!s.ok()) return WithNewestIntact(s, intact);
+    if (applied == header_last) intact = header_last;
   }
   return Status::Ok();
 }

@@ -143,9 +143,18 @@ TEST_F(VerifyTest, AFlippedByteInAWalSegmentIsFoundAndNamed) {
   EXPECT_NE(gap->error.message().find("breaks after txid " + std::to_string(victim.first_txid - 1)),
             std::string::npos)
       << gap->error.message();
-  // And the restore agrees.
+  // And the restore agrees: it fails naming the segment and the newest point before it, which
+  // then restores when asked for explicitly.
   auto restored = backup::RestoreToPoint(*repo_, "live", {}, dir_ / "out.db", {});
   EXPECT_EQ(restored.status().code(), Code::kCorruption);
+  const uint64_t intact = victim.first_txid - 1;
+  EXPECT_NE(restored.status().message().find(victim.Name()), std::string::npos);
+  EXPECT_NE(restored.status().message().find("--txid " + std::to_string(intact)), std::string::npos)
+      << restored.status().message();
+  EXPECT_FALSE(PathExists(dir_ / "out.db"));
+  auto older = backup::RestoreToPoint(
+      *repo_, "live", {backup::PointInTime::Kind::kTxid, intact, {}}, dir_ / "older.db", {});
+  EXPECT_TRUE(older.ok()) << older.status().ToString();
 }
 
 TEST_F(VerifyTest, AFlippedByteInACompactedSegmentIsFoundAndNamed) {
