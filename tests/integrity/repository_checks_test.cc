@@ -41,15 +41,20 @@ class VerifyTest : public ::testing::Test {
         backup::Repository::OpenForWrite(faulty_, none, SystemClock::Instance()).value().release());
   }
 
-  // Ships `commits` transactions, 30 s of fake time apart; compacts afterwards if asked.
-  void Ship(int commits, bool compact) {
+  // Shipping of live.db on the fake clock, a segment per commit.
+  backup::ReplicatorOptions ShippingOptions() {
     backup::ReplicatorOptions o;
     o.db_path = dir_ / "live.db";
     o.database = "live";
     o.spool_dir = dir_ / "spool";
     o.segment_max_age = std::chrono::milliseconds(0);
     o.clock = &clock_;
-    backup::Replicator r(o, repo_);
+    return o;
+  }
+
+  // Ships `commits` transactions, 30 s of fake time apart; compacts afterwards if asked.
+  void Ship(int commits, bool compact) {
+    backup::Replicator r(ShippingOptions(), repo_);
     ASSERT_TRUE(r.Start().ok());
     for (int i = 0; i < commits; ++i) {
       clock_.Advance(std::chrono::seconds(30));
@@ -383,15 +388,9 @@ namespace {
 // Randomized: point-in-time restores at many transactions, through compacted and per-transaction
 // segments, each compared with the source as it was at that transaction.
 TEST_F(VerifyTest, RestoresAtRandomTransactionsEqualTheSourceThenEvenAfterCompaction) {
-  backup::ReplicatorOptions o;
-  o.db_path = dir_ / "live.db";
-  o.database = "live";
-  o.spool_dir = dir_ / "spool";
-  o.segment_max_age = std::chrono::milliseconds(0);
-  o.clock = &clock_;
   std::map<uint64_t, std::string> truth;  // txid -> the source's logical checksum then
   {
-    backup::Replicator r(o, repo_);
+    backup::Replicator r(ShippingOptions(), repo_);
     ASSERT_TRUE(r.Start().ok());
     for (int i = 0; i < 60; ++i) {
       clock_.Advance(std::chrono::seconds(30));
