@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "agent/commands.h"
+#include "agent/jobs.h"
 #include "agent/repo_resolver.h"
 #include "backup/pitr_restore.h"
 #include "backup/restore.h"
@@ -50,7 +51,11 @@ int RunBackup(const BackupArgs& args, const Output& out) {
     o.label = args.label;
     o.busy_timeout_ms = args.repo.config.empty() ? args.busy_timeout_ms : job.busy_timeout_ms;
     o.threads = args.threads;
-    auto snap = backup::TakeSnapshot(job.db_path, **repo, o);
+    DatabaseConfig db;
+    db.name = job.database;
+    db.path = job.db_path;
+    db.continuous = job.continuous;
+    auto snap = TakeJobSnapshot(db, **repo, o);
     if (!snap.ok()) {
       return out.Fail(snap.status().WithContext("backup of " + job.db_path + " to " +
                                                 job.storage->Describe() + " failed"));

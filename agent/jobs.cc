@@ -7,6 +7,7 @@
 
 #include "agent/storage_url.h"
 #include "backup/pitr_restore.h"
+#include "backup/replicator.h"
 #include "backup/restore.h"
 #include "common/file_io.h"
 #include "integrity/live_check.h"
@@ -79,6 +80,29 @@ const PolicyConfig* FindPolicy(const DatabaseConfig& db, const std::string& name
   return nullptr;
 }
 
+Result<backup::SnapshotResult> TakeJobSnapshot(const DatabaseConfig& db, backup::Repository& repo,
+                                               backup::SnapshotOptions o,
+                                               const SnapshotTaker& take) {
+  if (take) {
+    auto r = take(o);
+    if (r.ok() || r.status().code() != Code::kUnavailable) return r;
+  }
+  backup::DatabaseChecksum image;
+  if (db.continuous) {
+    auto end = backup::FindReplicatedEnd(repo, db.name);
+    if (!end.ok()) {
+      spdlog::warn(
+          "db={} op=snapshot cannot read where shipping ended ({}); taking a snapshot "
+          "WAL segments cannot follow",
+          db.name, end.status().message());
+    } else if (*end) {
+      o.replication_if_equal = (*end)->point;
+      if (o.pages == nullptr) o.checksum = &image;
+    }
+  }
+  return backup::TakeSnapshot(db.path, repo, o);
+}
+
 Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const std::string& policy,
                                                int full_every, const TargetHandle& target,
                                                StateStore& state, int threads, const Clock& clock,
@@ -108,14 +132,14 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
   backup::PageState pages = chain ? std::move(chain->pages) : backup::PageState();  // no copy
   o.pages = &pages;
   o.base = chain ? chain->snapshot_id : "";
-  auto snap = backup::TakeSnapshot(db.path, *target.repo, o);
+  auto snap = TakeJobSnapshot(db, *target.repo, o, target.take);
   if (!snap.ok() && chain && snap.status().code() == Code::kInvalidArgument) {
     // The page size changed (VACUUM with a new page_size): start a new chain.
     out.why_full = snap.status().message();
     chain.reset();
     pages = backup::PageState();
     o.base.clear();
-    snap = backup::TakeSnapshot(db.path, *target.repo, o);
+    snap = TakeJobSnapshot(db, *target.repo, o, target.take);
   }
   if (!snap.ok()) return snap.status();
   out.incremental = chain.has_value();
@@ -139,11 +163,12 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
 }
 
 Result<PolicySnapshotResult> RunManualSnapshot(const DatabaseConfig& db, const std::string& label,
-                                               backup::Repository& repo, int threads,
+                                               const TargetHandle& target, int threads,
                                                const Clock& clock, bool source_check_failed) {
   backup::SnapshotOptions o = SnapshotOptionsFor(db, label, threads, clock);
   o.source_check_failed = source_check_failed;
-  AURA_ASSIGN_OR_RETURN(backup::SnapshotResult s, backup::TakeSnapshot(db.path, repo, o));
+  AURA_ASSIGN_OR_RETURN(backup::SnapshotResult s,
+                        TakeJobSnapshot(db, *target.repo, o, target.take));
   PolicySnapshotResult out;
   out.ref = s.ref;
   out.manifest = std::move(s.manifest);

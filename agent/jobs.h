@@ -37,10 +37,25 @@ inline constexpr std::chrono::hours kAbandonedWriteAge{24};
 // Logs what it removed; a failure is logged and otherwise ignored (prune tries again).
 void RemoveWritesOfKilledRuns(backup::Storage& storage);
 
+// How a job takes a snapshot when continuous shipping to the target runs in this process: the
+// replicator takes it at the txid it shipped (ReplicationUnit::SnapshotHere). kUnavailable from
+// it means "not running": the job then takes the snapshot itself.
+using SnapshotTaker = std::function<Result<backup::SnapshotResult>(const backup::SnapshotOptions&)>;
+
 struct TargetHandle {
   std::string name;
   std::shared_ptr<backup::Repository> repo;
+  SnapshotTaker take;  // empty: no shipping here
 };
+
+// A job's snapshot of `db` to `repo`: through `take` when it is set and shipping runs; else
+// directly, and for a continuous database, standing at the txid shipping ended at when the
+// database has not changed since (its checksum equals that txid's), so WAL chains can start from
+// it; a database that moved on gets a plain snapshot, which `restore --latest` prefers when it is
+// newer than the WAL.
+Result<backup::SnapshotResult> TakeJobSnapshot(const DatabaseConfig& db, backup::Repository& repo,
+                                               backup::SnapshotOptions o,
+                                               const SnapshotTaker& take = {});
 
 // Opens (creating if empty) the repositories of `names`, in order; `clock` dates a new one.
 Result<std::vector<TargetHandle>> OpenTargets(const Config& config,
@@ -70,7 +85,7 @@ Result<PolicySnapshotResult> RunPolicySnapshot(const DatabaseConfig& db, const s
 // A full snapshot outside any chain, labelled `label` (an admin's "backup now" for a database
 // with no policy enabled).
 Result<PolicySnapshotResult> RunManualSnapshot(const DatabaseConfig& db, const std::string& label,
-                                               backup::Repository& repo, int threads,
+                                               const TargetHandle& target, int threads,
                                                const Clock& clock = SystemClock::Instance(),
                                                bool source_check_failed = false);
 

@@ -61,6 +61,7 @@ Result<ResolvedRepo> ResolveConfigTarget(const Config& cfg, const DatabaseConfig
   r.db_path = db.path;
   r.busy_timeout_ms = db.busy_timeout_ms;
   r.generation_interval_s = db.generation_interval_s;
+  r.continuous = db.continuous;
   return r;
 }
 

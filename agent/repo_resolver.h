@@ -19,6 +19,9 @@ struct ResolvedRepo {
   std::string db_path;   // config form: the database file
   int busy_timeout_ms = 5000;
   int64_t generation_interval_s = 86400;  // replicate: the database's generation_interval
+  // backup: the database may be shipped continuously to this target (the config says so, or no
+  // config says otherwise), so a snapshot looks for where shipping ended (TakeJobSnapshot).
+  bool continuous = true;
 };
 
 // The key source the flags name (kUnset when none). kInvalidArgument if several are given.

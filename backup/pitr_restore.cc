@@ -1,11 +1,14 @@
 #include "backup/pitr_restore.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <unordered_map>
 
 #include "backup/db_checksum.h"
@@ -222,40 +225,83 @@ Status ChooseTarget(Repository& repo, const Catalog& c, const PointInTime& point
   return Status::Ok();
 }
 
-Status ChooseChain(const Catalog& c, RestorePlan& plan) {
-  const SnapInfo* base = nullptr;
-  for (const SnapInfo& s : c.snaps) {
-    if (s.summary.generation == plan.generation && s.summary.txid <= plan.target_txid) base = &s;
-  }
-  if (base == nullptr) {
-    return NotFound("no snapshot of generation " + GenerationName(plan.generation) +
-                    " at or before txid " + std::to_string(plan.target_txid));
-  }
-  plan.base = base->ref;
-  plan.base_txid = base->summary.txid;
-  uint64_t p = plan.base_txid;
-  while (p < plan.target_txid) {
+// The segments that carry generation `gen` from txid `from` to `target`: at each step the one
+// starting right after the txids covered so far, or a per-transaction one covering that txid
+// (entered mid-way: a snapshot taken between two segment boundaries), reaching furthest, higher
+// levels first. kNotFound naming the first txid no segment carries.
+Result<std::vector<SegmentRef>> ChainFrom(const Catalog& c, uint64_t gen, uint64_t from,
+                                          uint64_t target) {
+  std::vector<SegmentRef> chain;
+  uint64_t p = from;
+  while (p < target) {
     const SegmentRef* pick = nullptr;
     for (const SegmentRef& s : c.segs) {
-      if (s.generation != plan.generation || s.first_txid != p + 1) continue;
-      if (!PerTxn(s) && s.last_txid > plan.target_txid) continue;  // compacted: end only
-      bool better =
-          pick == nullptr ||
-          (std::min(s.last_txid, plan.target_txid) > std::min(pick->last_txid, plan.target_txid)) ||
-          (std::min(s.last_txid, plan.target_txid) == std::min(pick->last_txid, plan.target_txid) &&
-           s.level > pick->level);
-      if (better) pick = &s;
+      if (s.generation != gen || s.first_txid > p + 1 || s.last_txid <= p) continue;
+      if (s.first_txid != p + 1 && !PerTxn(s)) continue;  // a compacted one only as a whole
+      if (!PerTxn(s) && s.last_txid > target) continue;   // compacted: restores to its end only
+      const uint64_t reach = std::min(s.last_txid, target);
+      const uint64_t pick_reach = pick ? std::min(pick->last_txid, target) : 0;
+      if (pick == nullptr || reach > pick_reach || (reach == pick_reach && s.level > pick->level)) {
+        pick = &s;
+      }
     }
     if (pick == nullptr) {
       return NotFound("the WAL segment after txid " + std::to_string(p) + " of generation " +
-                      GenerationName(plan.generation) +
-                      " is missing from the repository; restore to txid " + std::to_string(p) +
-                      " or earlier");
+                      GenerationName(gen) + " is missing from the repository; restore to txid " +
+                      std::to_string(p) + " or earlier");
     }
-    plan.chain.push_back(*pick);
-    p = std::min(pick->last_txid, plan.target_txid);
+    chain.push_back(*pick);
+    p = std::min(pick->last_txid, target);
   }
-  return Status::Ok();
+  return chain;
+}
+
+// Bytes a restore from snapshot `s` fetches for the snapshot itself: its own objects and those of
+// every base it is an increment of.
+uint64_t SnapshotBytes(const Catalog& c, const SnapInfo& s) {
+  uint64_t bytes = 0;
+  const SnapInfo* cur = &s;
+  for (int depth = 0; cur != nullptr && depth < 10000; ++depth) {
+    bytes += cur->summary.stored_size;
+    if (cur->summary.base.empty()) break;
+    const SnapInfo* base = nullptr;
+    for (const SnapInfo& o : c.snaps) base = o.ref.id == cur->summary.base ? &o : base;
+    cur = base;
+  }
+  return bytes;
+}
+
+// The cheapest path to plan.target_txid: over every snapshot of the generation at or before it
+// (policy snapshots included), the one whose own bytes plus its chain's are fewest; the newest
+// on a tie. Snapshots in `exclude` (found damaged) are passed over.
+Status ChooseChain(const Catalog& c, RestorePlan& plan, const std::set<std::string>& exclude) {
+  std::optional<Status> first_error;
+  uint64_t best_cost = 0;
+  bool found = false;
+  for (auto it = c.snaps.rbegin(); it != c.snaps.rend(); ++it) {
+    const SnapInfo& s = *it;
+    if (s.summary.generation != plan.generation || s.summary.txid > plan.target_txid) continue;
+    if (exclude.count(s.ref.id)) continue;
+    auto chain = ChainFrom(c, plan.generation, s.summary.txid, plan.target_txid);
+    if (!chain.ok()) {
+      if (!first_error) first_error = chain.status();
+      continue;
+    }
+    uint64_t cost = SnapshotBytes(c, s);
+    for (const SegmentRef& seg : *chain) cost += seg.size;
+    if (found && cost >= best_cost) continue;
+    found = true;
+    best_cost = cost;
+    plan.base = s.ref;
+    plan.base_txid = s.summary.txid;
+    plan.chain = std::move(chain).value();
+    plan.bytes = cost;
+  }
+  if (found) return Status::Ok();
+  if (first_error) return *first_error;
+  return NotFound("no snapshot of generation " + GenerationName(plan.generation) +
+                  " at or before txid " + std::to_string(plan.target_txid) +
+                  (exclude.empty() ? "" : " that is not damaged"));
 }
 
 // Applies the chain to the restored base in `f`, verifying every checksum on the way.
@@ -279,6 +325,88 @@ Status WritePage(File& f, FileChecksum& sum, uint32_t ps, uint32_t pgno,
   return Status::Ok();
 }
 
+// Applies one segment of a chain to the file, verifying every checksum on the way. Transactions
+// up to `skip_through` (the base snapshot's txid, when the segment is entered mid-way) are read
+// but not applied; the last of them must leave the database the snapshot holds.
+class SegmentApplier {
+ public:
+  SegmentApplier(const RestorePlan& plan, const SegmentRef& seg, File& f, FileChecksum& sum,
+                 uint32_t ps, uint64_t skip_through)
+      : plan_(plan), seg_(seg), f_(f), sum_(sum), ps_(ps), skip_through_(skip_through) {}
+
+  // The last txid applied (or proven, when skipped) once the segment is parsed.
+  Status Run(Repository& repo) {
+    SegmentParser::Callbacks cb;
+    cb.on_header = [this](const SegmentHeader& h) { return OnHeader(h); };
+    cb.on_txn = [this](const TxnHeader& t) { return OnTxn(t); };
+    cb.on_page = [this](uint32_t pgno, std::span<const uint8_t> page) {
+      return skipping_ ? Status::Ok() : WritePage(f_, sum_, ps_, pgno, page);
+    };
+    cb.on_txn_end = [this](const TxnHeader& t) { return OnTxnEnd(t); };
+    SegmentParser parser(cb);
+    parser_ = &parser;
+    AURA_RETURN_IF_ERROR(ParseSegment(repo, seg_, parser));
+    if (applied_ == header_last_ && checksum_after_ != sum_.value()) {
+      return Corruption(seg_.Name() +
+                        ": the database after it differs from the source's (checksum after "
+                        "mismatch)");
+    }
+    return Status::Ok();
+  }
+  bool complete() const { return applied_ == header_last_; }
+
+ private:
+  Status OnHeader(const SegmentHeader& h) {
+    checksum_after_ = h.checksum_after;
+    header_last_ = h.last_txid;
+    if (h.page_size != ps_ || h.generation != plan_.generation) {
+      return Corruption(seg_.Name() + ": belongs to another database or generation");
+    }
+    if (h.first_txid > skip_through_ && h.checksum_before != sum_.value()) {
+      return Corruption(seg_.Name() +
+                        ": does not start from the database the chain has built (checksum "
+                        "before mismatch)");
+    }
+    return Status::Ok();
+  }
+  Status OnTxn(const TxnHeader& t) {
+    skipping_ = t.txid <= skip_through_;
+    if (t.txid > plan_.target_txid) parser_->Stop();
+    return Status::Ok();
+  }
+  Status OnTxnEnd(const TxnHeader& t) {
+    if (skipping_) {
+      if (t.txid == skip_through_ && t.checksum_after != 0 && t.checksum_after != sum_.value()) {
+        return Corruption("snapshot " + plan_.base.id + " does not hold the database of txid " +
+                          std::to_string(t.txid) + " in " + seg_.Name() + " (checksum mismatch)");
+      }
+      applied_ = t.txid;
+      return Status::Ok();
+    }
+    AURA_RETURN_IF_ERROR(sum_.Resize(t.db_pages));  // hashes dropped pages before truncating
+    if (::ftruncate(f_.fd(), off_t{t.db_pages} * ps_) != 0) {
+      return ErrnoStatus(errno, "truncate", f_.path());
+    }
+    if (t.checksum_after != 0 && t.checksum_after != sum_.value()) {
+      return Corruption(seg_.Name() + ": txid " + std::to_string(t.txid) +
+                        " does not produce the database the source had (checksum mismatch)");
+    }
+    applied_ = t.txid;
+    if (t.txid == plan_.target_txid) parser_->Stop();
+    return Status::Ok();
+  }
+
+  const RestorePlan& plan_;
+  const SegmentRef& seg_;
+  File& f_;
+  FileChecksum& sum_;
+  const uint32_t ps_;
+  const uint64_t skip_through_;
+  SegmentParser* parser_ = nullptr;
+  bool skipping_ = false;
+  uint64_t checksum_after_ = 0, header_last_ = 0, applied_ = 0;
+};
+
 Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& base, File& f) {
   const uint32_t ps = base.summary.page_size;
   if (!base.replication) {
@@ -289,51 +417,10 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
                    base.replication->db_checksum);
   uint64_t intact = plan.base_txid;  // the newest txid the chain has proven so far
   for (const SegmentRef& seg : plan.chain) {
-    uint64_t checksum_after = 0, header_last = 0, applied = 0;
-    SegmentParser* self = nullptr;
-    SegmentParser::Callbacks cb;
-    cb.on_header = [&](const SegmentHeader& h) -> Status {
-      checksum_after = h.checksum_after;
-      header_last = h.last_txid;
-      if (h.page_size != ps || h.generation != plan.generation) {
-        return Corruption(seg.Name() + ": belongs to another database or generation");
-      }
-      if (h.checksum_before != sum.value()) {
-        return Corruption(seg.Name() +
-                          ": does not start from the database the chain has built "
-                          "(checksum before mismatch)");
-      }
-      return Status::Ok();
-    };
-    cb.on_txn = [&](const TxnHeader& t) -> Status {
-      if (t.txid > plan.target_txid) self->Stop();
-      return Status::Ok();
-    };
-    cb.on_page = [&](uint32_t pgno, std::span<const uint8_t> page) {
-      return WritePage(f, sum, ps, pgno, page);
-    };
-    cb.on_txn_end = [&](const TxnHeader& t) -> Status {
-      AURA_RETURN_IF_ERROR(sum.Resize(t.db_pages));  // hashes dropped pages before truncating
-      if (::ftruncate(f.fd(), off_t{t.db_pages} * ps) != 0) {
-        return ErrnoStatus(errno, "truncate", f.path());
-      }
-      if (t.checksum_after != 0 && t.checksum_after != sum.value()) {
-        return Corruption(seg.Name() + ": txid " + std::to_string(t.txid) +
-                          " does not produce the database the source had (checksum mismatch)");
-      }
-      applied = t.txid;
-      if (t.txid == plan.target_txid) self->Stop();
-      return Status::Ok();
-    };
-    SegmentParser parser(cb);
-    self = &parser;
-    Status s = ParseSegment(repo, seg, parser);
-    if (s.ok() && applied == header_last && checksum_after != sum.value()) {
-      s = Corruption(seg.Name() +
-                     ": the database after it differs from the source's (checksum after mismatch)");
-    }
+    SegmentApplier applier(plan, seg, f, sum, ps, plan.base_txid);
+    Status s = applier.Run(repo);
     if (!s.ok()) return WithNewestIntact(s, intact);
-    if (applied == header_last) intact = header_last;
+    if (applier.complete()) intact = seg.last_txid;
   }
   return Status::Ok();
 }
@@ -341,11 +428,16 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
 }  // namespace
 
 Result<RestorePlan> PlanRestore(Repository& repo, const std::string& database,
-                                const PointInTime& point) {
+                                const PointInTime& point, const std::set<std::string>& exclude) {
   AURA_ASSIGN_OR_RETURN(Catalog c, LoadCatalog(repo, database));
   RestorePlan plan;
   AURA_RETURN_IF_ERROR(ChooseTarget(repo, c, point, plan));
-  if (plan.generation != 0) AURA_RETURN_IF_ERROR(ChooseChain(c, plan));
+  if (plan.generation == 0) return plan;
+  AURA_RETURN_IF_ERROR(ChooseChain(c, plan, exclude));
+  plan.why += (plan.why.empty() ? "txid " + std::to_string(plan.target_txid) : std::string()) +
+              "; the cheapest path to it: snapshot " + plan.base.id + " (txid " +
+              std::to_string(plan.base_txid) + ") + " + std::to_string(plan.chain.size()) +
+              " WAL segment(s), " + std::to_string(plan.bytes) + " bytes";
   return plan;
 }
 
@@ -355,19 +447,21 @@ std::string DescribeChoice(const RestorePlan& plan) {
   return out;
 }
 
-Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& database,
-                                     const PointInTime& point, const std::string& target,
-                                     const RestoreOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  AURA_RETURN_IF_ERROR(CheckRestoreTarget(target, o.force));
-  AURA_ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(repo, database, point));
+namespace {
+
+// Restores `plan` into `target`. `base_failed` tells whether a failure came from the base snapshot
+// (damaged or missing: another path may avoid it) rather than from the WAL chain or the target.
+Result<RestoreResult> RestorePlanned(Repository& repo, const RestorePlan& plan,
+                                     const std::string& target, const RestoreOptions& o,
+                                     bool* base_failed) {
   RestoreResult result;
   Manifest base;
-  AURA_ASSIGN_OR_RETURN(TempFile temp,
-                        RestoreSnapshotToTemp(repo, plan.base, target, o.threads, &base, &result));
+  auto temp = RestoreSnapshotToTemp(repo, plan.base, target, o.threads, &base, &result);
+  *base_failed = !temp.ok();
+  if (!temp.ok()) return temp.status();
   if (!plan.chain.empty()) {
-    AURA_RETURN_IF_ERROR(ApplyChain(repo, plan, base, temp.file()));
-    AURA_ASSIGN_OR_RETURN(result.bytes, temp.file().Size());
+    AURA_RETURN_IF_ERROR(ApplyChain(repo, plan, base, temp->file()));
+    AURA_ASSIGN_OR_RETURN(result.bytes, temp->file().Size());
     result.sha256.clear();  // the chain is verified by database checksums instead
   }
   result.source = plan.base.database + "/" + plan.base.id;
@@ -377,11 +471,42 @@ Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& databa
   }
   result.txid = plan.target_txid;
   result.why = DescribeChoice(plan);
-  AURA_RETURN_IF_ERROR(FinishRestore(temp, target, o.check, result));
-  result.duration_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-          .count();
+  AURA_RETURN_IF_ERROR(FinishRestore(*temp, target, o.check, result));
   return result;
+}
+
+bool OtherPathMayHelp(const Status& s) {
+  return s.code() == Code::kCorruption || s.code() == Code::kNotFound;
+}
+
+}  // namespace
+
+Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& database,
+                                     const PointInTime& point, const std::string& target,
+                                     const RestoreOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  AURA_RETURN_IF_ERROR(CheckRestoreTarget(target, o.force));
+  std::set<std::string> damaged;
+  std::vector<std::string> passed_over;
+  for (;;) {
+    AURA_ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(repo, database, point, damaged));
+    plan.passed_over.insert(plan.passed_over.end(), passed_over.begin(), passed_over.end());
+    bool base_failed = false;
+    auto r = RestorePlanned(repo, plan, target, o, &base_failed);
+    if (r.ok()) {
+      r->duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - t0)
+                           .count();
+      return r;
+    }
+    const bool retry = o.other_paths_on_damage && base_failed && plan.generation != 0 &&
+                       OtherPathMayHelp(r.status()) && !damaged.count(plan.base.id);
+    if (!retry) return r.status();
+    spdlog::warn("restore: snapshot {} is unusable ({}); trying the next cheapest path",
+                 plan.base.id, r.status().message());
+    damaged.insert(plan.base.id);
+    passed_over.push_back("snapshot " + plan.base.id + ": " + r.status().message());
+  }
 }
 
 }  // namespace aura::backup

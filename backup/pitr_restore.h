@@ -7,6 +7,9 @@
 // generations, so a txid names one point; a time picks the newest generation that had started by
 // then.
 //
+// The base: any snapshot of the generation standing at a txid at or before the target (every
+// snapshot of a continuous database records its position); the cheapest in bytes to fetch.
+//
 // The chain: from the base snapshot's txid p, repeatedly take the segment of the same
 // generation that starts at p+1 with the highest compaction level whose last txid does not pass
 // the target (compacted segments only restore to their end), finishing with per-transaction
@@ -20,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,11 +48,16 @@ struct RestorePlan {
   std::vector<SegmentRef> chain;
   std::string why;                       // what was chosen and why (for --latest)
   std::vector<std::string> passed_over;  // newer-looking objects not used, and why
+  uint64_t bytes = 0;                    // stored bytes of the base (with its chain) and segments
 };
 
-// Chooses base and chain. kNotFound if nothing in the repository reaches the point.
+// Chooses the target, then the cheapest path to it: of all snapshots of the generation at or
+// before the target (generation or policy, full or incremental), the one whose bytes plus its
+// WAL chain's are fewest, snapshots named in `exclude` (found damaged) aside. kNotFound if
+// nothing in the repository reaches the point.
 Result<RestorePlan> PlanRestore(Repository& repo, const std::string& database,
-                                const PointInTime& point);
+                                const PointInTime& point,
+                                const std::set<std::string>& exclude = {});
 
 // What `plan` chose, for the operator (RestoreResult::why).
 std::string DescribeChoice(const RestorePlan& plan);

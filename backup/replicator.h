@@ -36,6 +36,7 @@
 
 #include "backup/db_checksum.h"
 #include "backup/repository.h"
+#include "backup/snapshot.h"
 #include "backup/spool.h"
 #include "backup/wal_follower.h"
 #include "common/clock.h"
@@ -78,6 +79,18 @@ struct ReplicationStatus {
   int64_t last_error_us = 0;
 };
 
+// Where shipping to `repo` ended for `database`: the newest segment (any level) or snapshot
+// with a replication point, whichever stands at the later (generation, txid). nullopt when the
+// database was never replicated there.
+struct ReplicatedEnd {
+  ReplicationPoint point;  // with the database checksum after that txid
+  FollowPosition pos;      // the WAL position it was read at
+  uint32_t db_pages = 0;
+  std::string from;  // the object it comes from
+};
+Result<std::optional<ReplicatedEnd>> FindReplicatedEnd(Repository& repo,
+                                                       const std::string& database);
+
 class Replicator {
  public:
   Replicator(ReplicatorOptions options, std::shared_ptr<Repository> repo);
@@ -92,6 +105,14 @@ class Replicator {
   Status Flush();
   // Uploads spooled segments in order until the spool is empty or an upload fails.
   Status Upload();
+
+  // A snapshot (a policy one) standing exactly at the newest txid shipped so far, so WAL chains
+  // can start from it: polls and cuts the open segment, then reads the image at the follower's
+  // position (its lock holds checkpoints back) and records {generation, txid, checksum} when the
+  // image's database checksum equals the replicator's own; otherwise (caught up after a restart,
+  // or a mismatch, which is logged) the snapshot is taken but records no position. Runs on the
+  // Step thread; shipping waits while the pages are read, the application never does.
+  Result<SnapshotResult> SnapshotHere(SnapshotOptions o);
 
   // Blocks until a segment is spooled or `timeout` passes (for the uploader thread).
   void WaitForSpooled(std::chrono::milliseconds timeout);

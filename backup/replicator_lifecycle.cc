@@ -35,40 +35,23 @@ ResumePoint FromSegment(const SegmentHeader& h, std::string from) {
                      std::move(from)};
 }
 
-// The newest point replication reached: the last spooled segment, the newest uploaded one, or
-// the newest generation snapshot, whichever is furthest.
+ResumePoint FromEnd(ReplicatedEnd e) {
+  return ResumePoint{e.point.generation, e.point.txid, e.point.db_checksum,
+                     e.db_pages,         e.pos,        std::move(e.from)};
+}
+
+// The newest point replication reached: the last spooled segment, or the newest uploaded one or
+// snapshot with a replication point, whichever is furthest.
 Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::string& database,
                                                    const std::string& spool_dir) {
   std::optional<ResumePoint> best;
-  auto consider = [&](ResumePoint p) {
-    if (!best || p.newer_than(*best)) best = std::move(p);
-  };
+  AURA_ASSIGN_OR_RETURN(std::optional<ReplicatedEnd> end, FindReplicatedEnd(repo, database));
+  if (end) best = FromEnd(std::move(*end));
   AURA_ASSIGN_OR_RETURN(std::vector<SpooledSegment> spooled, ListSpool(spool_dir));
   if (!spooled.empty()) {
     AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSpooledHeader(spooled.back().path));
-    consider(FromSegment(h, spooled.back().path));
-  }
-  AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> segs, repo.ListSegments(database));
-  const SegmentRef* newest = nullptr;  // of any level: compaction may have merged level 0 away
-  for (const SegmentRef& s : segs) {
-    if (newest == nullptr || std::tie(s.generation, s.last_txid, s.level) >
-                                 std::tie(newest->generation, newest->last_txid, newest->level)) {
-      newest = &s;
-    }
-  }
-  if (newest != nullptr) {
-    AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSegmentHeader(repo, *newest));
-    consider(FromSegment(h, newest->Name()));
-  }
-  AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> snaps, repo.ListSnapshots(database));
-  for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
-    AURA_ASSIGN_OR_RETURN(Manifest m, repo.ReadManifest(*it));
-    if (!m.replication) continue;
-    FollowPosition pos;
-    if (m.wal) pos = FollowPosition{m.wal->salt1, m.wal->salt2, m.wal->frame, m.wal->checksum};
-    consider(ResumePoint{m.replication->generation, m.replication->txid, m.replication->db_checksum,
-                         static_cast<uint32_t>(m.summary.page_count), pos, it->ManifestName()});
-    break;  // older snapshots stand at older points
+    ResumePoint p = FromSegment(h, spooled.back().path);
+    if (!best || p.newer_than(*best)) best = std::move(p);
   }
   return best;
 }
@@ -89,6 +72,45 @@ Result<DatabaseChecksum> ChecksumImage(DatabaseImage& img) {
 }
 
 }  // namespace
+
+Result<std::optional<ReplicatedEnd>> FindReplicatedEnd(Repository& repo,
+                                                       const std::string& database) {
+  std::optional<ReplicatedEnd> best;
+  auto consider = [&](ReplicatedEnd e) {
+    if (!best || std::tie(e.point.generation, e.point.txid) >
+                     std::tie(best->point.generation, best->point.txid)) {
+      best = std::move(e);
+    }
+  };
+  AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> segs, repo.ListSegments(database));
+  const SegmentRef* newest = nullptr;  // of any level: compaction may have merged level 0 away
+  for (const SegmentRef& s : segs) {
+    if (newest == nullptr || std::tie(s.generation, s.last_txid, s.level) >
+                                 std::tie(newest->generation, newest->last_txid, newest->level)) {
+      newest = &s;
+    }
+  }
+  if (newest != nullptr) {
+    AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSegmentHeader(repo, *newest));
+    consider(ReplicatedEnd{{h.generation, h.last_txid, h.checksum_after},
+                           FollowPosition{h.wal_salt1, h.wal_salt2, h.wal_frame, h.wal_checksum},
+                           h.db_pages,
+                           newest->Name()});
+  }
+  AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> snaps, repo.ListSnapshots(database));
+  for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+    AURA_ASSIGN_OR_RETURN(SnapshotSummary summary, repo.ReadSummary(*it));  // no key needed
+    if (summary.generation == 0) continue;
+    AURA_ASSIGN_OR_RETURN(Manifest m, repo.ReadManifest(*it));
+    if (!m.replication) continue;
+    FollowPosition pos;
+    if (m.wal) pos = FollowPosition{m.wal->salt1, m.wal->salt2, m.wal->frame, m.wal->checksum};
+    consider(ReplicatedEnd{*m.replication, pos, static_cast<uint32_t>(m.summary.page_count),
+                           it->ManifestName()});
+    break;  // older snapshots stand at older points
+  }
+  return best;
+}
 
 Status Replicator::Resume() {
   AURA_ASSIGN_OR_RETURN(auto rp, FindResumePoint(*repo_, opts_.database, opts_.spool_dir));
@@ -176,6 +198,26 @@ Status Replicator::StartGeneration(const std::string& why, bool routine) {
   status_.spooled_txid = txid;
   status_.uploaded_txid = txid;
   return Status::Ok();
+}
+
+Result<SnapshotResult> Replicator::SnapshotHere(SnapshotOptions o) {
+  if (!follower_) return Unavailable("replication of " + opts_.database + " is not started");
+  AURA_RETURN_IF_ERROR(Flush());
+  if (pos_under_lock_ && pos_.frame > 0) {
+    o.at = WalPosition{pos_.salt1, pos_.salt2, pos_.frame, pos_.checksum};
+  }
+  DatabaseChecksum image;
+  o.checksum = &image;
+  o.replication.reset();
+  o.replication_if_equal = ReplicationPoint{generation_, last_txid_, checksum_.value()};
+  AURA_ASSIGN_OR_RETURN(SnapshotResult r, TakeSnapshot(opts_.db_path, *repo_, o));
+  if (!r.manifest.replication) {
+    spdlog::warn(
+        "replicate {}: snapshot {} does not equal replicated txid {} (its database checksum "
+        "differs); it restores as it is, WAL segments cannot follow it",
+        opts_.database, r.ref.id, last_txid_);
+  }
+  return r;
 }
 
 Status Replicator::Upload() {

@@ -24,6 +24,10 @@ struct RestoreOptions {
   IntegrityLevel check = IntegrityLevel::kFull;
   int threads = 0;             // 0: one per core
   int busy_timeout_ms = 5000;  // for reading a plain .db source
+  // Point-in-time restores: when the chosen base snapshot turns out damaged, restore the same
+  // point from the next cheapest snapshot instead (and say so). Drills turn this off: they must
+  // fail on any damaged object.
+  bool other_paths_on_damage = true;
 };
 
 struct RestoreResult {

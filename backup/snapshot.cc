@@ -89,7 +89,10 @@ Result<DataResult> SnapshotData(const std::string& db_path, Repository& repo,
                                 PageState* pages) {
   const bool incremental = !o.base.empty();
   for (int attempt = 1;; ++attempt) {
-    AURA_ASSIGN_OR_RETURN(auto image, DatabaseImage::Open(db_path, o.busy_timeout_ms));
+    AURA_ASSIGN_OR_RETURN(auto image,
+                          o.at ? DatabaseImage::OpenAt(db_path, o.busy_timeout_ms, o.at->salt1,
+                                                       o.at->salt2, o.at->frame)
+                               : DatabaseImage::Open(db_path, o.busy_timeout_ms));
     uint32_t bs =
         std::max(image->page_size(), spec.block_size / image->page_size() * image->page_size());
     ObjectSpec s = spec;
@@ -125,6 +128,21 @@ std::string DefaultDatabaseName(const std::string& db_path) {
 
 namespace {
 
+// Where in continuous replication the image stands, if anywhere (SnapshotOptions::replication,
+// ::replication_if_equal), with the image's database checksum.
+std::optional<ReplicationPoint> ReplicationPointOf(const SnapshotOptions& o,
+                                                   const PageState* pages) {
+  std::optional<uint64_t> image;
+  if (o.checksum != nullptr) image = o.checksum->value();
+  if (!image && pages != nullptr) image = pages->db_checksum();
+  std::optional<ReplicationPoint> rp = o.replication;
+  if (!rp && o.replication_if_equal && image == o.replication_if_equal->db_checksum) {
+    rp = o.replication_if_equal;
+  }
+  if (rp && image) rp->db_checksum = *image;
+  return rp;
+}
+
 // The manifest of a snapshot whose data object is written: summary, source, checksums, chain
 // and replication position. `pages`: the new image's page state (chains only).
 Manifest BuildManifest(const std::string& db_path, Repository& repo, const SnapshotOptions& o,
@@ -158,11 +176,10 @@ Manifest BuildManifest(const std::string& db_path, Repository& repo, const Snaps
     }
   }
   if (data.wal.frame > 0) m.wal = data.wal;
-  if (o.replication) {
-    m.replication = *o.replication;
-    if (o.checksum != nullptr) m.replication->db_checksum = o.checksum->value();
-    s.generation = o.replication->generation;
-    s.txid = o.replication->txid;
+  if (auto rp = ReplicationPointOf(o, pages)) {
+    m.replication = *rp;
+    s.generation = rp->generation;
+    s.txid = rp->txid;
   }
   m.objects.push_back({data.summary.name, "data", data.summary.stored_size,
                        data.summary.plaintext_size, data.summary.chunk_count,

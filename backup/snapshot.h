@@ -40,6 +40,13 @@ struct SnapshotOptions {
   // Continuous replication: the generation and txid this snapshot stands at; recorded in the
   // manifest with the image's database checksum.
   std::optional<ReplicationPoint> replication;
+  // The image at this WAL position instead of the newest commit (DatabaseImage::OpenAt): the WAL
+  // follower's position, while its lock holds checkpoints back, so the snapshot equals a txid.
+  std::optional<WalPosition> at;
+  // A snapshot outside the replicator (CLI, daemon without shipping): the position shipping
+  // ended at. Recorded as the snapshot's replication point only if the image's database checksum
+  // equals its checksum (the database has not changed since), so WAL chains can start from it.
+  std::optional<ReplicationPoint> replication_if_equal;
   // If set, receives the per-page checksum of the image (costs one SHA-256 pass).
   DatabaseChecksum* checksum = nullptr;
   // Snapshot chains (page_state.h). With `pages` set and `base` empty: a full snapshot that

@@ -131,6 +131,7 @@ DrillOutcome OutcomeOf(const Status& s) {
 Status RestoreAndCheck(backup::Repository& repo, const DrillOptions& o, const DrillPoint& p,
                        const std::string& target, DrillReport& r) {
   backup::RestoreOptions ro;
+  ro.other_paths_on_damage = false;  // a damaged object fails the drill, even if avoidable
   ro.check = IntegrityLevel::kFull;
   ro.threads = o.threads;
   ro.force = true;  // the scratch copy is the drill's own

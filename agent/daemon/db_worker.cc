@@ -165,6 +165,14 @@ JobOutcome DbWorker::Snapshot(JobKind job) {
   return out;
 }
 
+SnapshotTaker DbWorker::TakerFor(const std::string& target) const {
+  for (const auto& u : units_) {
+    if (u->target() != target) continue;
+    return [u](const backup::SnapshotOptions& o) { return u->SnapshotHere(o); };
+  }
+  return {};
+}
+
 JobOutcome DbWorker::SnapshotOnce(const std::string& policy) {
   JobOutcome out;
   const PolicyConfig* p = FindPolicy(db_, policy);
@@ -176,10 +184,11 @@ JobOutcome DbWorker::SnapshotOnce(const std::string& policy) {
       out.AddFailure(t, repo.status());
       continue;
     }
+    TargetHandle target{t, *repo, TakerFor(t)};
     Result<PolicySnapshotResult> r =
-        p != nullptr ? RunPolicySnapshot(db_, policy, p->full_every, TargetHandle{t, *repo},
-                                         ctx_.state, 2, ctx_.clock, source_failing_)
-                     : RunManualSnapshot(db_, policy, **repo, 2, ctx_.clock, source_failing_);
+        p != nullptr ? RunPolicySnapshot(db_, policy, p->full_every, target, ctx_.state, 2,
+                                         ctx_.clock, source_failing_)
+                     : RunManualSnapshot(db_, policy, target, 2, ctx_.clock, source_failing_);
     if (!r.ok()) {
       out.AddFailure(t, r.status());
       continue;

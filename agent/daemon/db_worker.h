@@ -27,6 +27,7 @@
 #include "agent/daemon/job.h"
 #include "agent/daemon/metrics.h"
 #include "agent/daemon/worker_context.h"
+#include "agent/jobs.h"
 #include "agent/state_store.h"
 #include "scheduler/calendar.h"
 
@@ -69,6 +70,8 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   JobOutcome Execute(JobKind job);
   JobOutcome Snapshot(JobKind job);
   JobOutcome SnapshotOnce(const std::string& policy);
+  // Snapshots to `target` through its replication unit, if this database ships there.
+  SnapshotTaker TakerFor(const std::string& target) const;
   JobOutcome Check();
   JobOutcome Drill();
   JobOutcome Prune();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <future>
 
 namespace aura::agent {
 
@@ -51,6 +52,20 @@ void ReplicationUnit::Begin() {
 ReplicationUnit::Published ReplicationUnit::published() const {
   std::lock_guard lock(mu_);
   return pub_;
+}
+
+Result<backup::SnapshotResult> ReplicationUnit::SnapshotHere(const backup::SnapshotOptions& o) {
+  auto done = std::make_shared<std::promise<Result<backup::SnapshotResult>>>();
+  std::future<Result<backup::SnapshotResult>> result = done->get_future();
+  net::post(step_, [self = shared_from_this(), o, done] {
+    if (!self->started_ || self->stopping_) {
+      done->set_value(Unavailable("shipping of " + self->opts_.database + " is not running"));
+      return;
+    }
+    done->set_value(self->rep_->SnapshotHere(o));
+    self->KickUpload();
+  });
+  return result.get();
 }
 
 void ReplicationUnit::Stop(std::function<void()> done) {

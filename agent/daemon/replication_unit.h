@@ -57,6 +57,11 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
 
   Published published() const;
 
+  // A snapshot standing at the newest shipped txid (Replicator::SnapshotHere), taken on the step
+  // strand; blocks the calling (heavy pool) thread until it is done. kUnavailable when shipping
+  // is not running (not started yet, stopping): the caller takes an ordinary snapshot instead.
+  Result<backup::SnapshotResult> SnapshotHere(const backup::SnapshotOptions& o);
+
  private:
   using Strand = boost::asio::strand<boost::asio::thread_pool::executor_type>;
 

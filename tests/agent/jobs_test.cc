@@ -28,13 +28,14 @@ TEST(Jobs, PruneThroughAWrappedTargetDeletesInBatchesAndRemovesAbandonedWrites) 
   auto repo = backup::Repository::OpenForWrite(wrapped, {backup::KeySource::Kind::kNone},
                                                SystemClock::Instance());
   ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  const TargetHandle target{"t", std::shared_ptr<backup::Repository>(std::move(repo).value())};
   DatabaseConfig db;
   db.name = "live";
   db.path = dir / "live.db";
   db.keep_last = 1;
   std::string newest;
   for (int i = 0; i < 3; ++i) {
-    auto snap = RunManualSnapshot(db, "manual", **repo, 1);
+    auto snap = RunManualSnapshot(db, "manual", target, 1);
     ASSERT_TRUE(snap.ok()) << snap.status().ToString();
     newest = snap->ref.id;
   }
@@ -45,14 +46,14 @@ TEST(Jobs, PruneThroughAWrappedTargetDeletesInBatchesAndRemovesAbandonedWrites) 
                                            {::time(nullptr) - 2 * 86400, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, temp.c_str(), two_days_ago, 0), 0);
 
-  auto report = RunPrune(**repo, db, {}, SystemClock::Instance().Now(), false);
+  auto report = RunPrune(*target.repo, db, {}, SystemClock::Instance().Now(), false);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->deleted, 4u) << "two snapshots: a manifest and a data object each";
   EXPECT_EQ(wrapped->Calls(backup::StorageOp::kDelete), 0) << "no one-by-one deletes";
   EXPECT_EQ(wrapped->Calls(backup::StorageOp::kDeleteMany), 2) << "manifests, then data";
   EXPECT_EQ(report->stale_temp_files, 1);
   EXPECT_FALSE(PathExists(temp));
-  auto left = (*repo)->ListSnapshots("live");
+  auto left = target.repo->ListSnapshots("live");
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ(left->front().id, newest);
