@@ -230,6 +230,8 @@ void Cli::AddDrill() {
                 "SQL that must return true on the restored copy (repeatable; adds to the "
                 "config's drill.assert)");
   d->add_flag("--history", drill_.history, "Show the recorded drills (with --config)");
+  d->add_flag("--no-verify", drill_.no_verify,
+              "Only restore and check the chosen point; do not also verify every other object");
   AddKeyFlags(d, drill_.repo, false);
   AddConfigFlags(d, drill_.repo);
   AddJson(d);

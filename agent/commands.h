@@ -86,6 +86,7 @@ struct DrillArgs {
   std::string point;  // "latest" or "random"; empty: the config's drill.point (latest)
   std::vector<std::string> assertions;
   bool history = false;
+  bool no_verify = false;  // skip verifying the database's other objects alongside the restore
 };
 
 struct VerifyArgs {

@@ -183,6 +183,7 @@ int RunDrillCommand(const DrillArgs& args, const Output& out) {
   if (args.history) return RunHistory(args, out);
   integrity::DrillOptions o;
   o.random_point = args.point == "random";
+  o.verify_repository = !args.no_verify;
   o.assertions = args.assertions;
   std::vector<integrity::DrillReport> reports;
   json results = json::array();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <random>
 
@@ -12,6 +13,7 @@
 #include "backup/segment_io.h"
 #include "common/file_io.h"
 #include "common/sqlite.h"
+#include "integrity/verify.h"
 
 namespace aura::integrity {
 
@@ -148,6 +150,22 @@ Status RestoreAndCheck(backup::Repository& repo, const DrillOptions& o, const Dr
   return CheckCopy(target, o.assertions, r.checks);
 }
 
+// The first problem VerifyRepository finds among the database's objects, as a failure naming the
+// object; OK when every object is intact.
+Status VerifyAll(backup::Repository& repo, const DrillOptions& o) {
+  VerifyOptions vo;
+  vo.database = o.database;
+  vo.threads = 1;  // the restore has the other cores
+  AURA_ASSIGN_OR_RETURN(VerifyReport v, VerifyRepository(repo, vo));
+  if (v.ok()) return Status::Ok();
+  const ObjectProblem& p = v.bad.front();
+  return Status(p.error.code() == Code::kOk ? Code::kCorruption : p.error.code(),
+                "verify: " + p.name + " (" + p.kind + "): " + p.error.message() +
+                    (v.bad.size() > 1 ? " (and " + std::to_string(v.bad.size() - 1) +
+                                            " more problem(s): run aura-agent verify)"
+                                      : ""));
+}
+
 }  // namespace
 
 DrillReport RunRestoreDrill(backup::Repository& repo, const DrillOptions& o) {
@@ -165,9 +183,18 @@ DrillReport RunRestoreDrill(backup::Repository& repo, const DrillOptions& o) {
   if (s.ok() && o.random_point) p = RandomPoint(repo, o.database, o.seed);
   if (s.ok()) s = p.status();
   cleanup();  // a drill killed mid-way leaves its copy; it is ours to replace
+  std::future<Status> verified;
+  if (s.ok() && o.verify_repository) {
+    verified = std::async(std::launch::async, [&repo, &o] { return VerifyAll(repo, o); });
+  }
   if (s.ok()) s = RestoreAndCheck(repo, o, *p, target, r);
-  cleanup();
   r.rto_seconds = double(MillisSince(t0)) / 1000.0;
+  cleanup();
+  if (verified.valid()) {
+    Status v = verified.get();
+    if (s.ok() && !v.ok()) s = v;
+    if (v.ok()) r.checks.push_back("every object of the database verified");
+  }
   if (!s.ok()) {
     r.outcome = OutcomeOf(s);
     r.code = s.code();

@@ -9,6 +9,9 @@
 // from start to a verified database) and RPO (the restored point's age against the source's
 // newest change, when the source is readable), and deletes the copy.
 //
+// Alongside the restore, on another thread, the drill verifies every object of the database in
+// the repository (DrillOptions::verify_repository), so damage off the restore path fails it too.
+//
 // Outcome: pass; fail (a damaged or missing object, a failed check or assertion: the reason
 // names it); or inconclusive (the drill could not tell: the target is unreachable, the key is
 // missing): never a pass.
@@ -37,6 +40,10 @@ struct DrillOptions {
   std::vector<std::string> assertions;
   std::string source_path;  // the live database, for RPO (empty: not measured)
   int threads = 2;
+  // Also verify every object of the database in the repository (verify.h), alongside the restore:
+  // a damaged object the restore path did not need still fails the drill, naming it. It does not
+  // count towards RTO. `drill --no-verify` turns it off.
+  bool verify_repository = true;
 };
 
 struct DrillReport {

@@ -16,6 +16,7 @@
 #include "integrity/drill.h"
 #include "integrity/logical_checksum.h"
 #include "integrity/verify.h"
+#include "tests/support/replicated_repo.h"
 #include "tests/support/test_env.h"
 #include "tests/tools/aura_dataset.h"
 
@@ -25,74 +26,12 @@ namespace {
 using aura::testing::TempDir;
 using backup::SegmentRef;
 
-class VerifyTest : public ::testing::Test {
+class VerifyTest : public aura::testing::ReplicatedRepoTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(testtools::GenerateAuraDb({dir_ / "live.db", 1u << 20, 5, true}).ok());
-    auto app = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READWRITE, 5000);
-    ASSERT_TRUE(app.ok());
-    app_ = std::make_unique<SqliteDb>(std::move(app).value());
-    ASSERT_TRUE(testtools::PrepareWorkload(*app_).ok());
-    backup::KeySource none;
-    none.kind = backup::KeySource::Kind::kNone;
-    faulty_ = std::make_shared<backup::FaultStorage>(
-        std::make_shared<backup::LocalStorage>(dir_ / "repo"));
-    repo_ = std::shared_ptr<backup::Repository>(
-        backup::Repository::OpenForWrite(faulty_, none, SystemClock::Instance()).value().release());
-  }
-
-  // Shipping of live.db on the fake clock, a segment per commit.
-  backup::ReplicatorOptions ShippingOptions() {
-    backup::ReplicatorOptions o;
-    o.db_path = dir_ / "live.db";
-    o.database = "live";
-    o.spool_dir = dir_ / "spool";
-    o.segment_max_age = std::chrono::milliseconds(0);
-    o.clock = &clock_;
-    return o;
-  }
-
-  // Ships `commits` transactions, 30 s of fake time apart; compacts afterwards if asked.
-  void Ship(int commits, bool compact) {
-    backup::Replicator r(ShippingOptions(), repo_);
-    ASSERT_TRUE(r.Start().ok());
-    for (int i = 0; i < commits; ++i) {
-      clock_.Advance(std::chrono::seconds(30));
-      ASSERT_TRUE(testtools::ApplyWorkloadStep(*app_, 3, ++step_).ok());
-      ASSERT_TRUE(r.Step().ok());
-      ASSERT_TRUE(r.Upload().ok());
-    }
-    ASSERT_TRUE(r.Flush().ok());
-    ASSERT_TRUE(r.Upload().ok());
-    if (!compact) return;
-    clock_.Advance(std::chrono::hours(2));
-    backup::Compactor c(repo_, "live", dir_ / "scratch", &clock_);
-    ASSERT_TRUE(c.Run().ok());
-  }
-
   VerifyReport Verify() {
     auto r = VerifyRepository(*repo_, {});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : VerifyReport{};
-  }
-
-  // The segments of `level`, oldest first.
-  std::vector<SegmentRef> Segments(int level) {
-    auto all = repo_->ListSegments("live");
-    EXPECT_TRUE(all.ok()) << all.status().ToString();
-    std::vector<SegmentRef> out;
-    if (!all.ok()) return out;
-    for (const SegmentRef& s : all.value()) {
-      if (s.level == level) out.push_back(s);
-    }
-    return out;
-  }
-
-  void FlipByte(const std::string& object) {
-    const std::string path = dir_ / ("repo/" + object);
-    std::string bytes = *ReadFileToString(path);
-    bytes[bytes.size() / 2] ^= 0x20;
-    ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
   }
 
   static const ObjectProblem* Find(const VerifyReport& r, const std::string& object,
@@ -109,15 +48,6 @@ class VerifyTest : public ::testing::Test {
       out += p.kind + " " + p.name + ": " + p.error.message() + "\n";
     return out;
   }
-
-  std::string Source() { return *LogicalChecksumOfFile(dir_ / "live.db"); }
-
-  TempDir dir_;
-  FakeClock clock_{SystemClock::Instance().Now()};
-  std::unique_ptr<SqliteDb> app_;
-  std::shared_ptr<backup::FaultStorage> faulty_;
-  std::shared_ptr<backup::Repository> repo_;
-  uint64_t step_ = 0;
 };
 
 TEST_F(VerifyTest, AHealthyReplicatedAndCompactedRepositoryIsAllGood) {
@@ -291,8 +221,8 @@ TEST_F(DrillTest, RandomPointsAcrossSnapshotsAndTransactionsAllPass) {
   }
 }
 
-// Every kind of stored object, damaged every way: verify finds it, and a restore of the newest
-// state either refuses or produces exactly the source's database.
+// Every kind of stored object, damaged every way: verify finds it, a drill fails naming it, and a
+// restore of the newest state either refuses or produces exactly the source's database.
 class CorruptionMatrix
     : public VerifyTest,
       public ::testing::WithParamInterface<std::tuple<std::string, std::string>> {
@@ -355,6 +285,17 @@ TEST_P(CorruptionMatrix, VerifyFindsItAndNoRestoreReturnsWrongData) {
     // nothing restorable is lost and verify has nothing to report; the restore below proves it.
   } else {
     EXPECT_TRUE(named) << how << " " << object << " not named:\n" << Problems(r);
+  }
+
+  // A drill fails whenever verify found a problem, naming the (first) object, even when the
+  // restore path it takes does not need that object.
+  DrillOptions drill;
+  drill.database = "live";
+  drill.scratch_dir = dir_ / "drill";
+  DrillReport d = RunRestoreDrill(*repo_, drill);
+  if (!r.ok()) {
+    EXPECT_EQ(d.outcome, DrillOutcome::kFail) << how << " " << object << ": " << d.reason;
+    EXPECT_NE(d.reason.find(r.bad.front().name), std::string::npos) << d.reason;
   }
 
   // The newest state: a restore either refuses or gives the source exactly as it is now.
