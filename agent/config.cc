@@ -58,7 +58,7 @@ void ReadCheck(TableReader& parent, const std::string& kind, CheckConfig& c,
   const toml::table* t = parent.Table(kind);
   if (t == nullptr) return;
   TableReader r(*t, context + "." + kind, file, errors);
-  c.enabled = true;
+  c.enabled = r.Bool("enabled").value_or(true);
   c.at = r.String("at").value_or(kind == "check" ? "03:30" : "04:30");
   if (!ValidHourMinute(c.at)) r.ErrorHere("'at' in " + context + "." + kind + " must be HH:MM");
   c.day = r.String("day").value_or("");
@@ -66,19 +66,33 @@ void ReadCheck(TableReader& parent, const std::string& kind, CheckConfig& c,
   if (!kDays.count(c.day)) r.ErrorHere("'day' in " + context + "." + kind + " must be mon..sun");
   c.timezone = r.String("timezone").value_or("local");
   if (kind == "check") {
-    c.level = r.String("level").value_or("quick");
+    c.level = r.String("level").value_or("full");
     if (c.level != "quick" && c.level != "full") {
       r.ErrorHere("'level' in " + context + ".check must be \"quick\" or \"full\"");
     }
-    r.Finish("at, day, timezone, level");
+    c.quick = r.String("quick").value_or("hourly");
+    if (c.quick != "hourly" && c.quick != "off") {
+      r.ErrorHere("'quick' in " + context + ".check must be \"hourly\" or \"off\"");
+    }
+    r.Finish("enabled, at, day, timezone, level, quick");
   } else {
     c.assertions = r.StringArray("assert");
     c.point = r.String("point").value_or("latest");
     if (c.point != "latest" && c.point != "random") {
       r.ErrorHere("'point' in " + context + ".drill must be \"latest\" or \"random\"");
     }
-    r.Finish("at, day, timezone, assert, point");
+    r.Finish("enabled, at, day, timezone, assert, point");
   }
+}
+
+void ReadVerify(TableReader& parent, VerifyConfig& v, const std::string& context,
+                const std::string& file, std::vector<std::string>& errors) {
+  const toml::table* t = parent.Table("verify");
+  if (t == nullptr) return;
+  TableReader r(*t, context + ".verify", file, errors);
+  v.enabled = r.Bool("enabled").value_or(true);
+  v.every_s = DurationKey(r, "every", v.every_s, 3600, 3650LL * 86400);
+  r.Finish("enabled, every");
 }
 
 void ReadDatabase(const toml::table& t, int index, const std::string& file, Config& cfg,
@@ -104,6 +118,7 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   ReadPolicy(r, "monthly", d.monthly, context, file, errors);
   ReadCheck(r, "check", d.check, context, file, errors);
   ReadCheck(r, "drill", d.drill, context, file, errors);
+  ReadVerify(r, d.verify, context, file, errors);
   d.keep_last = static_cast<int>(r.Int("keep_last", 1, 100000).value_or(1));
   d.pitr_window_s = DurationKey(r, "pitr_window", 7 * 86400, 0, 3650LL * 86400);
   d.rpo_s = DurationKey(r, "rpo", 0, 1, 3650LL * 86400);
@@ -122,7 +137,7 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   }
   r.Finish(
       "name, path, targets, continuous, busy_timeout_ms, hourly, daily, weekly, monthly, "
-      "check, drill, keep_last, pitr_window, rpo, generation_interval, migrations");
+      "check, drill, verify, keep_last, pitr_window, rpo, generation_interval, migrations");
   if (d.targets.empty()) r.ErrorHere(context + " needs targets = [\"...\"]");
   cfg.databases.push_back(std::move(d));
 }

@@ -38,9 +38,16 @@ struct CheckConfig {
   std::string day;  // "mon".."sun": weekly; empty: daily
   std::string timezone = "local";
   std::string level = "quick";  // check: "quick" or "full"
+  std::string quick = "off";    // check: "hourly" adds an hourly quick_check to the scheduled one
   // drill: SQL that must return true on the restored copy, and which point ("latest", "random").
   std::vector<std::string> assertions;
   std::string point = "latest";
+};
+
+// Rolling verification of the database's objects in each target (integrity/rolling_verify.h).
+struct VerifyConfig {
+  bool enabled = true;
+  int64_t every_s = 7 * 86400;  // every object is verified once per cycle of this length
 };
 
 struct MigrationsConfig {
@@ -73,7 +80,11 @@ struct DatabaseConfig {
   std::vector<std::string> targets;
   bool continuous = false;
   PolicyConfig hourly, daily, weekly, monthly;
-  CheckConfig check, drill;
+  // The live database's checks: by default an hourly quick_check, and integrity_check with
+  // foreign_key_check daily at 03:30 (config.cc). Drills only when configured.
+  CheckConfig check{.enabled = true, .level = "full", .quick = "hourly"};
+  CheckConfig drill;
+  VerifyConfig verify;
   MigrationsConfig migrations;
   int keep_last = 1;                      // retention: also keep the newest N snapshots
   int64_t pitr_window_s = 7 * 86400;      // retention: WAL kept for point-in-time restore

@@ -227,8 +227,13 @@ Status FindOrphans(backup::Repository& repo, const std::string& database,
 }  // namespace
 
 bool SourceCheckFailing(StateStore& state, const std::string& database, TimePoint now) {
-  auto rec = state.Job(database, "check", now);
-  return rec.ok() && rec->last_result == "error";
+  // A failed full check stands until a full check passes; a failed quick check until any check
+  // passes after it.
+  auto full = state.Job(database, "check", now);
+  auto quick = state.Job(database, "quick_check", now);
+  if (full.ok() && full->last_result == "error") return true;
+  if (!quick.ok() || quick->last_result != "error") return false;
+  return !full.ok() || !full->last_ok || !quick->last_run || *full->last_ok < *quick->last_run;
 }
 
 Result<PruneReport> RunPrune(backup::Repository& repo, const DatabaseConfig& db,

@@ -133,4 +133,21 @@ inline constexpr std::chrono::minutes kCheckBudget{30};
 // Problems found (empty: sound).
 Result<std::vector<std::string>> RunCheck(const DatabaseConfig& db, IntegrityLevel level);
 
+// One run of rolling verification of `db` in `target` (integrity/rolling_verify.h) at `now`:
+// verifies this run's share, records each result in the state database, forgets deleted objects.
+struct RollingVerifyReport {
+  int items = 0;                      // snapshots and segments in the target
+  int verified_now = 0;               // in this run
+  std::vector<std::string> verified;  // what this run verified, in order
+  int verified_in_cycle = 0;          // verified since the current cycle started
+  TimePoint cycle_start{};
+  std::vector<std::pair<std::string, std::string>> problems;  // (object, error), all known
+};
+// How often the daemon runs it: each run takes its share of the cycle.
+inline constexpr std::chrono::hours kRollingVerifyInterval{1};
+Result<RollingVerifyReport> RunRollingVerify(backup::Repository& repo, const DatabaseConfig& db,
+                                             const std::string& target, StateStore& state,
+                                             TimePoint now);
+nlohmann::json RollingVerifyJson(const std::string& target, const RollingVerifyReport& r);
+
 }  // namespace aura::agent

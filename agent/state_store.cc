@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS drills(
   database TEXT NOT NULL, target TEXT NOT NULL, finished_us INTEGER NOT NULL,
   outcome TEXT NOT NULL, reason TEXT NOT NULL, point TEXT NOT NULL, restored TEXT NOT NULL,
   txid INTEGER NOT NULL, rto_ms INTEGER NOT NULL, rpo_ms INTEGER);
+CREATE TABLE IF NOT EXISTS object_checks(
+  database TEXT NOT NULL, target TEXT NOT NULL, item TEXT NOT NULL,
+  verified_us INTEGER NOT NULL, ok INTEGER NOT NULL, error TEXT NOT NULL,
+  PRIMARY KEY(database, target, item));
 )";
 
 std::optional<TimePoint> OptTime(const Statement& st, int col) {

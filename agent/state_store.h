@@ -7,13 +7,16 @@
 //   - chains: per (target, policy) the newest snapshot of its incremental chain, the chain's
 //     length and the page state (page_state.h) the next incremental snapshot diffs against;
 //   - verified snapshots: those a restore drill restored and checked (retention never deletes the
-//     newest of them).
+//     newest of them);
+//   - object checks: when rolling verification last checked each snapshot and segment, and the
+//     outcome (where it stopped in its cycle).
 // Losing the file loses nothing in the backups: the next snapshot of each chain is full and the
 // missed-job catch-up starts from "never run".
 //
 // Thread-safety: all methods may be called from any thread (one connection behind a mutex).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,6 +78,13 @@ struct DrillRecord {
   int64_t rpo_ms = -1;  // -1: not measured
 };
 
+// Rolling verification: when an item (integrity/rolling_verify.h) was last verified, and how.
+struct ObjectCheck {
+  TimePoint verified{};
+  bool ok = true;
+  std::string error;  // when not ok
+};
+
 class StateStore {
  public:
   // Opens or creates <state_dir>/agent.db (creating state_dir with mode 0700).
@@ -102,6 +112,15 @@ class StateStore {
   Status RecordDrill(const std::string& database, const DrillRecord& drill);
   // The newest `limit` drills of `database`, newest first.
   Result<std::vector<DrillRecord>> Drills(const std::string& database, int limit);
+
+  // Rolling verification (state_store_verify.cc): what was verified of (database, target).
+  Result<std::map<std::string, ObjectCheck>> ObjectChecks(const std::string& database,
+                                                          const std::string& target);
+  Status RecordObjectCheck(const std::string& database, const std::string& target,
+                           const std::string& item, const ObjectCheck& check);
+  // Forgets the items of (database, target) not in `present` (deleted from the repository).
+  Status ForgetObjectsExcept(const std::string& database, const std::string& target,
+                             const std::set<std::string>& present);
 
   const std::string& path() const { return path_; }
 

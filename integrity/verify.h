@@ -26,10 +26,12 @@
 // Thread-safety: read-only; may run while backups are written (new objects appear atomically).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backup/repository.h"
+#include "backup/wal_segment.h"
 
 namespace aura::integrity {
 
@@ -66,6 +68,14 @@ struct SnapshotPosition {
   uint64_t txid = 0;
   uint64_t db_checksum = 0;
 };
+
+// One WAL segment: authenticated, parsed, its header matching its name. The problem ("damaged" or
+// "mislabeled") if not; an error only when it could not tell (a key error). Fills `header_out`
+// when it is sound.
+Result<std::optional<ObjectProblem>> VerifySegmentObject(backup::Repository& repo,
+                                                         const backup::SegmentRef& s,
+                                                         uint64_t& bytes,
+                                                         backup::SegmentHeader* header_out);
 
 // Verifies every WAL segment of `database` and the chains through them from `positions`, adding
 // problems and counts to `report` (verify_wal.cc).

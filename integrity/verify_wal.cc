@@ -1,5 +1,6 @@
 // VerifyRepository's WAL part: every segment at every level, then the chains through them.
 #include <map>
+#include <optional>
 #include <set>
 
 #include "backup/segment_io.h"
@@ -134,6 +135,27 @@ void CheckChains(uint64_t generation, const std::vector<SnapshotPosition>& posit
 
 }  // namespace
 
+Result<std::optional<ObjectProblem>> VerifySegmentObject(backup::Repository& repo,
+                                                         const SegmentRef& s, uint64_t& bytes,
+                                                         SegmentHeader* header_out) {
+  auto header = CheckSegment(repo, s, bytes);
+  if (header.status().code() == Code::kKeyError) return header.status();
+  if (!header.ok()) {
+    return std::optional<ObjectProblem>(
+        ObjectProblem{s.Name(), header.status().WithContext(s.Name()), "damaged"});
+  }
+  if (header->generation != s.generation || header->first_txid != s.first_txid ||
+      header->last_txid != s.last_txid) {
+    const std::string what = "holds generation " + backup::GenerationName(header->generation) +
+                             " transactions " + std::to_string(header->first_txid) + ".." +
+                             std::to_string(header->last_txid) + ", not what its name says";
+    return std::optional<ObjectProblem>(
+        ObjectProblem{s.Name(), Corruption(s.Name() + ": " + what), "mislabeled"});
+  }
+  if (header_out != nullptr) *header_out = *header;
+  return std::optional<ObjectProblem>();
+}
+
 Status VerifyWal(backup::Repository& repo, const std::string& database,
                  const std::vector<SnapshotPosition>& positions, VerifyReport& report) {
   AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> refs, repo.ListSegments(database));
@@ -141,21 +163,14 @@ Status VerifyWal(backup::Repository& repo, const std::string& database,
   for (const SegmentRef& s : refs) {
     ++report.segments;
     ++report.objects;
-    auto header = CheckSegment(repo, s, report.bytes);
-    if (header.status().code() == Code::kKeyError) return header.status();
-    if (!header.ok()) {
-      report.bad.push_back({s.Name(), header.status().WithContext(s.Name()), "damaged"});
+    SegmentHeader header;
+    AURA_ASSIGN_OR_RETURN(std::optional<ObjectProblem> problem,
+                          VerifySegmentObject(repo, s, report.bytes, &header));
+    if (problem) {
+      report.bad.push_back(std::move(*problem));
       continue;
     }
-    if (header->generation != s.generation || header->first_txid != s.first_txid ||
-        header->last_txid != s.last_txid) {
-      Add(report, s.Name(), "mislabeled",
-          "holds generation " + backup::GenerationName(header->generation) + " transactions " +
-              std::to_string(header->first_txid) + ".." + std::to_string(header->last_txid) +
-              ", not what its name says");
-      continue;
-    }
-    by_generation[s.generation].push_back({s, *header});
+    by_generation[s.generation].push_back({s, header});
   }
   for (const auto& [generation, segs] : by_generation) {
     CheckOverlaps(segs, report);

@@ -52,6 +52,12 @@ void DbWorker::AddSchedules() {
     if (!c->enabled) continue;
     add(job, c->day.empty() ? Period::kDaily : Period::kWeekly, 0, c->at, c->day, c->timezone);
   }
+  if (db_.check.enabled && db_.check.quick == "hourly") {
+    add(JobKind::kQuickCheck, Period::kHourly, 30, "", "", db_.check.timezone);
+  }
+  if (db_.verify.enabled && !db_.targets.empty()) {
+    add(JobKind::kVerify, Period::kHourly, 45, "", "", "local");  // its share of the cycle
+  }
 }
 
 void DbWorker::Start() {
@@ -60,7 +66,9 @@ void DbWorker::Start() {
     auto r = ctx_.state.Job(db_.name, JobName(job), started_);
     if (r.ok()) {
       records_[job] = *r;
-      if (job == JobKind::kCheck) source_failing_ = r->last_result == "error";
+      if (job == JobKind::kCheck) full_check_failing_ = r->last_result == "error";
+      if (job == JobKind::kQuickCheck) quick_check_failing_ = r->last_result == "error";
+      source_failing_ = full_check_failing_ || quick_check_failing_;
     } else {
       ctx_.state_errors.Note(r.status(), db_.name, "read the record of " + JobName(job));
     }
@@ -117,7 +125,13 @@ JobOutcome DbWorker::Execute(JobKind job) {
       out = Snapshot(job);
       break;
     case JobKind::kCheck:
-      out = Check();
+      out = Check(db_.check.level == "full" ? IntegrityLevel::kFull : IntegrityLevel::kQuick);
+      break;
+    case JobKind::kQuickCheck:
+      out = Check(IntegrityLevel::kQuick);
+      break;
+    case JobKind::kVerify:
+      out = Verify();
       break;
     case JobKind::kDrill:
       out = Drill();
@@ -205,10 +219,8 @@ JobOutcome DbWorker::SnapshotOnce(const std::string& policy) {
   return out;
 }
 
-JobOutcome DbWorker::Check() {
+JobOutcome DbWorker::Check(IntegrityLevel level) {
   JobOutcome out;
-  const IntegrityLevel level =
-      db_.check.level == "full" ? IntegrityLevel::kFull : IntegrityLevel::kQuick;
   auto problems = RunCheck(db_, level);
   if (!problems.ok()) {
     out.status = problems.status();
@@ -259,6 +271,32 @@ JobOutcome DbWorker::Drill() {
   return out;
 }
 
+JobOutcome DbWorker::Verify() {
+  JobOutcome out;
+  json per_target = json::array();
+  int problems = 0;
+  for (const std::string& t : db_.targets) {
+    auto repo = repos_->Get(t);
+    auto r = repo.ok() ? RunRollingVerify(**repo, db_, t, ctx_.state, ctx_.clock.Now())
+                       : Result<RollingVerifyReport>(repo.status());
+    if (!r.ok()) {
+      out.AddFailure(t, r.status());  // could not tell: retried at the next run
+      continue;
+    }
+    per_target.push_back(RollingVerifyJson(t, *r));
+    problems += static_cast<int>(r->problems.size());
+    if (!r->problems.empty()) {
+      const auto& [object, error] = r->problems.front();
+      out.AddFailure(
+          t, Corruption(std::to_string(r->problems.size()) + " damaged object(s), e.g. " + object +
+                        ": " + error + " (run aura-agent verify)"));
+    }
+  }
+  out.detail["targets"] = per_target;
+  out.detail["problems"] = problems;
+  return out;
+}
+
 JobOutcome DbWorker::Prune() {
   JobOutcome out;
   uint64_t deleted = 0;
@@ -285,7 +323,12 @@ JobOutcome DbWorker::Prune() {
 void DbWorker::Record(JobKind job, const JobOutcome& out) {
   last_[job] = out;
   // A check cut short (busy, over its budget) proves nothing either way: the mark stays as it was.
-  if (job == JobKind::kCheck && !out.status.IsTransient()) source_failing_ = !out.ok();
+  if (job == JobKind::kCheck && !out.status.IsTransient()) {
+    full_check_failing_ = !out.ok();
+    if (out.ok()) quick_check_failing_ = false;  // a full check covers the quick one
+  }
+  if (job == JobKind::kQuickCheck && !out.status.IsTransient()) quick_check_failing_ = !out.ok();
+  source_failing_ = full_check_failing_ || quick_check_failing_;
   (out.ok() ? runs_ok_ : runs_failed_)[job]++;
   if (out.ok() && records_.count(job)) records_[job].last_ok = out.finished;
   if (IsSnapshot(job)) {

@@ -72,7 +72,8 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   JobOutcome SnapshotOnce(const std::string& policy);
   // Snapshots to `target` through its replication unit, if this database ships there.
   SnapshotTaker TakerFor(const std::string& target) const;
-  JobOutcome Check();
+  JobOutcome Check(IntegrityLevel level);
+  JobOutcome Verify();
   JobOutcome Drill();
   JobOutcome Prune();
   // On the io thread.
@@ -84,6 +85,8 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   void ReplicationProblems(TimePoint now, std::vector<std::string>& out) const;
   void ScheduleProblems(TimePoint now, std::vector<std::string>& out) const;
   void DrillProblems(TimePoint now, std::vector<std::string>& out) const;
+  void VerifyProblems(std::vector<std::string>& out) const;
+  void VerifyMetrics(MetricsText& m) const;
   void DrillMetrics(MetricsText& m) const;
   void ReplicationMetrics(MetricsText& m, TimePoint now) const;
 
@@ -97,6 +100,8 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   bool stopping_ = false;
   // The last integrity check failed: snapshots are marked, the last good one is kept (jobs.h).
   std::atomic<bool> source_failing_{false};
+  bool full_check_failing_ = false;   // io thread (Record)
+  bool quick_check_failing_ = false;  // io thread (Record)
 
   // io thread state
   std::set<JobKind> queued_;

@@ -113,7 +113,8 @@ json DbWorker::Status(TimePoint now,
     if (auto t = next_run(job)) next[JobName(job)] = Rfc(*t);
   }
   j["next_runs"] = next;
-  for (JobKind job : {JobKind::kCheck, JobKind::kDrill, JobKind::kPrune}) {
+  for (JobKind job : {JobKind::kCheck, JobKind::kQuickCheck, JobKind::kDrill, JobKind::kPrune,
+                      JobKind::kVerify}) {
     j["last_" + JobName(job)] = LastJobJson(job);
   }
   json running = json::array();
@@ -188,7 +189,8 @@ std::vector<std::string> DbWorker::Problems(TimePoint now) const {
   ReplicationProblems(now, out);
   ScheduleProblems(now, out);
   DrillProblems(now, out);
-  for (JobKind job : {JobKind::kCheck, JobKind::kDrill}) {
+  VerifyProblems(out);
+  for (JobKind job : {JobKind::kCheck, JobKind::kQuickCheck, JobKind::kDrill}) {
     auto it = last_.find(job);
     if (it != last_.end() && !it->second.ok()) {
       out.push_back(JobName(job) + " failed at " + Rfc(it->second.finished) + ": " +
@@ -219,7 +221,42 @@ void DbWorker::Metrics(MetricsText& m, TimePoint now) const {
   m.Sample("aura_database_healthy", "gauge", "1 when the database is within its RPO.", db,
            Problems(now).empty() ? 1 : 0);
   DrillMetrics(m);
+  VerifyMetrics(m);
   ReplicationMetrics(m, now);
+}
+
+// Damaged objects the rolling verification found (and that are still there) fail health.
+void DbWorker::VerifyProblems(std::vector<std::string>& out) const {
+  auto last = last_.find(JobKind::kVerify);
+  if (last == last_.end()) return;
+  for (const json& t : last->second.detail.value("targets", json::array())) {
+    const json& p = t["problems"];
+    if (p.empty()) continue;
+    out.push_back("verify found " + std::to_string(p.size()) + " damaged object(s) in target " +
+                  t.value("target", "") + ", e.g. " + p[0].value("object", "") + ": " +
+                  p[0].value("error", ""));
+  }
+}
+
+void DbWorker::VerifyMetrics(MetricsText& m) const {
+  auto last = last_.find(JobKind::kVerify);
+  if (last == last_.end()) return;
+  for (const json& t : last->second.detail.value("targets", json::array())) {
+    Labels l{{"database", db_.name}, {"target", t.value("target", "")}};
+    m.Sample("aura_verify_objects", "gauge", "Snapshots and WAL segments in the target.", l,
+             t.value("objects", 0));
+    m.Sample("aura_verify_verified_in_cycle", "gauge",
+             "Objects rolling verification checked in its current cycle.", l,
+             t.value("verified_in_cycle", 0));
+    m.Sample("aura_verify_damaged_objects", "gauge",
+             "Objects the rolling verification found damaged (still in the target).", l,
+             double(t["problems"].size()));
+  }
+  if (last->second.ok()) {
+    m.Sample("aura_verify_last_success_timestamp_seconds", "gauge",
+             "Unix time of the last rolling verification run that found nothing wrong.",
+             {{"database", db_.name}}, double(ToUnixMicros(last->second.finished)) / 1e6);
+  }
 }
 
 void DbWorker::DrillMetrics(MetricsText& m) const {

@@ -7,7 +7,7 @@ namespace aura::agent {
 
 namespace {
 
-constexpr std::array<std::pair<JobKind, std::string_view>, 8> kNames = {{
+constexpr std::array<std::pair<JobKind, std::string_view>, 10> kNames = {{
     {JobKind::kHourly, "hourly"},
     {JobKind::kDaily, "daily"},
     {JobKind::kWeekly, "weekly"},
@@ -16,6 +16,8 @@ constexpr std::array<std::pair<JobKind, std::string_view>, 8> kNames = {{
     {JobKind::kCheck, "check"},
     {JobKind::kDrill, "drill"},
     {JobKind::kPrune, "prune"},
+    {JobKind::kQuickCheck, "quick_check"},
+    {JobKind::kVerify, "verify"},
 }};
 
 }  // namespace

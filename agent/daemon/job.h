@@ -18,13 +18,16 @@ enum class JobKind {
   kDaily,
   kWeekly,
   kMonthly,
-  kBackup,  // an admin's "backup now": the first enabled policy, else a full manual snapshot
-  kCheck,   // integrity check of the live database
-  kDrill,   // restore drill of every target
-  kPrune,   // retention
+  kBackup,      // an admin's "backup now": the first enabled policy, else a full manual snapshot
+  kCheck,       // integrity check of the live database (integrity_check + foreign_key_check)
+  kQuickCheck,  // the hourly quick_check of the live database
+  kDrill,       // restore drill of every target
+  kPrune,       // retention
+  kVerify,      // rolling verification of every target (integrity/rolling_verify.h)
 };
 
-// "hourly", "daily", "weekly", "monthly", "backup", "check", "drill", "prune".
+// "hourly", "daily", "weekly", "monthly", "backup", "check", "quick_check", "drill", "prune",
+// "verify".
 std::string JobName(JobKind kind);
 // The kind with that name; nullopt for any other string.
 std::optional<JobKind> ParseJob(std::string_view name);

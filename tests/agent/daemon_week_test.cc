@@ -149,7 +149,11 @@ TEST_F(DaemonWeek, AWeekOfPoliciesChecksDrillsAndPrunesRunsOnTheFakeClock) {
   EXPECT_EQ(JobsTotal("check", "ok"), 7);
   EXPECT_EQ(JobsTotal("drill", "ok"), 1);
   EXPECT_GE(JobsTotal("prune", "ok"), 7 * 24 - 1) << "prune_interval = 1h";
-  for (const char* job : {"hourly", "daily", "weekly", "check", "drill", "prune"}) {
+  // The default cadence: a quick_check and a share of the rolling verification every hour.
+  EXPECT_NEAR(JobsTotal("quick_check", "ok"), 168, 1);
+  EXPECT_NEAR(JobsTotal("verify", "ok"), 168, 1);
+  for (const char* job :
+       {"hourly", "daily", "weekly", "check", "quick_check", "drill", "prune", "verify"}) {
     EXPECT_EQ(JobsTotal(job, "error"), 0) << job;
   }
 
@@ -162,6 +166,9 @@ TEST_F(DaemonWeek, AWeekOfPoliciesChecksDrillsAndPrunesRunsOnTheFakeClock) {
   EXPECT_EQ(d["next_runs"]["check"], "2026-12-07T04:00:00.000Z");
   EXPECT_EQ(d["next_runs"]["drill"], "2026-12-12T05:00:00.000Z");
   EXPECT_EQ(d["last_drill"]["finished"], "2026-12-05T05:00:00.000Z");
+  const json& verify = d["last_verify"]["targets"][0];
+  EXPECT_GT(verify["verified_in_cycle"].get<int>(), 0) << d["last_verify"].dump(2);
+  EXPECT_TRUE(verify["problems"].empty());
   Stop();
   EXPECT_EQ(exit_code_, 0);
 
@@ -254,7 +261,24 @@ class DaemonFailingCheck : public DaemonWeek {
   DaemonFailingCheck() {
     policies_ =
         "hourly = { keep = 2, minute = 15, full_every = 1, timezone = \"UTC\" }\n"
-        "check = { at = \"04:00\", level = \"full\", timezone = \"UTC\" }\n";
+        "check = { at = \"04:00\", level = \"full\", quick = \"off\", timezone = \"UTC\" }\n";
+  }
+
+  // created -> whether the snapshot was taken while the check was failing.
+  std::map<std::string, bool> MarkedByTime() {
+    std::map<std::string, bool> out;
+    auto repo = backup::Repository::Open(std::make_shared<backup::LocalStorage>(dir_ / "repo"),
+                                         {backup::KeySource::Kind::kNone});
+    EXPECT_TRUE(repo.ok());
+    if (!repo.ok()) return out;
+    auto refs = (*repo)->ListSnapshots("aura");
+    EXPECT_TRUE(refs.ok()) << refs.status().ToString();
+    for (const auto& ref : refs.ok() ? *refs : std::vector<backup::SnapshotRef>{}) {
+      auto s = (*repo)->ReadSummary(ref);
+      EXPECT_TRUE(s.ok());
+      if (s.ok()) out[FormatRfc3339(s->created, 0)] = s->source_check_failed;
+    }
+    return out;
   }
 
   // Overwrites the header of a page in the middle of the file, as failing storage would.
@@ -280,23 +304,44 @@ TEST_F(DaemonFailingCheck, AFailedCheckMarksLaterSnapshotsAndTheLastGoodOneSurvi
   EXPECT_EQ(d["last_check"]["result"], "error") << d.dump(2);
   Stop();
 
-  auto repo = backup::Repository::Open(std::make_shared<backup::LocalStorage>(dir_ / "repo"),
-                                       {backup::KeySource::Kind::kNone});
-  ASSERT_TRUE(repo.ok());
-  std::map<std::string, bool> marked_by_time;  // created -> taken while the check was failing
-  auto refs = (*repo)->ListSnapshots("aura");
-  ASSERT_TRUE(refs.ok()) << refs.status().ToString();
-  for (const auto& ref : refs.value()) {
-    auto s = (*repo)->ReadSummary(ref);
-    ASSERT_TRUE(s.ok());
-    marked_by_time[FormatRfc3339(s->created, 0)] = s->source_check_failed;
-  }
+  const std::map<std::string, bool> marked_by_time = MarkedByTime();
   // keep = 2 alone would leave only the two newest: the newest snapshot taken before the first
   // failed check (Tuesday 03:15) survives too, unmarked; the later ones carry the mark.
   std::map<std::string, bool> expected = {{"2026-12-01T03:15:00Z", false},
                                           {"2026-12-02T04:15:00Z", true},
                                           {"2026-12-02T05:15:00Z", true}};
   EXPECT_EQ(marked_by_time, expected);
+}
+
+// The default cadence: an hourly quick_check besides the daily full check finds the damage
+// within the hour, not at the next 04:00.
+class DaemonQuickCheck : public DaemonFailingCheck {
+ protected:
+  DaemonQuickCheck() {
+    policies_ =
+        "hourly = { keep = 2, minute = 15, full_every = 1, timezone = \"UTC\" }\n"
+        "check = { at = \"04:00\", timezone = \"UTC\" }\n";
+  }
+};
+
+TEST_F(DaemonQuickCheck, TheHourlyQuickCheckCatchesDamageWithinTheHour) {
+  Start();
+  RunUntil("2026-11-30T05:00:00Z");
+  ASSERT_EQ(JobsTotal("check", "ok"), 1);
+  ASSERT_GE(JobsTotal("quick_check", "ok"), 1);
+  CorruptThePageFile();
+  RunUntil("2026-11-30T07:00:00Z");  // the quick checks at 05:30 and 06:30 fail
+  EXPECT_EQ(JobsTotal("quick_check", "error"), 2);
+  EXPECT_EQ(JobsTotal("check", "error"), 0) << "the full check is not due before 04:00";
+  json d = Status()["databases"][0];
+  EXPECT_FALSE(d["healthy"].get<bool>()) << d.dump(2);
+  EXPECT_EQ(d["last_quick_check"]["result"], "error") << d.dump(2);
+  Stop();
+  // The snapshot before the first failed quick check survives unmarked; the two newest are marked.
+  std::map<std::string, bool> expected = {{"2026-11-30T05:15:00Z", false},
+                                          {"2026-11-30T06:15:00Z", true}};
+  const auto marked = MarkedByTime();
+  EXPECT_EQ(marked, expected);
 }
 
 }  // namespace
