@@ -377,7 +377,7 @@ Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& databa
   }
   result.txid = plan.target_txid;
   result.why = DescribeChoice(plan);
-  AURA_RETURN_IF_ERROR(FinishRestore(temp, target, o.check, result));
+  AURA_RETURN_IF_ERROR(FinishRestore(temp, target, o, result));
   result.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
