@@ -471,7 +471,7 @@ Result<RestoreResult> RestorePlanned(Repository& repo, const RestorePlan& plan,
   }
   result.txid = plan.target_txid;
   result.why = DescribeChoice(plan);
-  AURA_RETURN_IF_ERROR(FinishRestore(*temp, target, o.check, result));
+  AURA_RETURN_IF_ERROR(FinishRestore(*temp, target, o, result));
   return result;
 }
 

@@ -11,6 +11,7 @@
 // Thread-safety: independent calls may run concurrently on different targets.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "backup/repository.h"
@@ -28,6 +29,11 @@ struct RestoreOptions {
   // point from the next cheapest snapshot instead (and say so). Drills turn this off: they must
   // fail on any damaged object.
   bool other_paths_on_damage = true;
+  // More read-only checks of the verified temp copy (a drill's foreign_key_check and
+  // assertions), given its URI (`file:...?immutable=1`). Run on their own thread and connection
+  // while the integrity check runs; a failure fails the restore the same way (the target is not
+  // touched), the integrity check's failure reported first. Empty: none.
+  std::function<Status(const std::string& uri)> copy_check;
 };
 
 struct RestoreResult {
@@ -66,8 +72,9 @@ Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
 Result<std::vector<SnapshotRef>> SnapshotChain(Repository& repo, const SnapshotRef& ref,
                                                std::vector<Manifest>* manifests = nullptr);
 
-// fsync, integrity check, removal of the target's stale -wal/-shm/-journal, rename into place.
-Status FinishRestore(TempFile& temp, const std::string& target, IntegrityLevel check,
+// fsync, integrity check (options.check) and options.copy_check, removal of the target's stale
+// -wal/-shm/-journal, rename into place.
+Status FinishRestore(TempFile& temp, const std::string& target, const RestoreOptions& options,
                      RestoreResult& result);
 
 }  // namespace aura::backup

@@ -19,6 +19,15 @@ enum class IntegrityLevel { kNone, kQuick, kFull };
 Result<IntegrityLevel> ParseIntegrityLevel(const std::string& text);
 const char* IntegrityLevelName(IntegrityLevel level);
 
+// Makes `db` read its file through mmap(2) (up to SQLite's limit, 2 GiB in Debian's build) instead
+// of read(2) into its 2 MiB page cache. Only for a file nothing else writes or truncates while
+// it is open (a restored copy opened with immutable=1): a mapped file that shrinks, or a read
+// error on the disk, is a SIGBUS instead of an error. Why: integrity_check revisits index
+// pages far more often than a 2 MiB cache holds them; on a 1 GiB Aura database it spent 3 s of
+// its 5.7 s in read(2) system calls, and 4.2 s in all with the file mapped (docs/PERFORMANCE.md,
+// issue 10). The mapped pages are the page cache's, counted in the process's RSS while mapped.
+Status UseMappedReads(SqliteDb& db);
+
 // Runs the check; returns the problems found (at most max_errors), empty when sound.
 Result<std::vector<std::string>> RunIntegrityCheck(SqliteDb& db, IntegrityLevel level,
                                                    int max_errors = 100);

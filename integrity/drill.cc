@@ -90,11 +90,12 @@ std::optional<TimePoint> SourceChanged(const std::string& path) {
   return newest;
 }
 
-// foreign_key_check and the operator's assertions on the restored copy.
-Status CheckCopy(const std::string& path, const std::vector<std::string>& assertions,
+// foreign_key_check and the operator's assertions on the restored copy (`uri`: the restore's
+// verified temp file, while the restore's integrity_check runs on it on another connection).
+Status CheckCopy(const std::string& uri, const std::vector<std::string>& assertions,
                  std::vector<std::string>& checks) {
-  // integrity_check already ran in the restore, before the rename.
-  AURA_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path, SQLITE_OPEN_READONLY, 1000));
+  AURA_ASSIGN_OR_RETURN(SqliteDb db,
+                        SqliteDb::Open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, 0));
   AURA_ASSIGN_OR_RETURN(Statement st, db.Prepare("PRAGMA foreign_key_check"));
   AURA_ASSIGN_OR_RETURN(bool violation, st.Step());
   if (violation) {
@@ -137,6 +138,8 @@ Status RestoreAndCheck(backup::Repository& repo, const DrillOptions& o, const Dr
   ro.check = IntegrityLevel::kFull;
   ro.threads = o.threads;
   ro.force = true;  // the scratch copy is the drill's own
+  std::vector<std::string> copy_checks;
+  ro.copy_check = [&](const std::string& uri) { return CheckCopy(uri, o.assertions, copy_checks); };
   auto restored = p.point ? backup::RestoreToPoint(repo, o.database, *p.point, target, ro)
                           : backup::RestoreSnapshot(repo, p.snapshot, target, ro);
   AURA_RETURN_IF_ERROR(restored.status());
@@ -147,7 +150,8 @@ Status RestoreAndCheck(backup::Repository& repo, const DrillOptions& o, const Dr
   r.checks.push_back(restored->sha256.empty() ? "database checksums verified at every segment"
                                               : "sha256 verified");
   r.checks.push_back("integrity_check ok");
-  return CheckCopy(target, o.assertions, r.checks);
+  r.checks.insert(r.checks.end(), copy_checks.begin(), copy_checks.end());
+  return Status::Ok();
 }
 
 // The first problem VerifyRepository finds among the database's objects, as a failure naming the

@@ -50,6 +50,11 @@ class AnySnapshotRestore : public aura::testing::ReplicatedRepoTest {
 
   // A generation with a full and an incremental policy snapshot inside it, compacted.
   void BuildRepository() {
+    // Start 2 s after a 30 s compaction window boundary, so the policy snapshots (after commits
+    // 5 s apart) fall inside level-1 windows, whatever the real time is.
+    const int64_t window_us = 30 * 1000000;
+    const int64_t us = ToUnixMicros(clock_.Now());
+    clock_.Advance(std::chrono::microseconds(window_us - us % window_us + 2 * 1000000));
     Replicator r(ShippingOptions(), repo_);
     ASSERT_TRUE(r.Start().ok());
     truth_[r.status().spooled_txid] = Source();

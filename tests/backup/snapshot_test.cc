@@ -286,5 +286,28 @@ TEST_F(SnapshotTest, CorruptSnapshotIsNeverRenamedIntoPlace) {
   EXPECT_EQ(report->bad[0].name, snap->ref.DataName());
 }
 
+TEST_F(SnapshotTest, AFailedCopyCheckIsNeverRenamedIntoPlace) {
+  MakeDb(dir_ / "src.db", false, 1000);
+  auto repo = Repo();
+  auto snap = Snap(dir_ / "src.db", *repo);
+  ASSERT_TRUE(snap.ok());
+  RestoreOptions o;
+  int64_t pages_seen = 0;
+  o.copy_check = [&](const std::string& uri) -> Status {
+    AURA_ASSIGN_OR_RETURN(SqliteDb db,
+                          SqliteDb::Open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, 0));
+    AURA_ASSIGN_OR_RETURN(pages_seen, db.QueryInt("PRAGMA page_count"));
+    return Corruption("assertion `SELECT 0` is false on the restored database");
+  };
+  auto r = RestoreSnapshot(*repo, snap->ref, dir_ / "out.db", o);
+  EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("SELECT 0"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(uint64_t(pages_seen), uint64_t(snap->manifest.summary.page_count))
+      << "the check saw the whole copy";
+  EXPECT_FALSE(PathExists(dir_ / "out.db"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()), {}), 3)
+      << "no temp file left beside the target (src.db, key, repo only)";
+}
+
 }  // namespace
 }  // namespace aura::backup

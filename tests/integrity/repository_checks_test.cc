@@ -188,6 +188,19 @@ TEST_F(DrillTest, AFalseAssertionFailsWithTheAssertionsText) {
       << r.reason;
 }
 
+TEST_F(DrillTest, AForeignKeyViolationFailsTheDrillNamingTheTable) {
+  // foreign_key_check runs beside integrity_check, on its own connection: it must still decide.
+  ASSERT_TRUE(app_->Exec("INSERT INTO SceneStates(Id, ProjectId, SceneIndex, ScriptText, "
+                         "DurationSeconds, IsCompleted, CreatedAt) VALUES('orphan-scene', "
+                         "'no-such-project', 0, 'x', 1.0, 0, '2026-12-01')")
+                  .ok());
+  Ship(2, false);
+  DrillReport r = Drill({"SELECT count(*) > 0 FROM SceneStates"});
+  EXPECT_EQ(r.outcome, DrillOutcome::kFail) << r.reason;
+  EXPECT_NE(r.reason.find("foreign_key_check: table SceneStates"), std::string::npos) << r.reason;
+  EXPECT_FALSE(PathExists(dir_ / "scratch-drill/drill.db")) << "the copy is deleted";
+}
+
 TEST_F(DrillTest, ADamagedSegmentFailsTheDrillNamingIt) {
   Ship(10, false);
   auto segs = Segments(0);
