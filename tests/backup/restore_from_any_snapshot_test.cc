@@ -19,20 +19,9 @@ namespace {
 
 class AnySnapshotRestore : public aura::testing::ReplicatedRepoTest {
  protected:
-  // Commits `commits` transactions through `r`, 5 s apart (several per 30 s compaction window),
-  // one txid each, recording the source after each.
+  // Commits 5 s apart: several per 30 s compaction window.
   void ShipRecording(Replicator& r, int commits) {
-    for (int i = 0; i < commits; ++i) {
-      clock_.Advance(std::chrono::seconds(5));
-      const uint64_t before = r.status().spooled_txid;
-      ASSERT_TRUE(testtools::ApplyWorkloadStep(*app_, 3, ++step_).ok());
-      for (int tries = 0; tries < 100 && r.status().spooled_txid == before; ++tries) {
-        ASSERT_TRUE(r.Step().ok());
-      }
-      ASSERT_EQ(r.status().spooled_txid, before + 1) << "one commit, one transaction";
-      truth_[before + 1] = Source();
-      ASSERT_TRUE(r.Upload().ok());
-    }
+    ReplicatedRepoTest::ShipRecording(r, commits, std::chrono::seconds(5));
   }
 
   // A policy snapshot taken by the replicator at its position (full, or incremental on `base`).
@@ -75,7 +64,6 @@ class AnySnapshotRestore : public aura::testing::ReplicatedRepoTest {
     return RestoreToPoint(*repo_, "live", {PointInTime::Kind::kTxid, txid, {}}, dir_ / name, {});
   }
 
-  std::map<uint64_t, std::string> truth_;  // txid -> the source's logical checksum then
   PageState pages_;
   SnapshotResult full_, incremental_;
 };

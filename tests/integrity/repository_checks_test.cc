@@ -342,24 +342,14 @@ namespace {
 // Randomized: point-in-time restores at many transactions, through compacted and per-transaction
 // segments, each compared with the source as it was at that transaction.
 TEST_F(VerifyTest, RestoresAtRandomTransactionsEqualTheSourceThenEvenAfterCompaction) {
-  std::map<uint64_t, std::string> truth;  // txid -> the source's logical checksum then
   {
     backup::Replicator r(ShippingOptions(), repo_);
     ASSERT_TRUE(r.Start().ok());
-    for (int i = 0; i < 60; ++i) {
-      clock_.Advance(std::chrono::seconds(30));
-      const uint64_t before = r.status().spooled_txid;
-      ASSERT_TRUE(testtools::ApplyWorkloadStep(*app_, 3, ++step_).ok());
-      for (int tries = 0; tries < 100 && r.status().spooled_txid == before; ++tries) {
-        ASSERT_TRUE(r.Step().ok());
-      }
-      ASSERT_EQ(r.status().spooled_txid, before + 1) << "one commit, one transaction";
-      truth[before + 1] = Source();
-      ASSERT_TRUE(r.Upload().ok());
-    }
+    ShipRecording(r, 60, std::chrono::seconds(30));
     ASSERT_TRUE(r.Flush().ok());
     ASSERT_TRUE(r.Upload().ok());
   }
+  const std::map<uint64_t, std::string>& truth = truth_;
   clock_.Advance(std::chrono::hours(2));
   ASSERT_TRUE(backup::Compactor(repo_, "live", dir_ / "scratch", &clock_).Run().ok());
   ASSERT_FALSE(Segments(3).empty());
@@ -373,7 +363,7 @@ TEST_F(VerifyTest, RestoresAtRandomTransactionsEqualTheSourceThenEvenAfterCompac
                                            {backup::PointInTime::Kind::kTxid, txid, {}}, out, {});
     ASSERT_TRUE(restored.ok()) << txid << ": " << restored.status().ToString();
     EXPECT_EQ(restored->txid, txid);
-    EXPECT_EQ(*LogicalChecksumOfFile(out), truth[txid])
+    EXPECT_EQ(*LogicalChecksumOfFile(out), truth.at(txid))
         << "txid " << txid << " via " << restored->source;
   }
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,22 @@ class ReplicatedRepoTest : public ::testing::Test {
     ASSERT_TRUE(c.Run().ok());
   }
 
+  // Commits `commits` transactions through `r`, `apart` of fake time apart, one txid each,
+  // recording the source's logical checksum after each in truth_.
+  void ShipRecording(backup::Replicator& r, int commits, std::chrono::seconds apart) {
+    for (int i = 0; i < commits; ++i) {
+      clock_.Advance(apart);
+      const uint64_t before = r.status().spooled_txid;
+      ASSERT_TRUE(testtools::ApplyWorkloadStep(*app_, 3, ++step_).ok());
+      for (int tries = 0; tries < 100 && r.status().spooled_txid == before; ++tries) {
+        ASSERT_TRUE(r.Step().ok());
+      }
+      ASSERT_EQ(r.status().spooled_txid, before + 1) << "one commit, one transaction";
+      truth_[before + 1] = Source();
+      ASSERT_TRUE(r.Upload().ok());
+    }
+  }
+
   // The segments of `level`, oldest first.
   std::vector<backup::SegmentRef> Segments(int level) {
     auto all = repo_->ListSegments("live");
@@ -94,6 +111,7 @@ class ReplicatedRepoTest : public ::testing::Test {
   std::shared_ptr<backup::FaultStorage> faulty_;
   std::shared_ptr<backup::Repository> repo_;
   uint64_t step_ = 0;
+  std::map<uint64_t, std::string> truth_;  // txid -> the source's logical checksum then
 };
 
 }  // namespace aura::testing
