@@ -13,23 +13,9 @@
 # Environment: BENCH_DIR (default /tmp/aura-bench), AURA_BUILD_DIR (default ./build). The
 # drill's scratch copy goes to TMPDIR (default /tmp), on the same disk as BENCH_DIR here.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
 size_mb="${1:-1024}"
 runs="${2:-3}"
-build="${AURA_BUILD_DIR:-$root/build}"
-work="${BENCH_DIR:-/tmp/aura-bench}"
-agent="$build/agent/aura-agent"
-make_db="$build/tests/tools/aura-make-db"
-
-"$root/scripts/install-deps" restic hyperfine time jq
-[ -x "$agent" ] && [ -x "$make_db" ] || "$root/scripts/build"
-mkdir -p "$work"
-cd "$work"
-
-db="aura-${size_mb}.db"
-[ -f "$db" ] || "$make_db" "$db" "$size_mb" --seed 1
-[ -f bench.key ] || "$agent" key generate --out bench.key >/dev/null
-export RESTIC_PASSWORD=bench-password RESTIC_CACHE_DIR="$work/restic-cache"
+source "$(dirname "$0")/common.sh"
 
 # One backup of the same file in each repository.
 rm -rf drill-repo restic-drill drill-out
@@ -42,15 +28,18 @@ manual="restic -q -r restic-drill restore latest --target drill-out && \
 test \"\$(sqlite3 drill-out/$db 'PRAGMA integrity_check')\" = ok"
 hyperfine --style basic --runs "$runs" --export-json drill.json \
   -n 'aura-agent drill' "$agent drill --from drill-repo --key-file bench.key" \
+  -n 'aura-agent drill --no-verify' "$agent drill --from drill-repo --key-file bench.key --no-verify" \
   --prepare 'rm -rf drill-out' -n 'restic restore + integrity_check' "$manual"
 
 median() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' drill.json; }
 ours=$(median 'aura-agent drill')
+restore_only=$(median 'aura-agent drill --no-verify')
 peer=$(median 'restic restore + integrity_check')
 echo
-awk -v a="$ours" -v b="$peer" 'BEGIN {
+awk -v a="$ours" -v n="$restore_only" -v b="$peer" 'BEGIN {
   printf "== drill (median seconds)\n  aura-agent drill %.2f s vs restic restore + integrity_check %.2f s: %.2fx\n",
-    a, b, a / b }'
+    a, b, a / b
+  printf "  aura-agent drill --no-verify %.2f s: %.2fx\n", n, n / b }'
 
 echo "== peak RSS (GNU time, one run each)"
 rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }

@@ -16,23 +16,10 @@
 # Environment: BENCH_DIR (default /tmp/aura-bench), AURA_BUILD_DIR (default ./build). The
 # repositories are kept (marker verify-ready-SIZE-TXNS) and reused by the next run.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
 size_mb="${1:-1024}"
 txns="${2:-100000}"
 runs="${3:-3}"
-build="${AURA_BUILD_DIR:-$root/build}"
-work="${BENCH_DIR:-/tmp/aura-bench}"
-agent="$build/agent/aura-agent"
-make_db="$build/tests/tools/aura-make-db"
-
-"$root/scripts/install-deps" restic hyperfine time jq
-[ -x "$agent" ] && [ -x "$make_db" ] || "$root/scripts/build"
-mkdir -p "$work"
-cd "$work"
-db="aura-${size_mb}.db"
-[ -f "$db" ] || "$make_db" "$db" "$size_mb" --seed 1
-[ -f bench.key ] || "$agent" key generate --out bench.key >/dev/null
-export RESTIC_PASSWORD=bench-password RESTIC_CACHE_DIR="$work/restic-cache"
+source "$(dirname "$0")/common.sh"
 
 # The writer's transactions, one per line (sqlite3 autocommits each statement).
 writes() {

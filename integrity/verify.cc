@@ -38,8 +38,9 @@ struct SnapshotFacts {
 };
 
 // Verifies the snapshots `refs` (their manifests and objects), recording what was learnt.
-Status VerifySnapshots(backup::Repository& repo, const std::vector<SnapshotRef>& refs, int threads,
-                       VerifyReport& report, std::map<std::string, SnapshotFacts>& facts,
+Status VerifySnapshots(backup::Repository& repo, const std::vector<SnapshotRef>& refs,
+                       const VerifyOptions& options, int threads, VerifyReport& report,
+                       std::map<std::string, SnapshotFacts>& facts,
                        std::map<std::string, std::vector<SnapshotPosition>>& positions,
                        std::set<std::string>& referenced) {
   for (const SnapshotRef& ref : refs) {
@@ -55,6 +56,7 @@ Status VerifySnapshots(backup::Repository& repo, const std::vector<SnapshotRef>&
     for (const ManifestObject& o : manifest->objects) {
       ++report.objects;
       referenced.insert(o.name);
+      if (options.checked_elsewhere.count(o.name)) continue;
       Status s = VerifyObject(repo, o, threads, report.bytes);
       if (s.code() == Code::kKeyError) return s;
       if (!s.ok()) report.bad.push_back({o.name, s});
@@ -107,7 +109,8 @@ Result<VerifyReport> VerifyRepository(backup::Repository& repo, const VerifyOpti
   std::set<std::string> referenced;
   std::map<std::string, SnapshotFacts> facts;
   std::map<std::string, std::vector<SnapshotPosition>> positions;  // by database
-  AURA_RETURN_IF_ERROR(VerifySnapshots(repo, refs, threads, report, facts, positions, referenced));
+  AURA_RETURN_IF_ERROR(
+      VerifySnapshots(repo, refs, options, threads, report, facts, positions, referenced));
   if (!options.snapshot.empty()) return report;  // one snapshot: no chains, no WAL, no orphans
   CheckBases(facts, report, referenced);
   std::set<std::string> databases;

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct VerifyOptions {
   std::string database;  // empty: all databases
   std::string snapshot;  // empty: all snapshots
   int threads = 0;
+  // Data objects whose content another reader checks in full at the same time (a drill's
+  // restore): their manifests and every other check still run, their bytes are not read twice.
+  std::set<std::string> checked_elsewhere;
 };
 
 struct ObjectProblem {
