@@ -155,6 +155,37 @@ TEST(Config, GenerationIntervalDefaultsToADayAndRefusesTinyValues) {
       << tiny.status().message();
 }
 
+// The default cadence without any check or verify table: an hourly quick_check, a daily full
+// check, rolling verification over 7 days; each can be changed or turned off, bad values refused.
+TEST(Config, ChecksAndRollingVerificationAreOnByDefault) {
+  auto cfg = ParseConfig(kGood, "a.toml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  const DatabaseConfig& d = cfg->databases[0];
+  EXPECT_TRUE(d.check.enabled);
+  EXPECT_EQ(d.check.level, "full");
+  EXPECT_EQ(d.check.quick, "hourly");
+  EXPECT_EQ(d.check.at, "03:30");
+  EXPECT_TRUE(d.verify.enabled);
+  EXPECT_EQ(d.verify.every_s, 7 * 86400);
+  auto with = [](const std::string& lines) {
+    std::string text = kGood;
+    text.replace(text.find("continuous = true"), 17, "continuous = true\n" + lines);
+    return ParseConfig(text, "a.toml");
+  };
+  auto changed = with("check = { quick = \"off\" }\nverify = { every = \"2d\" }");
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(changed->databases[0].check.quick, "off");
+  EXPECT_EQ(changed->databases[0].verify.every_s, 2 * 86400);
+  auto off = with("check = { enabled = false }\nverify = { enabled = false }");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->databases[0].check.enabled);
+  EXPECT_FALSE(off->databases[0].verify.enabled);
+  auto bad = with("check = { quick = \"often\" }");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'quick'"), std::string::npos) << bad.status().message();
+  EXPECT_FALSE(with("verify = { every = \"10m\" }").ok()) << "a cycle of at least an hour";
+}
+
 TEST(Config, StatusTcpMustBeLoopbackWithAPortAndAToken) {
   auto with = [](const std::string& lines) {
     std::string text = kGood;
