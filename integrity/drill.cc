@@ -137,6 +137,7 @@ Status RestoreAndCheck(backup::Repository& repo, const DrillOptions& o, const Dr
   ro.check = IntegrityLevel::kFull;
   ro.threads = o.threads;
   ro.force = true;  // the scratch copy is the drill's own
+  ro.progress = o.progress;
   auto restored = p.point ? backup::RestoreToPoint(repo, o.database, *p.point, target, ro)
                           : backup::RestoreSnapshot(repo, p.snapshot, target, ro);
   AURA_RETURN_IF_ERROR(restored.status());

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "backup/repository.h"
+#include "common/progress.h"
 
 namespace aura::integrity {
 
@@ -37,6 +38,9 @@ struct VerifyOptions {
   std::string database;  // empty: all databases
   std::string snapshot;  // empty: all snapshots
   int threads = 0;
+  // Receives the stored bytes checked ("verify"), of the listed objects' sizes (unknown with
+  // `snapshot`); nullptr: not reported.
+  Progress* progress = nullptr;
 };
 
 struct ObjectProblem {
@@ -70,6 +74,7 @@ struct SnapshotPosition {
 // Verifies every WAL segment of `database` and the chains through them from `positions`, adding
 // problems and counts to `report` (verify_wal.cc).
 Status VerifyWal(backup::Repository& repo, const std::string& database,
-                 const std::vector<SnapshotPosition>& positions, VerifyReport& report);
+                 const std::vector<SnapshotPosition>& positions, VerifyReport& report,
+                 Progress* progress = nullptr);
 
 }  // namespace aura::integrity

@@ -135,13 +135,15 @@ void CheckChains(uint64_t generation, const std::vector<SnapshotPosition>& posit
 }  // namespace
 
 Status VerifyWal(backup::Repository& repo, const std::string& database,
-                 const std::vector<SnapshotPosition>& positions, VerifyReport& report) {
+                 const std::vector<SnapshotPosition>& positions, VerifyReport& report,
+                 Progress* progress) {
   AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> refs, repo.ListSegments(database));
   std::map<uint64_t, std::vector<SoundSegment>> by_generation;
   for (const SegmentRef& s : refs) {
     ++report.segments;
     ++report.objects;
     auto header = CheckSegment(repo, s, report.bytes);
+    ProgressOr(progress).Add(s.size);
     if (header.status().code() == Code::kKeyError) return header.status();
     if (!header.ok()) {
       report.bad.push_back({s.Name(), header.status().WithContext(s.Name()), "damaged"});
