@@ -51,6 +51,7 @@ int RunBackup(const BackupArgs& args, const Output& out) {
     o.label = args.label;
     o.busy_timeout_ms = args.repo.config.empty() ? args.busy_timeout_ms : job.busy_timeout_ms;
     o.threads = args.threads;
+    o.progress = out.progress();
     DatabaseConfig db;
     db.name = job.database;
     db.path = job.db_path;
@@ -138,6 +139,7 @@ int RunRestore(const RestoreArgs& args, const Output& out) {
   o.force = args.force;
   o.check = *level;
   o.threads = args.threads;
+  o.progress = out.progress();
   Result<backup::RestoreResult> result = InternalError("unreachable");
   if (args.repo.config.empty() && IsRegularFile(args.repo.url)) {
     if (args.latest || !args.snapshot.empty() || !args.at.empty() || args.txid >= 0) {
@@ -218,6 +220,7 @@ int RunVerify(const VerifyArgs& args, const Output& out) {
   o.database = resolved->database;
   o.snapshot = args.snapshot;
   o.threads = args.threads;
+  o.progress = out.progress();
   auto report = integrity::VerifyRepository(**repo, o);
   if (!report.ok()) return out.Fail(report.status());
   json bad = json::array();

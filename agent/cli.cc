@@ -7,6 +7,7 @@
 #include <string>
 
 #include "agent/commands.h"
+#include "common/progress.h"
 #include "common/version.h"
 
 namespace aura::agent {
@@ -63,6 +64,7 @@ class Cli {
   DaemonEntry run_daemon_;
   CLI::App app_{"aura-agent: backups, restores, integrity and migrations for SQLite databases"};
   bool json_ = false;
+  bool no_progress_ = false;
   std::string log_level_ = "warn";
   BackupArgs backup_;
   std::string run_config_;
@@ -98,6 +100,8 @@ void Cli::AddGlobal() {
   app_.require_subcommand(1);
   app_.add_option("--log-level", log_level_, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app_.add_flag("--no-progress", no_progress_,
+                "No progress line on stderr during backup, restore, verify and drill");
 }
 
 void Cli::AddBackup() {
@@ -267,7 +271,7 @@ int Cli::Main(int argc, char** argv) {
 }
 
 int Cli::Dispatch() {
-  Output out(json_);
+  Output out(json_, ProgressWanted(CurrentProgressContext(json_, no_progress_)));
   if (status_cmd_->parsed()) return RunStatus(status_, out);
   if (backup_cmd_->parsed()) {
     return backup_.policy.empty() ? RunBackup(backup_, out) : RunBackupPolicy(backup_, out);

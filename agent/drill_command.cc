@@ -185,6 +185,7 @@ int RunDrillCommand(const DrillArgs& args, const Output& out) {
   o.random_point = args.point == "random";
   o.verify_repository = !args.no_verify;
   o.assertions = args.assertions;
+  o.progress = out.progress();
   std::vector<integrity::DrillReport> reports;
   json results = json::array();
   if (args.repo.config.empty()) {

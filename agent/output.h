@@ -4,17 +4,24 @@
 // (docs/CLI.md lists them).
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/progress.h"
 #include "common/status.h"
 
 namespace aura::agent {
 
 class Output {
  public:
-  explicit Output(bool json) : json_(json) {}
+  // `progress`: show a progress line on stderr during long work (ProgressWanted decides).
+  explicit Output(bool json, bool progress = false)
+      : json_(json), progress_(progress ? std::make_shared<TerminalProgress>() : nullptr) {}
   bool json() const { return json_; }
+  // What long work reports to (SnapshotOptions::progress, ...): nullptr when no line is shown.
+  // Every print below ends the line first, so it never runs into the command's output.
+  Progress* progress() const { return progress_.get(); }
 
   // Prints a human line (nothing in JSON mode).
   void Line(const std::string& text) const;
@@ -24,12 +31,17 @@ class Output {
   int Fail(const Status& status) const;
 
  private:
+  void EndProgress() const {
+    if (progress_) progress_->Finish();
+  }
+
   bool json_;
+  std::shared_ptr<Progress> progress_;
 };
 
 int ExitCode(const Status& status);
 
 // "1011.2 MiB"
-std::string HumanBytes(uint64_t bytes);
+inline std::string HumanBytes(uint64_t bytes) { return FormatBytes(bytes); }
 
 }  // namespace aura::agent

@@ -407,7 +407,8 @@ class SegmentApplier {
   uint64_t checksum_after_ = 0, header_last_ = 0, applied_ = 0;
 };
 
-Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& base, File& f) {
+Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& base, File& f,
+                  Progress& progress) {
   const uint32_t ps = base.summary.page_size;
   if (!base.replication) {
     return Corruption("snapshot " + plan.base.id +
@@ -421,6 +422,7 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
     Status s = applier.Run(repo);
     if (!s.ok()) return WithNewestIntact(s, intact);
     if (applier.complete()) intact = seg.last_txid;
+    progress.Add(seg.size);
   }
   return Status::Ok();
 }
@@ -456,11 +458,14 @@ Result<RestoreResult> RestorePlanned(Repository& repo, const RestorePlan& plan,
                                      bool* base_failed) {
   RestoreResult result;
   Manifest base;
-  auto temp = RestoreSnapshotToTemp(repo, plan.base, target, o.threads, &base, &result);
+  Progress& progress = ProgressOr(o.progress);
+  progress.Start("restore", 0);  // restarts when a damaged base sends the restore another way
+  for (const SegmentRef& seg : plan.chain) progress.AddTotal(seg.size);
+  auto temp = RestoreSnapshotToTemp(repo, plan.base, target, o.threads, &base, &result, o.progress);
   *base_failed = !temp.ok();
   if (!temp.ok()) return temp.status();
   if (!plan.chain.empty()) {
-    AURA_RETURN_IF_ERROR(ApplyChain(repo, plan, base, temp->file()));
+    AURA_RETURN_IF_ERROR(ApplyChain(repo, plan, base, temp->file(), progress));
     AURA_ASSIGN_OR_RETURN(result.bytes, temp->file().Size());
     result.sha256.clear();  // the chain is verified by database checksums instead
   }

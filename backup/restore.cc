@@ -127,7 +127,8 @@ Result<std::unique_ptr<ObjectDecoder>> OpenData(Repository& repo, const Manifest
 }
 
 Result<TempFile> RestoreFullToTemp(Repository& repo, const SnapshotRef& ref, const Manifest& m,
-                                   const std::string& target, int threads, RestoreResult* result) {
+                                   const std::string& target, int threads, RestoreResult* result,
+                                   Progress& progress) {
   AURA_ASSIGN_OR_RETURN(auto decoder, OpenData(repo, m.objects.front(), threads));
   AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(target, 0640));
   // Write back as we go, so the final fsync does not wait for the whole database at once.
@@ -135,6 +136,7 @@ Result<TempFile> RestoreFullToTemp(Repository& repo, const SnapshotRef& ref, con
   uint64_t written = 0, flushed = 0;
   AURA_ASSIGN_OR_RETURN(ObjectSummary got, decoder->ReadAll([&](std::span<const uint8_t> d) {
     AURA_RETURN_IF_ERROR(temp.file().WriteAll(d));
+    progress.Add(d.size());
     written += d.size();
     if (written - flushed >= kWritebackChunk) {
       temp.file().StartWriteback(flushed, written - flushed);
@@ -155,7 +157,7 @@ Result<TempFile> RestoreFullToTemp(Repository& repo, const SnapshotRef& ref, con
 // Applies one incremental snapshot's page records to `f`, checking the database checksum before
 // and after.
 Status ApplyIncrement(Repository& repo, const SnapshotRef& ref, const Manifest& m, File& f,
-                      FileChecksum& sum, int threads) {
+                      FileChecksum& sum, int threads, Progress& progress) {
   const uint32_t ps = m.summary.page_size;
   if (m.base_db_checksum != sum.value()) {
     return Corruption("snapshot " + ref.id +
@@ -180,6 +182,7 @@ Status ApplyIncrement(Repository& repo, const SnapshotRef& ref, const Manifest& 
     return Status::Ok();
   };
   AURA_ASSIGN_OR_RETURN(ObjectSummary got, decoder->ReadAll([&](std::span<const uint8_t> d) {
+    progress.Add(d.size());
     while (!d.empty()) {
       size_t take = std::min(d.size(), 4 + ps - record.size());
       record.insert(record.end(), d.begin(), d.begin() + take);
@@ -234,11 +237,16 @@ Result<std::vector<SnapshotRef>> SnapshotChain(Repository& repo, const SnapshotR
 
 Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
                                        const std::string& target, int threads,
-                                       Manifest* manifest_out, RestoreResult* result) {
+                                       Manifest* manifest_out, RestoreResult* result,
+                                       Progress* progress_or_null) {
+  Progress& progress = ProgressOr(progress_or_null);
   std::vector<Manifest> ms;
   AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> chain, SnapshotChain(repo, ref, &ms));
-  AURA_ASSIGN_OR_RETURN(
-      TempFile temp, RestoreFullToTemp(repo, chain.front(), ms.front(), target, threads, result));
+  uint64_t total = ms.front().summary.size;  // the full snapshot, then the increments' records
+  for (size_t i = 1; i < ms.size(); ++i) total += ms[i].objects.front().plaintext_size;
+  progress.AddTotal(total);
+  AURA_ASSIGN_OR_RETURN(TempFile temp, RestoreFullToTemp(repo, chain.front(), ms.front(), target,
+                                                         threads, result, progress));
   if (chain.size() > 1) {
     const Manifest& root = ms.front();
     if (!root.db_checksum) {
@@ -248,7 +256,8 @@ Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
     FileChecksum sum(temp.file(), root.summary.page_size,
                      static_cast<uint32_t>(root.summary.page_count), *root.db_checksum);
     for (size_t i = 1; i < chain.size(); ++i) {
-      AURA_RETURN_IF_ERROR(ApplyIncrement(repo, chain[i], ms[i], temp.file(), sum, threads));
+      AURA_RETURN_IF_ERROR(
+          ApplyIncrement(repo, chain[i], ms[i], temp.file(), sum, threads, progress));
     }
     result->bytes = ms.back().summary.size;
     result->sha256.clear();  // the chain is verified by database checksums instead
@@ -269,8 +278,9 @@ Result<RestoreResult> RestoreSnapshot(Repository& repo, const SnapshotRef& ref,
   const auto t0 = std::chrono::steady_clock::now();
   AURA_RETURN_IF_ERROR(CheckRestoreTarget(target, o.force));
   RestoreResult result;
-  AURA_ASSIGN_OR_RETURN(TempFile temp,
-                        RestoreSnapshotToTemp(repo, ref, target, o.threads, nullptr, &result));
+  ProgressOr(o.progress).Start("restore", 0);  // the total is known once the chain is read
+  AURA_ASSIGN_OR_RETURN(TempFile temp, RestoreSnapshotToTemp(repo, ref, target, o.threads, nullptr,
+                                                             &result, o.progress));
   AURA_RETURN_IF_ERROR(FinishRestore(temp, target, o, result));
   result.duration_ms = MillisSince(t0);
   return result;
@@ -283,9 +293,12 @@ Result<RestoreResult> RestoreFromDatabaseFile(const std::string& source, const s
   AURA_ASSIGN_OR_RETURN(auto image, DatabaseImage::Open(source, o.busy_timeout_ms));
   AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(target, 0640));
   Sha256 sha;
+  Progress& progress = ProgressOr(o.progress);
+  progress.Start("restore", image->size_bytes());
   AURA_RETURN_IF_ERROR(
       image->ForEachBlock(1u << 20, [&](uint32_t, std::vector<uint8_t>&& block) -> Status {
         sha.Update(block);
+        progress.Add(block.size());
         return temp.file().WriteAll(block);
       }));
   RestoreResult result;

@@ -16,6 +16,7 @@
 
 #include "backup/repository.h"
 #include "common/file_io.h"
+#include "common/progress.h"
 #include "common/sqlite_integrity.h"
 
 namespace aura::backup {
@@ -34,6 +35,9 @@ struct RestoreOptions {
   // while the integrity check runs; a failure fails the restore the same way (the target is not
   // touched), the integrity check's failure reported first. Empty: none.
   std::function<Status(const std::string& uri)> copy_check;
+  // Receives the bytes written of the restored size ("restore"; WAL segments count their stored
+  // size as each one is applied); nullptr: not reported.
+  Progress* progress = nullptr;
 };
 
 struct RestoreResult {
@@ -63,10 +67,12 @@ Status CheckRestoreTarget(const std::string& target, bool force);
 // The building blocks, for restores that apply more on top of a snapshot (pitr_restore.h).
 // Decodes snapshot `ref` into a temp file beside `target` and checks its SHA-256 against the
 // manifest (an incremental snapshot: its chain's full snapshot, then each increment checked by
-// database checksums before and after); returns the (uncommitted) temp file.
+// database checksums before and after); returns the (uncommitted) temp file. Adds the bytes it
+// writes to `progress`, and their sum to its total (the caller starts it).
 Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
                                        const std::string& target, int threads,
-                                       Manifest* manifest_out, RestoreResult* result);
+                                       Manifest* manifest_out, RestoreResult* result,
+                                       Progress* progress = nullptr);
 // The snapshots `ref` restores from, oldest first: a full snapshot, then the incremental ones up
 // to `ref` (just `ref` when it is full). kNotFound naming the missing base otherwise.
 Result<std::vector<SnapshotRef>> SnapshotChain(Repository& repo, const SnapshotRef& ref,

@@ -46,13 +46,15 @@ void PutLE32(std::vector<uint8_t>& out, uint32_t v) {
 // snapshot) is updated to the image. kBusy means the WAL was reset mid-read: retry.
 Result<DataResult> WriteData(DatabaseImage& image, ObjectWriter& writer, const ObjectSpec& spec,
                              const Key* key, int threads, DatabaseChecksum* checksum,
-                             PageState* pages, bool incremental) {
+                             PageState* pages, bool incremental, Progress& progress) {
   AURA_ASSIGN_OR_RETURN(auto encoder, ObjectEncoder::Start(&writer, spec, key, threads));
   const uint32_t ps = image.page_size();
   DataResult r;
   std::vector<uint8_t> records;
+  progress.Start("backup", image.size_bytes());
   AURA_RETURN_IF_ERROR(image.ForEachBlock(
       spec.block_size, [&](uint32_t first, std::vector<uint8_t>&& block) -> Status {
+        progress.Add(block.size());
         for (size_t off = 0; off < block.size(); off += ps) {
           const uint32_t pgno = first + static_cast<uint32_t>(off / ps);
           std::span<const uint8_t> page(block.data() + off, ps);
@@ -106,8 +108,8 @@ Result<DataResult> SnapshotData(const std::string& db_path, Repository& repo,
     AURA_ASSIGN_OR_RETURN(auto writer, repo.storage().Create(spec.name, wo));
     if (o.checksum != nullptr) *o.checksum = DatabaseChecksum(image->page_size());
     if (pages != nullptr) *pages = incremental ? *o.pages : PageState(image->page_size());
-    auto r =
-        WriteData(*image, *writer, s, repo.write_key(), threads, o.checksum, pages, incremental);
+    auto r = WriteData(*image, *writer, s, repo.write_key(), threads, o.checksum, pages,
+                       incremental, ProgressOr(o.progress));
     if (r.ok()) {
       AURA_RETURN_IF_ERROR(writer->Commit());
       return r;

@@ -25,6 +25,7 @@
 #include "backup/page_state.h"
 #include "backup/repository.h"
 #include "common/clock.h"
+#include "common/progress.h"
 
 namespace aura::backup {
 
@@ -57,6 +58,8 @@ struct SnapshotOptions {
   std::string base;
   // The source's last integrity check failed: the manifest says so (SnapshotSummary).
   bool source_check_failed = false;
+  // Receives the bytes of pages read, of the image's size ("backup"); nullptr: not reported.
+  Progress* progress = nullptr;
 };
 
 struct SnapshotResult {

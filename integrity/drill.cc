@@ -141,6 +141,7 @@ Status RestoreAndCheck(backup::Repository& repo, const DrillOptions& o, const Dr
   ro.force = true;  // the scratch copy is the drill's own
   std::vector<std::string> copy_checks;
   ro.copy_check = [&](const std::string& uri) { return CheckCopy(uri, o.assertions, copy_checks); };
+  ro.progress = o.progress;
   auto restored = p.point ? backup::RestoreToPoint(repo, o.database, *p.point, target, ro)
                           : backup::RestoreSnapshot(repo, p.snapshot, target, ro);
   AURA_RETURN_IF_ERROR(restored.status());

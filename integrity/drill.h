@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "backup/repository.h"
+#include "common/progress.h"
 
 namespace aura::integrity {
 
@@ -44,6 +45,8 @@ struct DrillOptions {
   // a damaged object the restore path did not need still fails the drill, naming it. It does not
   // count towards RTO. `drill --no-verify` turns it off.
   bool verify_repository = true;
+  // Receives the restore's progress (RestoreOptions::progress); nullptr: not reported.
+  Progress* progress = nullptr;
 };
 
 struct DrillReport {

@@ -15,13 +15,17 @@ using backup::SnapshotRef;
 
 namespace {
 
-Status VerifyObject(backup::Repository& repo, const ManifestObject& o, int threads,
-                    uint64_t& bytes) {
+Status VerifyObject(backup::Repository& repo, const ManifestObject& o, int threads, uint64_t& bytes,
+                    Progress& progress) {
   AURA_ASSIGN_OR_RETURN(auto reader, repo.storage().Open(o.name));
   AURA_ASSIGN_OR_RETURN(auto decoder, backup::ObjectDecoder::Open(std::move(reader), repo.keyring(),
                                                                   o.name, threads));
+  ProgressShare stored(progress, o.plaintext_size, o.stored_size);
   AURA_ASSIGN_OR_RETURN(backup::ObjectSummary got,
-                        decoder->ReadAll([](std::span<const uint8_t>) { return Status::Ok(); }));
+                        decoder->ReadAll([&stored](std::span<const uint8_t> d) {
+                          stored.Add(d.size());
+                          return Status::Ok();
+                        }));
   if (HexEncode(got.sha256) != o.sha256 || got.plaintext_size != o.plaintext_size) {
     return Corruption(o.name + ": content differs from what the manifest recorded");
   }
@@ -42,7 +46,7 @@ Status VerifySnapshots(backup::Repository& repo, const std::vector<SnapshotRef>&
                        const VerifyOptions& options, int threads, VerifyReport& report,
                        std::map<std::string, SnapshotFacts>& facts,
                        std::map<std::string, std::vector<SnapshotPosition>>& positions,
-                       std::set<std::string>& referenced) {
+                       std::set<std::string>& referenced, Progress& progress) {
   for (const SnapshotRef& ref : refs) {
     ++report.snapshots;
     ++report.objects;
@@ -56,8 +60,11 @@ Status VerifySnapshots(backup::Repository& repo, const std::vector<SnapshotRef>&
     for (const ManifestObject& o : manifest->objects) {
       ++report.objects;
       referenced.insert(o.name);
-      if (options.checked_elsewhere.count(o.name)) continue;
-      Status s = VerifyObject(repo, o, threads, report.bytes);
+      if (options.checked_elsewhere.count(o.name)) {
+        progress.Add(o.stored_size);
+        continue;
+      }
+      Status s = VerifyObject(repo, o, threads, report.bytes, progress);
       if (s.code() == Code::kKeyError) return s;
       if (!s.ok()) report.bad.push_back({o.name, s});
     }
@@ -94,6 +101,25 @@ void CheckBases(const std::map<std::string, SnapshotFacts>& facts, VerifyReport&
   }
 }
 
+// Starts options.progress: the total is the listed size of the snapshot data objects and WAL
+// segments (manifests are small, and not counted as they are read); unknown for one snapshot.
+Status StartProgress(backup::Repository& repo, const VerifyOptions& options) {
+  if (options.progress == nullptr) return Status::Ok();
+  uint64_t total = 0;
+  if (options.snapshot.empty()) {
+    const std::string prefix = options.database.empty() ? "" : options.database + "/";
+    AURA_ASSIGN_OR_RETURN(auto objects, repo.storage().List(prefix));
+    for (const auto& o : objects) {
+      const bool data =
+          o.name.ends_with(".data") && o.name.find("/snapshots/") != std::string::npos;
+      const bool segment = o.name.ends_with(".seg") && o.name.find("/wal/") != std::string::npos;
+      if (data || segment) total += o.size;
+    }
+  }
+  options.progress->Start("verify", total);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<VerifyReport> VerifyRepository(backup::Repository& repo, const VerifyOptions& options) {
@@ -109,21 +135,25 @@ Result<VerifyReport> VerifyRepository(backup::Repository& repo, const VerifyOpti
   std::set<std::string> referenced;
   std::map<std::string, SnapshotFacts> facts;
   std::map<std::string, std::vector<SnapshotPosition>> positions;  // by database
-  AURA_RETURN_IF_ERROR(
-      VerifySnapshots(repo, refs, options, threads, report, facts, positions, referenced));
+  Progress& progress = ProgressOr(options.progress);
+  AURA_RETURN_IF_ERROR(StartProgress(repo, options));
+  AURA_RETURN_IF_ERROR(VerifySnapshots(repo, refs, options, threads, report, facts, positions,
+                                       referenced, progress));
   if (!options.snapshot.empty()) return report;  // one snapshot: no chains, no WAL, no orphans
   CheckBases(facts, report, referenced);
   std::set<std::string> databases;
   for (const SnapshotRef& r : refs) databases.insert(r.database);
   if (!options.database.empty()) databases.insert(options.database);
   for (const std::string& db : databases) {
-    AURA_RETURN_IF_ERROR(VerifyWal(repo, db, positions[db], report));
+    AURA_RETURN_IF_ERROR(VerifyWal(repo, db, positions[db], report, options.progress));
   }
   std::string prefix = options.database.empty() ? "" : options.database + "/snapshots/";
   AURA_ASSIGN_OR_RETURN(auto objects, repo.storage().List(prefix));
   for (const auto& o : objects) {
     bool data = o.name.ends_with(".data") && o.name.find("/snapshots/") != std::string::npos;
-    if (data && !referenced.count(o.name)) report.orphans.push_back(o.name);
+    if (!data || referenced.count(o.name)) continue;
+    report.orphans.push_back(o.name);
+    progress.Add(o.size);  // listed, not decoded
   }
   return report;
 }

@@ -33,6 +33,7 @@
 
 #include "backup/repository.h"
 #include "backup/wal_segment.h"
+#include "common/progress.h"
 
 namespace aura::integrity {
 
@@ -43,6 +44,9 @@ struct VerifyOptions {
   // Data objects whose content another reader checks in full at the same time (a drill's
   // restore): their manifests and every other check still run, their bytes are not read twice.
   std::set<std::string> checked_elsewhere;
+  // Receives the stored bytes checked ("verify"), of the listed objects' sizes (unknown with
+  // `snapshot`); nullptr: not reported.
+  Progress* progress = nullptr;
 };
 
 struct ObjectProblem {
@@ -84,6 +88,7 @@ Result<std::optional<ObjectProblem>> VerifySegmentObject(backup::Repository& rep
 // Verifies every WAL segment of `database` and the chains through them from `positions`, adding
 // problems and counts to `report` (verify_wal.cc).
 Status VerifyWal(backup::Repository& repo, const std::string& database,
-                 const std::vector<SnapshotPosition>& positions, VerifyReport& report);
+                 const std::vector<SnapshotPosition>& positions, VerifyReport& report,
+                 Progress* progress = nullptr);
 
 }  // namespace aura::integrity

@@ -157,7 +157,8 @@ Result<std::optional<ObjectProblem>> VerifySegmentObject(backup::Repository& rep
 }
 
 Status VerifyWal(backup::Repository& repo, const std::string& database,
-                 const std::vector<SnapshotPosition>& positions, VerifyReport& report) {
+                 const std::vector<SnapshotPosition>& positions, VerifyReport& report,
+                 Progress* progress) {
   AURA_ASSIGN_OR_RETURN(std::vector<SegmentRef> refs, repo.ListSegments(database));
   std::map<uint64_t, std::vector<SoundSegment>> by_generation;
   for (const SegmentRef& s : refs) {
@@ -166,6 +167,7 @@ Status VerifyWal(backup::Repository& repo, const std::string& database,
     SegmentHeader header;
     AURA_ASSIGN_OR_RETURN(std::optional<ObjectProblem> problem,
                           VerifySegmentObject(repo, s, report.bytes, &header));
+    ProgressOr(progress).Add(s.size);
     if (problem) {
       report.bad.push_back(std::move(*problem));
       continue;
