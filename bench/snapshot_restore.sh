@@ -13,25 +13,9 @@
 #
 # Environment: BENCH_DIR (default /tmp/aura-bench), AURA_BUILD_DIR (default ./build).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
 size_mb="${1:-1024}"
 runs="${2:-3}"
-build="${AURA_BUILD_DIR:-$root/build}"
-work="${BENCH_DIR:-/tmp/aura-bench}"
-agent="$build/agent/aura-agent"
-make_db="$build/tests/tools/aura-make-db"
-
-"$root/scripts/install-deps" restic hyperfine time jq
-[ -x "$agent" ] && [ -x "$make_db" ] || "$root/scripts/build"
-mkdir -p "$work"
-cd "$work"
-
-db="aura-${size_mb}.db"
-if [ ! -f "$db" ]; then
-  "$make_db" "$db" "$size_mb" --seed 1
-fi
-[ -f bench.key ] || "$agent" key generate --out bench.key >/dev/null
-export RESTIC_PASSWORD=bench-password RESTIC_CACHE_DIR="$work/restic-cache"
+source "$(dirname "$0")/common.sh"
 cat "$db" >/dev/null  # warm page cache: every tool reads from memory
 
 echo "== $(date -u +%FT%TZ) $(nproc) cores; $db: $(du -m "$db" | cut -f1) MiB; $runs runs each"
