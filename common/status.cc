@@ -37,6 +37,8 @@ std::string_view CodeName(Code code) {
       return "permission_denied";
     case Code::kCancelled:
       return "cancelled";
+    case Code::kRefused:
+      return "refused";
   }
   return "unknown";
 }

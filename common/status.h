@@ -37,6 +37,7 @@ enum class Code : uint8_t {
   kUnavailable = 12,   // storage unreachable (transient)
   kPermissionDenied = 13,  // OS or storage refused access
   kCancelled = 14,         // interrupted by a signal or shutdown
+  kRefused = 15,  // a migration refused as unsafe (drift, data loss, a failed check); unchanged
 };
 
 // Short stable name, e.g. "corruption"; used in --json output.
@@ -84,6 +85,7 @@ inline Status PermissionDenied(std::string m) {
   return Status(Code::kPermissionDenied, std::move(m));
 }
 inline Status Cancelled(std::string m) { return Status(Code::kCancelled, std::move(m)); }
+inline Status Refused(std::string m) { return Status(Code::kRefused, std::move(m)); }
 
 // Maps an errno value from a failed system call to a Status naming the operation and path.
 // ENOENT -> kNotFound, EACCES/EPERM -> kPermissionDenied, EEXIST -> kAlreadyExists,
