@@ -95,6 +95,37 @@ void ReadVerify(TableReader& parent, VerifyConfig& v, const std::string& context
   r.Finish("enabled, every");
 }
 
+// "HH:MM-HH:MM", or empty.
+bool ValidWindow(const std::string& w) {
+  return w.empty() || (w.size() == 11 && w[5] == '-' && ValidHourMinute(w.substr(0, 5)) &&
+                       ValidHourMinute(w.substr(6)));
+}
+
+void ReadMigrations(TableReader& r, MigrationsConfig& m, const std::string& context,
+                    const std::string& file, std::vector<std::string>& errors) {
+  const toml::table* t = r.Table("migrations");
+  if (t == nullptr) return;
+  TableReader mr(*t, context + ".migrations", file, errors);
+  m.enabled = true;
+  m.dir = mr.String("dir", true).value_or("");
+  m.auto_apply = mr.Bool("auto_apply").value_or(false);
+  m.window = mr.String("window").value_or("");
+  if (!ValidWindow(m.window)) {
+    mr.ErrorHere(context + ".migrations.window must be \"HH:MM-HH:MM\", e.g. \"02:00-04:00\"");
+  }
+  m.timezone = mr.String("timezone").value_or("local");
+  m.product_version = mr.String("product_version").value_or("8.0.11");
+  m.stale_lock_after_s = DurationKey(mr, "stale_lock_after", 3600, 1, 3650LL * 86400);
+  m.assertions = mr.StringArray("assert");
+  m.post_checks = mr.StringArray("post_check");
+  m.allow_data_loss = mr.StringArray("allow_data_loss");
+  m.full_check_max_mb = mr.Int("full_check_max_mb", 0, int64_t{1} << 30).value_or(1024);
+  m.busy_timeout_ms = static_cast<int>(mr.Int("busy_timeout_ms", 0, 3600000).value_or(60000));
+  mr.Finish(
+      "dir, auto_apply, window, timezone, product_version, stale_lock_after, assert, "
+      "post_check, allow_data_loss, full_check_max_mb, busy_timeout_ms");
+}
+
 void ReadDatabase(const toml::table& t, int index, const std::string& file, Config& cfg,
                   std::vector<std::string>& errors) {
   std::string context = "[[database]] #" + std::to_string(index + 1);
@@ -128,13 +159,7 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
                 ".generation_interval must be 0 (never) or at least 10m: each "
                 "generation starts with a full snapshot");
   }
-  if (const toml::table* m = r.Table("migrations")) {
-    TableReader mr(*m, context + ".migrations", file, errors);
-    d.migrations.enabled = true;
-    d.migrations.dir = mr.String("dir", true).value_or("");
-    d.migrations.auto_apply = mr.Bool("auto_apply").value_or(false);
-    mr.Finish("dir, auto_apply");
-  }
+  ReadMigrations(r, d.migrations, context, file, errors);
   r.Finish(
       "name, path, targets, continuous, busy_timeout_ms, hourly, daily, weekly, monthly, "
       "check, drill, verify, keep_last, pitr_window, rpo, generation_interval, migrations");

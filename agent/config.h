@@ -50,10 +50,22 @@ struct VerifyConfig {
   int64_t every_s = 7 * 86400;  // every object is verified once per cycle of this length
 };
 
+// Schema migrations of the database (migrations/safe_apply.h, docs/MIGRATIONS.md).
 struct MigrationsConfig {
   bool enabled = false;
   std::string dir;
-  bool auto_apply = false;
+  bool auto_apply = false;  // the daemon applies new files when they appear
+  // auto_apply only inside this daily window, "HH:MM-HH:MM" in `timezone` (may wrap midnight);
+  // empty: at any time.
+  std::string window;
+  std::string timezone = "local";
+  std::string product_version = "8.0.11";  // written to __EFMigrationsHistory
+  int64_t stale_lock_after_s = 3600;       // an EF lock row older than this is stale
+  std::vector<std::string> assertions;     // `assert`: true before COMMIT
+  std::vector<std::string> post_checks;    // `post_check`: true after COMMIT
+  std::vector<std::string> allow_data_loss;  // tables whose loss of rows is reviewed
+  int64_t full_check_max_mb = 1024;  // integrity_check up to this size, quick_check above
+  int busy_timeout_ms = 60000;
 };
 
 // S3 settings of a target; unset fields keep what the environment gives (see s3_config.h).

@@ -56,4 +56,29 @@ Result<std::vector<std::string>> RunIntegrityCheck(SqliteDb& db, IntegrityLevel 
   return problems;
 }
 
+Result<std::vector<std::string>> ForeignKeyViolations(SqliteDb& db, size_t max) {
+  std::vector<std::string> out;
+  AURA_ASSIGN_OR_RETURN(Statement st, db.Prepare("PRAGMA foreign_key_check"));
+  for (;;) {
+    AURA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row || out.size() >= max) break;
+    out.push_back("foreign key: table " + st.ColumnText(0) + " row " + st.ColumnText(1) +
+                  " has no parent in " + st.ColumnText(2));
+  }
+  return out;
+}
+
+Result<bool> AssertionHolds(SqliteDb& db, const std::string& sql) {
+  auto q = db.Prepare(sql);
+  if (!q.ok()) {
+    return InvalidArgument("assertion `" + sql + "` failed to run: " + q.status().message());
+  }
+  auto row = q->Step();
+  if (!row.ok()) {
+    return InvalidArgument("assertion `" + sql + "` failed to run: " + row.status().message());
+  }
+  return *row && q->ColumnType(0) != SQLITE_NULL && q->ColumnText(0) != "0" &&
+         !q->ColumnText(0).empty();
+}
+
 }  // namespace aura

@@ -32,4 +32,13 @@ Status UseMappedReads(SqliteDb& db);
 Result<std::vector<std::string>> RunIntegrityCheck(SqliteDb& db, IntegrityLevel level,
                                                    int max_errors = 100);
 
+// PRAGMA foreign_key_check: "foreign key: table T row R has no parent in P" for each violation
+// (at most `max`); empty when every reference resolves.
+Result<std::vector<std::string>> ForeignKeyViolations(SqliteDb& db, size_t max = 100);
+
+// Whether an operator's assertion (SQL whose first column of its first row is true: not NULL, 0
+// or empty) holds on `db`. kInvalidArgument "assertion `SQL` failed to run: ..." when it cannot
+// run.
+Result<bool> AssertionHolds(SqliteDb& db, const std::string& sql);
+
 }  // namespace aura

@@ -11,6 +11,7 @@
 
 #include "backup/pitr_restore.h"
 #include "backup/restore.h"
+#include "common/sqlite_integrity.h"
 #include "backup/segment_io.h"
 #include "common/file_io.h"
 #include "common/sqlite.h"
@@ -97,21 +98,13 @@ Status CheckCopy(const std::string& uri, const std::vector<std::string>& asserti
                  std::vector<std::string>& checks) {
   AURA_ASSIGN_OR_RETURN(SqliteDb db,
                         SqliteDb::Open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, 0));
-  AURA_ASSIGN_OR_RETURN(Statement st, db.Prepare("PRAGMA foreign_key_check"));
-  AURA_ASSIGN_OR_RETURN(bool violation, st.Step());
-  if (violation) {
-    return Corruption("foreign_key_check: table " + st.ColumnText(0) + " row " + st.ColumnText(1) +
-                      " has no parent in " + st.ColumnText(2));
-  }
+  AURA_ASSIGN_OR_RETURN(std::vector<std::string> fk, ForeignKeyViolations(db, 1));
+  // "foreign key: table T ..." -> "foreign_key_check: table T ..."
+  if (!fk.empty()) return Corruption("foreign_key_check:" + fk.front().substr(fk.front().find(' ')));
   checks.push_back("foreign_key_check ok");
   for (const std::string& sql : assertions) {
-    auto q = db.Prepare(sql);
-    if (!q.ok())
-      return InvalidArgument("assertion `" + sql + "` failed to run: " + q.status().message());
-    AURA_ASSIGN_OR_RETURN(bool row, q->Step());
-    if (!row || q->ColumnText(0) == "0" || q->ColumnText(0).empty()) {
-      return Corruption("assertion `" + sql + "` is false on the restored database");
-    }
+    AURA_ASSIGN_OR_RETURN(bool holds, AssertionHolds(db, sql));
+    if (!holds) return Corruption("assertion `" + sql + "` is false on the restored database");
     checks.push_back("assertion `" + sql + "` true");
   }
   return Status::Ok();

@@ -8,19 +8,6 @@ namespace aura::integrity {
 
 namespace {
 
-// "table ProjectStates row 7: no parent in Projects", for each foreign key violation.
-Result<std::vector<std::string>> ForeignKeyViolations(SqliteDb& db, size_t max) {
-  std::vector<std::string> out;
-  AURA_ASSIGN_OR_RETURN(Statement st, db.Prepare("PRAGMA foreign_key_check"));
-  for (;;) {
-    AURA_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row || out.size() >= max) break;
-    out.push_back("foreign key: table " + st.ColumnText(0) + " row " + st.ColumnText(1) +
-                  " has no parent in " + st.ColumnText(2));
-  }
-  return out;
-}
-
 struct Deadline {
   std::chrono::steady_clock::time_point at;
   bool hit = false;

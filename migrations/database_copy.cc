@@ -1,0 +1,60 @@
+#include "migrations/database_copy.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "common/file_io.h"
+
+namespace aura::migrations {
+
+namespace {
+
+// Runs a backup from `src` to `dst` to completion; `what` names it in errors.
+Status RunBackup(sqlite3* dst, sqlite3* src, const std::string& what) {
+  sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
+  if (b == nullptr) return SqliteStatus(dst, sqlite3_errcode(dst), what);
+  int rc = sqlite3_backup_step(b, -1);
+  int fin = sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) return SqliteStatus(dst, rc, what);
+  if (fin != SQLITE_OK) return SqliteStatus(dst, fin, what);
+  return Status::Ok();
+}
+
+Status FsyncFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus(err, "fsync", path);
+  return SyncDirectory(DirName(path));
+}
+
+}  // namespace
+
+void RemoveDatabaseFiles(const std::string& path) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::filesystem::remove(path + suffix, ec);
+  }
+}
+
+Status CopyDatabaseToFile(SqliteDb& from, const std::string& path) {
+  RemoveDatabaseFiles(path);
+  AURA_ASSIGN_OR_RETURN(SqliteDb to, SqliteDb::OpenOrCreate(path, 5000));
+  AURA_RETURN_IF_ERROR(RunBackup(to.get(), from.get(), "copy database to " + path));
+  // A copy of a WAL database is in WAL mode too; fold its WAL in so the file stands alone.
+  AURA_RETURN_IF_ERROR(to.Exec("PRAGMA journal_mode=DELETE"));
+  AURA_RETURN_IF_ERROR(to.Close());
+  return FsyncFile(path);
+}
+
+Status CopyFileIntoDatabase(const std::string& path, SqliteDb& live) {
+  AURA_ASSIGN_OR_RETURN(SqliteDb from, SqliteDb::Open(path, SQLITE_OPEN_READONLY, 5000));
+  return RunBackup(live.get(), from.get(), "restore " + path + " into " + live.path());
+}
+
+}  // namespace aura::migrations

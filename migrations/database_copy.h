@@ -1,0 +1,28 @@
+// Whole-database copies through SQLite's online backup API (sqlite3_backup), which reads one
+// consistent state and writes through the destination's pager, so it is safe beside the
+// application: a copy from the live database reads inside a read transaction (WAL writers go
+// on), and a copy into the live database is one write transaction that the application's
+// connections see as an ordinary commit (it waits for their locks within the busy timeout, and
+// WAL shipping ships it like any other transaction). Replacing the file by rename instead would
+// leave the application writing to an unlinked inode.
+//
+// Thread-safety: the caller's connections, one thread at a time.
+#pragma once
+
+#include <string>
+
+#include "common/sqlite.h"
+#include "common/status.h"
+
+namespace aura::migrations {
+
+// Copies the state of `from` into a new file `path` (replaced if it exists) and fsyncs it.
+Status CopyDatabaseToFile(SqliteDb& from, const std::string& path);
+
+// Replaces the content of `live` with the database file `path`, in one transaction.
+Status CopyFileIntoDatabase(const std::string& path, SqliteDb& live);
+
+// Removes `path` and its -wal, -shm and -journal files, ignoring any that do not exist.
+void RemoveDatabaseFiles(const std::string& path);
+
+}  // namespace aura::migrations
