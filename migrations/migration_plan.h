@@ -54,6 +54,8 @@ struct MigrationPlan {
   std::vector<Drift> drift;
 };
 
+// The plan's MigrationStatus::source pointers point into `sources`, which must outlive it (and
+// RepairRecords, which reads them).
 // `to`: empty for all pending, else an id or a name of a source migration (kInvalidArgument
 // naming it when no source has it, or when it is already applied: "use migrate rollback").
 Result<MigrationPlan> PlanMigrations(const std::vector<Migration>& sources,
