@@ -141,7 +141,7 @@ Status AppendAudit(SqliteDb& db, const AuditRecord& r) {
 std::string CurrentUserAtHost() {
   std::string user;
   std::string buf(16384, '\0');
-  struct passwd pw{};
+  struct passwd pw {};
   struct passwd* found = nullptr;
   if (getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr &&
       found->pw_name != nullptr) {

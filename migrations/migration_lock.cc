@@ -35,8 +35,8 @@ Status HeldStatus(int fd, const std::string& database_path) {
 
 // Whether `path` still names the file open as `fd` (a releasing holder unlinks it).
 bool StillNamed(int fd, const std::string& path) {
-  struct stat open_st{};
-  struct stat path_st{};
+  struct stat open_st {};
+  struct stat path_st {};
   if (fstat(fd, &open_st) != 0 || stat(path.c_str(), &path_st) != 0) return false;
   return open_st.st_dev == path_st.st_dev && open_st.st_ino == path_st.st_ino;
 }
@@ -83,10 +83,9 @@ Result<int> TryLock(const std::string& path, const std::string& database_path) {
 // --- EF Core's lock table ------------------------------------------------------------------
 
 Result<bool> EfLockTableExists(SqliteDb& db) {
-  AURA_ASSIGN_OR_RETURN(
-      int64_t n,
-      db.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                  "name = '__EFMigrationsLock'"));
+  AURA_ASSIGN_OR_RETURN(int64_t n,
+                        db.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = '__EFMigrationsLock'"));
   return n > 0;
 }
 
@@ -140,7 +139,8 @@ Status EfBusy(const EfLockState& state, TimePoint now, std::chrono::seconds stal
   auto age = std::chrono::duration_cast<std::chrono::seconds>(now - *state.since);
   std::string at = FormatRfc3339(*state.since, 0);
   if (age < stale_after) {
-    return Busy(kName + " is held since " + at + " (" + Age(std::max(age, std::chrono::seconds{0})) +
+    return Busy(kName + " is held since " + at + " (" +
+                Age(std::max(age, std::chrono::seconds{0})) +
                 " ago): the application or dotnet ef is migrating this database; wait for it "
                 "to finish and retry");
   }
@@ -153,13 +153,15 @@ bool IsStale(const EfLockState& state, TimePoint now, std::chrono::seconds stale
   return !state.since || now - *state.since >= stale_after;
 }
 
-Status InsertOurRow(SqliteDb& db, TimePoint now) {
-  AURA_ASSIGN_OR_RETURN(Statement st, db.Prepare("INSERT INTO \"__EFMigrationsLock\"(\"Id\", "
-                                                 "\"Timestamp\") VALUES(1, ?1)"));
+// EF's own acquisition: INSERT OR IGNORE of row 1; taken iff it changed a row.
+Result<bool> InsertOurRow(SqliteDb& db, TimePoint now) {
+  AURA_ASSIGN_OR_RETURN(Statement st,
+                        db.Prepare("INSERT OR IGNORE INTO \"__EFMigrationsLock\"(\"Id\", "
+                                   "\"Timestamp\") VALUES(1, ?1)"));
   AURA_RETURN_IF_ERROR(st.BindAll(EfTimestamp(now)));
   AURA_ASSIGN_OR_RETURN(bool row, st.Step());
   (void)row;
-  return Status::Ok();
+  return sqlite3_changes(db.get()) == 1;
 }
 
 }  // namespace
@@ -215,26 +217,31 @@ Result<EfLockState> ReadEfLock(SqliteDb& db) {
 
 Result<bool> TakeEfLock(SqliteDb& db, TimePoint now, std::chrono::seconds stale_after,
                         bool break_stale) {
+  // No table (EF Core 8, the Aura application): nothing to take, and no write lock taken to find
+  // that out.
+  AURA_ASSIGN_OR_RETURN(bool exists, EfLockTableExists(db));
+  if (!exists) return false;
   Transaction tx(db);
   AURA_RETURN_IF_ERROR(tx.Begin());
-  AURA_ASSIGN_OR_RETURN(EfLockState state, ReadEfLock(db));
-  if (!state.table_exists) return false;
-  if (state.held) {
-    if (!IsStale(state, now, stale_after) || !break_stale) {
+  AURA_ASSIGN_OR_RETURN(bool taken, InsertOurRow(db, now));
+  if (!taken) {
+    AURA_ASSIGN_OR_RETURN(EfLockState state, ReadEfLock(db));
+    if (state.held && (!IsStale(state, now, stale_after) || !break_stale)) {
       return EfBusy(state, now, stale_after);
     }
     AURA_RETURN_IF_ERROR(db.Exec("DELETE FROM \"__EFMigrationsLock\""));
+    AURA_ASSIGN_OR_RETURN(taken, InsertOurRow(db, now));
+    if (!taken) return InternalError("could not insert into __EFMigrationsLock of " + db.path());
   }
-  AURA_RETURN_IF_ERROR(InsertOurRow(db, now));
   AURA_RETURN_IF_ERROR(tx.Commit());
   return true;
 }
 
 Status ReleaseEfLock(SqliteDb& db) {
-  Transaction tx(db);
-  AURA_RETURN_IF_ERROR(tx.Begin());
   AURA_ASSIGN_OR_RETURN(bool exists, EfLockTableExists(db));
   if (!exists) return Status::Ok();
+  Transaction tx(db);
+  AURA_RETURN_IF_ERROR(tx.Begin());
   AURA_RETURN_IF_ERROR(db.Exec("DELETE FROM \"__EFMigrationsLock\""));
   return tx.Commit();
 }

@@ -59,10 +59,11 @@ std::string Where(const Migration& m) {
 }
 
 Drift ChangedDrift(const Migration& m, const AuditView& v) {
-  std::string when = v.sha_from_repair ? "its checksum was last accepted on " : "it was applied on ";
+  std::string when =
+      v.sha_from_repair ? "its checksum was last accepted on " : "it was applied on ";
   return {DriftKind::kChanged, m.id, m.file,
-          Where(m) + " changed after " + when + v.sha_at + " (recorded sha256 " +
-              Short(v.sha256) + ", now " + Short(m.sha256) +
+          Where(m) + " changed after " + when + v.sha_at + " (recorded sha256 " + Short(v.sha256) +
+              ", now " + Short(m.sha256) +
               "); restore the file, or review the change and run 'aura-agent migrate repair'"};
 }
 
@@ -185,13 +186,11 @@ Result<MigrationPlan> PlanMigrations(const std::vector<Migration>& sources,
 
 Status DriftStatus(const std::vector<Drift>& drift) {
   if (drift.empty()) return Status::Ok();
-  std::string m = "the migration files and the database disagree (" +
-                  std::to_string(drift.size()) + (drift.size() == 1 ? " problem" : " problems") +
-                  "):\n";
+  std::string m = "the migration files and the database disagree (" + std::to_string(drift.size()) +
+                  (drift.size() == 1 ? " problem" : " problems") + "):\n";
   for (const Drift& d : drift) m += "  " + d.message + "\n";
-  m +=
-      "nothing was changed; review each of these and, once they are as intended, run "
-      "'aura-agent migrate repair' to accept them";
+  m += "nothing was changed; review each of these and, once they are as intended, run "
+       "'aura-agent migrate repair' to accept them";
   return Refused(std::move(m));
 }
 

@@ -43,7 +43,7 @@ struct MigrationStatus {
   std::string id;
   const Migration* source = nullptr;  // nullptr: only in the database
   bool applied = false;
-  std::string product_version;        // when applied
+  std::string product_version;                // when applied
   std::optional<AuditRecord> applied_record;  // the agent's newest apply/repair row for it
   std::string recorded_sha256;  // checksum the agent accepted; empty when the app applied it
 };

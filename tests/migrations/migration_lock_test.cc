@@ -116,8 +116,9 @@ class EfLockTest : public ::testing::Test {
   void CreateTable() { ASSERT_TRUE(db_.Exec(kEfLockDdl).ok()); }
   void InsertRow(const std::string& timestamp) {
     CreateTable();
-    auto st = db_.Prepare("INSERT OR IGNORE INTO \"__EFMigrationsLock\"(\"Id\", \"Timestamp\") "
-                          "VALUES(1, ?1)");
+    auto st = db_.Prepare(
+        "INSERT OR IGNORE INTO \"__EFMigrationsLock\"(\"Id\", \"Timestamp\") "
+        "VALUES(1, ?1)");
     ASSERT_TRUE(st.ok());
     ASSERT_TRUE(st->BindAll(timestamp).ok());
     ASSERT_TRUE(st->Step().ok());

@@ -137,6 +137,18 @@ TEST(PlanMigrations, ChangedChecksumIsDriftNamingTheFile) {
   EXPECT_EQ(repaired.all[0].recorded_sha256, std::string(64, '1'));
 }
 
+TEST(PlanMigrations, ChangedMigrationOfAnEfScriptNamesIdAndScript) {
+  Migration m = Source(kInit, '1');
+  m.file = "/srv/app/migrations/release-3.sql";
+  m.from_script = true;
+  auto plan = PlanMigrations({m}, {Applied(kInit)}, {Apply(kInit, std::string(64, 'f'))});
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->drift.size(), 1u);
+  EXPECT_NE(plan->drift[0].message.find("migration " + kInit + " in release-3.sql"),
+            std::string::npos)
+      << plan->drift[0].message;
+}
+
 TEST(PlanMigrations, UnknownIdIsDriftNamingTheId) {
   const std::string future = "20260101000000_AddOwners";
   std::vector<AppliedMigration> history = {Applied(kInit), Applied(kPriority), Applied(kTags),
