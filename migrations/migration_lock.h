@@ -45,8 +45,8 @@ class MigrationLock {
 struct EfLockState {
   bool table_exists = false;
   bool held = false;
-  std::string timestamp;            // as stored
-  std::optional<TimePoint> since;   // parsed; nullopt when the text is not a time
+  std::string timestamp;           // as stored
+  std::optional<TimePoint> since;  // parsed; nullopt when the text is not a time
 };
 
 Result<EfLockState> ReadEfLock(SqliteDb& db);

@@ -43,7 +43,7 @@ struct MigrationStatus {
   std::string id;
   const Migration* source = nullptr;  // nullptr: only in the database
   bool applied = false;
-  std::string product_version;        // when applied
+  std::string product_version;                // when applied
   std::optional<AuditRecord> applied_record;  // the agent's newest apply/repair row for it
   std::string recorded_sha256;  // checksum the agent accepted; empty when the app applied it
 };
@@ -54,6 +54,8 @@ struct MigrationPlan {
   std::vector<Drift> drift;
 };
 
+// The plan's MigrationStatus::source pointers point into `sources`, which must outlive it (and
+// RepairRecords, which reads them).
 // `to`: empty for all pending, else an id or a name of a source migration (kInvalidArgument
 // naming it when no source has it, or when it is already applied: "use migrate rollback").
 Result<MigrationPlan> PlanMigrations(const std::vector<Migration>& sources,
