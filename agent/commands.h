@@ -95,6 +95,31 @@ struct VerifyArgs {
   int threads = 0;
 };
 
+// migrate list|apply|rollback|script|repair (docs/MIGRATIONS.md).
+struct MigrateArgs {
+  RepoArgs repo;  // --backup-to (url) and the key flags; or --config/--database/--target
+  std::string db;
+  std::string dir;
+  std::string to;               // apply --to
+  bool dry_run = false;         // apply, rollback
+  std::string rollback_target;  // rollback <Name|Id|0>
+  bool yes = false;             // rollback by snapshot
+  std::string out;              // script --out
+  std::vector<std::string> allow_data_loss;
+  std::vector<std::string> assertions;
+  std::vector<std::string> post_checks;
+  bool break_stale_lock = false;
+  std::string stale_lock_after;  // duration; empty: the config's, else 1h
+  std::string product_version;   // empty: the config's, else 8.0.11
+  int busy_timeout_ms = -1;      // -1: the config's, else 60000
+};
+
+int RunMigrateList(const MigrateArgs& args, const Output& out);
+int RunMigrateApply(const MigrateArgs& args, const Output& out);
+int RunMigrateRollback(const MigrateArgs& args, const Output& out);
+int RunMigrateScript(const MigrateArgs& args, const Output& out);
+int RunMigrateRepair(const MigrateArgs& args, const Output& out);
+
 int RunBackup(const BackupArgs& args, const Output& out);
 int RunStatus(const StatusArgs& args, const Output& out);
 int RunBackupPolicy(const BackupArgs& args, const Output& out);

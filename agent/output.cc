@@ -17,15 +17,14 @@ void Output::Json(const nlohmann::json& doc) const {
 
 int ExitCode(const Status& status) { return static_cast<int>(status.code()); }
 
-int Output::Fail(const Status& status) const {
+int Output::Fail(const Status& status, nlohmann::json doc) const {
   EndProgress();
   std::cout.flush();
   std::cerr << "aura-agent: error: " << status.message() << "\n";
   if (json_) {
-    nlohmann::json doc = {{"error",
-                           {{"code", std::string(CodeName(status.code()))},
-                            {"exit_code", ExitCode(status)},
-                            {"message", status.message()}}}};
+    doc["error"] = {{"code", std::string(CodeName(status.code()))},
+                    {"exit_code", ExitCode(status)},
+                    {"message", status.message()}};
     std::cout << doc.dump(2) << "\n";
   }
   return ExitCode(status);

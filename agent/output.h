@@ -28,7 +28,9 @@ class Output {
   // Prints the JSON document (nothing in human mode).
   void Json(const nlohmann::json& doc) const;
   // Reports `status` and returns its exit code.
-  int Fail(const Status& status) const;
+  int Fail(const Status& status) const { return Fail(status, nlohmann::json::object()); }
+  // Same, with JSON mode printing `doc` (what the command did before it failed) plus "error".
+  int Fail(const Status& status, nlohmann::json doc) const;
 
  private:
   void EndProgress() const {

@@ -1,0 +1,124 @@
+#include "agent/migrate_context.h"
+
+#include "agent/migrate_snapshots.h"
+#include "agent/repo_resolver.h"
+#include "common/file_io.h"
+
+namespace aura::agent {
+
+namespace {
+
+// --config: the configured database's path, migrations settings and snapshot target.
+Status FromConfig(const MigrateArgs& args, bool with_snapshots, MigrateContext& c) {
+  if (!args.db.empty() || !args.dir.empty() || !args.repo.url.empty()) {
+    return InvalidArgument("give either --config or --db/--dir/--backup-to, not both");
+  }
+  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfig(args.repo.config));
+  AURA_ASSIGN_OR_RETURN(std::vector<const DatabaseConfig*> dbs,
+                        SelectDatabases(cfg, args.repo.database));
+  if (dbs.size() != 1) {
+    return InvalidArgument(cfg.path + " configures " + std::to_string(dbs.size()) +
+                           " databases; pick one with --database");
+  }
+  const DatabaseConfig& db = *dbs.front();
+  if (!db.migrations.enabled) {
+    return InvalidArgument("database '" + db.name + "' in " + cfg.path +
+                           " has no migrations = { dir = \"...\" }; add it, or use --db and --dir");
+  }
+  c.db_path = db.path;
+  c.name = db.name;
+  c.dir = db.migrations.dir;
+  c.settings = db.migrations;
+  c.state_dir = cfg.agent.state_dir;
+  if (!with_snapshots) return Status::Ok();
+  RepoArgs ra = args.repo;
+  ra.database = db.name;
+  AURA_ASSIGN_OR_RETURN(std::vector<ResolvedRepo> targets, ResolveForBackup(ra, ""));
+  ResolvedRepo& t = targets.front();
+  AURA_ASSIGN_OR_RETURN(auto repo,
+                        backup::Repository::OpenForWrite(t.storage, t.keys, SystemClock::Instance()));
+  c.snapshots = std::make_unique<RepositorySnapshots>(
+      db, std::shared_ptr<backup::Repository>(std::move(repo)), t.storage->Describe());
+  return Status::Ok();
+}
+
+// --db/--dir [--backup-to URL and a key]: a repository when given, else a plain copy.
+Status FromFlags(const MigrateArgs& args, bool with_snapshots, MigrateContext& c) {
+  if (args.db.empty()) return InvalidArgument("--db is required (the database to migrate), or --config");
+  if (args.dir.empty()) return InvalidArgument("--dir is required (the folder of migration .sql files)");
+  if (!PathExists(args.db)) {
+    return NotFound("database " + args.db + " does not exist; check --db (migrate never creates one)");
+  }
+  c.db_path = args.db;
+  c.name = backup::DefaultDatabaseName(args.db);
+  c.dir = args.dir;
+  if (!with_snapshots) return Status::Ok();
+  if (args.repo.url.empty()) {
+    if (!args.repo.key_file.empty() || !args.repo.passphrase_env.empty() ||
+        !args.repo.passphrase_file.empty()) {
+      return InvalidArgument("a key flag was given without --backup-to DIR|URL");
+    }
+    c.snapshots = std::make_unique<PlainCopySnapshots>(args.db);
+    return Status::Ok();
+  }
+  AURA_ASSIGN_OR_RETURN(std::vector<ResolvedRepo> targets, ResolveForBackup(args.repo, args.db));
+  ResolvedRepo& t = targets.front();
+  AURA_ASSIGN_OR_RETURN(auto repo,
+                        backup::Repository::OpenForWrite(t.storage, t.keys, SystemClock::Instance()));
+  DatabaseConfig db;
+  db.name = t.database;
+  db.path = args.db;
+  db.continuous = false;
+  c.snapshots = std::make_unique<RepositorySnapshots>(
+      db, std::shared_ptr<backup::Repository>(std::move(repo)), t.storage->Describe());
+  return Status::Ok();
+}
+
+Status ApplyFlagOverrides(const MigrateArgs& args, MigrationsConfig& s) {
+  if (!args.product_version.empty()) s.product_version = args.product_version;
+  if (args.busy_timeout_ms >= 0) s.busy_timeout_ms = args.busy_timeout_ms;
+  if (!args.stale_lock_after.empty()) {
+    auto secs = ParseDurationSeconds(args.stale_lock_after);
+    if (!secs.ok() || *secs <= 0) {
+      return InvalidArgument("--stale-lock-after '" + args.stale_lock_after +
+                             "' is not a duration (e.g. 30m, 2h, 1d)");
+    }
+    s.stale_lock_after_s = *secs;
+  }
+  s.assertions.insert(s.assertions.end(), args.assertions.begin(), args.assertions.end());
+  s.post_checks.insert(s.post_checks.end(), args.post_checks.begin(), args.post_checks.end());
+  s.allow_data_loss.insert(s.allow_data_loss.end(), args.allow_data_loss.begin(),
+                           args.allow_data_loss.end());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<MigrateContext> ResolveMigrate(const MigrateArgs& args, bool with_snapshots) {
+  MigrateContext c;
+  AURA_RETURN_IF_ERROR(args.repo.config.empty() ? FromFlags(args, with_snapshots, c)
+                                                : FromConfig(args, with_snapshots, c));
+  AURA_RETURN_IF_ERROR(ApplyFlagOverrides(args, c.settings));
+  AURA_ASSIGN_OR_RETURN(c.sources, migrations::LoadMigrations(c.dir));
+  return c;
+}
+
+migrations::ApplyOptions ApplyOptionsFor(const MigrateContext& c, const MigrateArgs& args) {
+  migrations::ApplyOptions o;
+  o.database = c.db_path;
+  o.to = args.to;
+  o.dry_run = args.dry_run;
+  o.allow_data_loss.insert(c.settings.allow_data_loss.begin(), c.settings.allow_data_loss.end());
+  o.break_stale_lock = args.break_stale_lock;
+  o.stale_lock_after = std::chrono::seconds(c.settings.stale_lock_after_s);
+  o.product_version = c.settings.product_version;
+  o.assertions = c.settings.assertions;
+  o.post_checks = c.settings.post_checks;
+  o.busy_timeout_ms = c.settings.busy_timeout_ms;
+  o.full_check_max_bytes = static_cast<uint64_t>(c.settings.full_check_max_mb) << 20;
+  if (!c.state_dir.empty() && PathExists(c.state_dir)) o.scratch_dir = c.state_dir;
+  o.snapshots = c.snapshots.get();
+  return o;
+}
+
+}  // namespace aura::agent
