@@ -39,7 +39,11 @@ char CloserOf(char open) {
 // Walks `text`, counting lines. Every Skip/Read function starts at the current position.
 class Scanner {
  public:
-  explicit Scanner(std::string_view text) : text_(text) {}
+  // A UTF-8 byte order mark (Windows tools, `dotnet ef ... --output` among them, write one) is
+  // not part of the SQL.
+  explicit Scanner(std::string_view text) : text_(text) {
+    if (text_.starts_with("\xEF\xBB\xBF")) pos_ = 3;
+  }
 
   bool Done() const { return pos_ >= text_.size(); }
   size_t pos() const { return pos_; }

@@ -146,6 +146,20 @@ TEST(ParseEfScript, ChecksumCoversOnlyTheMigrationsOwnRegion) {
   EXPECT_EQ((*first_edit)[1].sha256, (*base)[1].sha256);
 }
 
+TEST(ParseEfScript, ByteOrderMarkAndCrLfLineEnds) {
+  std::string crlf;
+  for (char c : kEfScript) {
+    if (c == '\n') crlf.push_back('\r');
+    crlf.push_back(c);
+  }
+  auto r = ParseEfScript("\xEF\xBB\xBF" + crlf, "script.sql");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  ASSERT_EQ((*r)[1].up.size(), 5u);
+  EXPECT_EQ((*r)[1].up[2].sql, "DROP TABLE \"ProjectStates\"");
+  EXPECT_EQ((*r)[1].up[4].line, 45);
+}
+
 TEST(ParseEfScript, RefusesStrayCommitWithFileAndLine) {
   std::string text =
       Replace(kEfScript, "PRAGMA foreign_keys = 1;", "PRAGMA foreign_keys = 1;\nCOMMIT;");
