@@ -56,6 +56,8 @@ class Cli {
   void AddCheck();
   void AddDrill();
   void AddKeyConfig();
+  void AddMigrate();
+  CLI::App* AddMigrateCommand(CLI::App* m, const std::string& name, const std::string& what);
   void AddJson(CLI::App* cmd) {
     cmd->add_flag("--json", json_, "Print one JSON document instead of text");
   }
@@ -76,11 +78,13 @@ class Cli {
   VerifyArgs verify_;
   CheckArgs check_;
   DrillArgs drill_;
+  MigrateArgs migrate_;
   std::string key_path_;
   std::string config_path_;
   CLI::App *backup_cmd_, *run_cmd_, *status_cmd_, *prune_cmd_, *restore_cmd_, *repl_cmd_,
       *list_cmd_, *verify_cmd_, *check_cmd_, *drill_cmd_, *key_generate_cmd_, *key_add_cmd_,
-      *config_check_cmd_;
+      *config_check_cmd_, *migrate_list_cmd_, *migrate_apply_cmd_, *migrate_rollback_cmd_,
+      *migrate_script_cmd_, *migrate_repair_cmd_;
 };
 
 Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
@@ -93,6 +97,7 @@ Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
   AddCheck();
   AddDrill();
   AddKeyConfig();
+  AddMigrate();
 }
 
 void Cli::AddGlobal() {
@@ -258,6 +263,60 @@ void Cli::AddKeyConfig() {
   AddJson(config_check_cmd_);
 }
 
+// The flags every migrate command shares: the database and its migrations, where the
+// pre-migration snapshot goes, and the lock and history settings.
+CLI::App* Cli::AddMigrateCommand(CLI::App* m, const std::string& name, const std::string& what) {
+  CLI::App* c = m->add_subcommand(name, what);
+  MigrateArgs& a = migrate_;
+  c->add_option("--db", a.db, "Database file to migrate");
+  c->add_option("--dir", a.dir, "Folder of migration .sql files (EF Core ids, or an EF script)");
+  c->add_option("--backup-to", a.repo.url,
+                "Backup folder or s3:// URL for the pre-migration snapshot (default: a plain "
+                "copy beside the database)");
+  AddKeyFlags(c, a.repo, true);
+  AddConfigFlags(c, a.repo);
+  c->add_option("--product-version", a.product_version,
+                "ProductVersion written to __EFMigrationsHistory (default 8.0.11)");
+  c->add_option("--busy-timeout", a.busy_timeout_ms, "Milliseconds to wait for the write lock")
+      ->check(CLI::Range(0, 3600000));
+  c->add_flag("--break-stale-lock", a.break_stale_lock,
+              "Take over an EF Core __EFMigrationsLock row older than --stale-lock-after");
+  c->add_option("--stale-lock-after", a.stale_lock_after,
+                "Age after which an EF lock row counts as stale (default 1h)");
+  AddJson(c);
+  return c;
+}
+
+void Cli::AddMigrate() {
+  CLI::App* m = app_.add_subcommand(
+      "migrate", "Schema migrations: pre-migration snapshot, rehearsal, one transaction, checks");
+  m->require_subcommand(1);
+  MigrateArgs& a = migrate_;
+  migrate_list_cmd_ = AddMigrateCommand(m, "list", "Applied and pending migrations, and drift");
+  migrate_apply_cmd_ = AddMigrateCommand(m, "apply", "Apply every pending migration safely");
+  migrate_apply_cmd_->add_option("--to", a.to, "Apply up to and including this id or name");
+  migrate_apply_cmd_->add_flag("--dry-run", a.dry_run,
+                               "Plan, lint and rehearse on a scratch copy; change nothing");
+  migrate_apply_cmd_->add_option("--allow-data-loss", a.allow_data_loss,
+                                 "Accept a reviewed loss of rows in this table (repeatable)");
+  migrate_apply_cmd_->add_option("--assert", a.assertions,
+                                 "SQL that must be true before COMMIT (repeatable)");
+  migrate_apply_cmd_->add_option("--post-check", a.post_checks,
+                                 "SQL that must be true after COMMIT, else the pre-migration "
+                                 "snapshot is restored (repeatable)");
+  migrate_rollback_cmd_ = AddMigrateCommand(
+      m, "rollback", "Undo the migrations after <Name|Id> (0: all), by down files or snapshot");
+  migrate_rollback_cmd_->add_option("target", a.rollback_target, "Name, id, or 0")->required();
+  migrate_rollback_cmd_->add_flag("--yes", a.yes,
+                                  "Allow a rollback by restoring the pre-migration snapshot");
+  migrate_rollback_cmd_->add_flag("--dry-run", a.dry_run, "Say how it would roll back; change nothing");
+  migrate_script_cmd_ = AddMigrateCommand(
+      m, "script", "The SQL apply would run, guarded so running it twice is harmless");
+  migrate_script_cmd_->add_option("--out", a.out, "Write the script to this file");
+  migrate_repair_cmd_ = AddMigrateCommand(
+      m, "repair", "Accept reviewed drift (changed files, unknown ids, out-of-order migrations)");
+}
+
 int Cli::Main(int argc, char** argv) {
   try {
     app_.parse(argc, argv);
@@ -286,6 +345,11 @@ int Cli::Dispatch() {
   if (key_generate_cmd_->parsed()) return RunKeyGenerate(key_path_, out);
   if (key_add_cmd_->parsed()) return RunKeyAdd(key_path_, out);
   if (config_check_cmd_->parsed()) return RunConfigCheck(config_path_, out);
+  if (migrate_list_cmd_->parsed()) return RunMigrateList(migrate_, out);
+  if (migrate_apply_cmd_->parsed()) return RunMigrateApply(migrate_, out);
+  if (migrate_rollback_cmd_->parsed()) return RunMigrateRollback(migrate_, out);
+  if (migrate_script_cmd_->parsed()) return RunMigrateScript(migrate_, out);
+  if (migrate_repair_cmd_->parsed()) return RunMigrateRepair(migrate_, out);
   return 2;
 }
 

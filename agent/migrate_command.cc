@@ -56,6 +56,7 @@ void PrintApply(const MigrateContext& c, const migrations::ApplyReport& r, const
   }
   for (const auto& [table, before] : r.rows_before) {
     auto it = r.rows_after.find(table);
+    if (table.rfind("__", 0) == 0) continue;  // the history and audit tables
     if (it != r.rows_after.end() && it->second != before) {
       out.Line("rehearsal: " + table + " " + std::to_string(before) + " -> " +
                std::to_string(it->second) + " rows");
@@ -161,6 +162,58 @@ int RunMigrateScript(const MigrateArgs& args, const Output& out) {
   return 0;
 }
 
-int RunMigrateRepair(const MigrateArgs& args, const Output& out);
+namespace {
+
+// Writes the repair rows in one transaction, under both migration locks.
+Status WriteRepairs(const MigrateContext& c, const MigrateArgs& args,
+                    std::vector<migrations::AuditRecord>& rows) {
+  AURA_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(c.db_path, SQLITE_OPEN_READWRITE,
+                                                    c.settings.busy_timeout_ms));
+  AURA_ASSIGN_OR_RETURN(
+      migrations::HeldLocks locks,
+      migrations::HeldLocks::Take(db, SystemClock::Instance().Now(),
+                                  std::chrono::seconds(c.settings.stale_lock_after_s),
+                                  args.break_stale_lock));
+  AURA_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  Status s = migrations::EnsureHistoryTables(db);
+  for (migrations::AuditRecord& a : rows) {
+    a.applied_at = FormatRfc3339(SystemClock::Instance().Now(), 3);
+    a.applied_by = migrations::CurrentUserAtHost();
+    a.agent_version = kAgentVersion;
+    if (s.ok()) s = migrations::AppendAudit(db, a);
+  }
+  if (s.ok()) s = db.Exec("COMMIT");
+  if (sqlite3_get_autocommit(db.get()) == 0) (void)db.Exec("ROLLBACK");
+  return s;
+}
+
+Result<migrations::MigrationPlan> ReadPlan(const MigrateContext& c) {
+  AURA_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(c.db_path, SQLITE_OPEN_READONLY, 5000));
+  AURA_ASSIGN_OR_RETURN(auto history, migrations::ReadHistory(db));
+  AURA_ASSIGN_OR_RETURN(auto audit, migrations::ReadAudit(db));
+  return migrations::PlanMigrations(c.sources, history, audit);
+}
+
+}  // namespace
+
+int RunMigrateRepair(const MigrateArgs& args, const Output& out) {
+  auto c = ResolveMigrate(args, false);
+  if (!c.ok()) return out.Fail(c.status());
+  auto plan = ReadPlan(*c);
+  if (!plan.ok()) return out.Fail(plan.status());
+  std::vector<migrations::AuditRecord> rows = migrations::RepairRecords(*plan);
+  json accepted = json::array();
+  for (const migrations::AuditRecord& a : rows) {
+    accepted.push_back({{"id", a.migration_id}, {"file", a.file}, {"detail", a.detail}});
+  }
+  if (rows.empty()) {
+    out.Line("no drift: nothing to repair in " + c->db_path);
+  } else if (Status s = WriteRepairs(*c, args, rows); !s.ok()) {
+    return out.Fail(s, {{"database", c->db_path}, {"accepted", json::array()}});
+  }
+  for (const migrations::AuditRecord& a : rows) out.Line("accepted " + a.migration_id + ": " + a.detail);
+  out.Json({{"database", c->db_path}, {"accepted", accepted}, {"drift", DriftJson(plan->drift)}});
+  return 0;
+}
 
 }  // namespace aura::agent

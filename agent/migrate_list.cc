@@ -44,17 +44,18 @@ json EntryJson(const migrations::MigrationStatus& m) {
 
 std::string EntryLine(const migrations::MigrationStatus& m) {
   std::string line = "  " + StateOf(m) + std::string(9 - StateOf(m).size(), ' ') + m.id;
+  line += std::string(line.size() < 48 ? 48 - line.size() : 1, ' ');
   if (m.applied && m.applied_record) {
     const migrations::AuditRecord& a = *m.applied_record;
-    line += "  " + a.applied_at + " by " + a.applied_by + ", " + std::to_string(a.duration_ms) +
+    line += a.applied_at + " by " + a.applied_by + ", " + std::to_string(a.duration_ms) +
             " ms, sha256 " + Short(a.sha256) +
             (a.snapshot.empty() ? "" : ", pre-migration snapshot " + a.snapshot);
   } else if (m.applied && m.source != nullptr) {
-    line += "  by the application (ProductVersion " + m.product_version + ")";
+    line += "by the application (ProductVersion " + m.product_version + ")";
   } else if (m.applied) {
-    line += "  in the database only (ProductVersion " + m.product_version + ")";
+    line += "in the database only (ProductVersion " + m.product_version + ")";
   } else {
-    line += "  " + BaseName(m.source->file) + ", sha256 " + Short(m.source->sha256) +
+    line += BaseName(m.source->file) + ", sha256 " + Short(m.source->sha256) +
             (m.source->down_file.empty() ? "" : ", down file");
   }
   return line;

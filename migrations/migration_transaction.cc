@@ -56,12 +56,11 @@ Status RunBody(SqliteDb& db, const std::vector<Migration>& pending, const Transa
     AURA_RETURN_IF_ERROR(RunOne(db, m, o, index));
     r.timings.emplace_back(m.id, MillisSince(t0));
   }
-  AURA_RETURN_IF_ERROR(
-      RunPreCommitChecks(db, o.assertions, o.full_check_max_bytes, r.checks));
   if (o.count_rows) {
     AURA_ASSIGN_OR_RETURN(r.after, CountRows(db));
+    if (o.row_guard) AURA_RETURN_IF_ERROR(o.row_guard(r.before, r.after));
   }
-  return Status::Ok();
+  return RunPreCommitChecks(db, o.assertions, o.full_check_max_bytes, r.checks);
 }
 
 }  // namespace
@@ -88,10 +87,18 @@ Status RunStatement(SqliteDb& db, const Migration& m, const SqlStatement& s) {
 
 Status RunPreCommitChecks(SqliteDb& db, const std::vector<std::string>& assertions,
                           uint64_t full_check_max_bytes, std::vector<std::string>& checks) {
-  AURA_ASSIGN_OR_RETURN(std::vector<std::string> fk, ForeignKeyViolations(db, 10));
+  auto violations = ForeignKeyViolations(db, 10);
+  if (!violations.ok()) {
+    return Refused("foreign_key_check cannot run after the migrations: " +
+                   violations.status().message() +
+                   " (a foreign key names a parent column that is no longer a primary key or "
+                   "unique); fix the migration, nothing was changed");
+  }
+  const std::vector<std::string>& fk = *violations;
   if (!fk.empty()) {
     std::string all;
-    for (const std::string& v : fk) all += (all.empty() ? "" : "; ") + v;
+    for (size_t i = 0; i < fk.size() && i < 3; ++i) all += (i == 0 ? "" : "; ") + fk[i];
+    if (fk.size() > 3) all += "; and more";
     return Refused("foreign_key_check after the migrations: " + all +
                    "; the migration breaks references, nothing was changed");
   }

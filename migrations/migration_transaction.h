@@ -31,6 +31,9 @@ struct TransactionOptions {
   bool commit = false;      // false: roll back at the end (the rehearsal)
   bool count_rows = false;  // row counts before and after, inside the transaction
   std::function<Status(int)> statement_hook;
+  // With count_rows: called with the counts once every migration ran, before the checks (the
+  // data-loss guard); a non-OK status rolls back.
+  std::function<Status(const RowCounts& before, const RowCounts& after)> row_guard;
   AuditRecord audit;  // template for each migration's audit row (snapshot, applied_by, ...)
   const Clock* clock = &SystemClock::Instance();
 };

@@ -105,6 +105,19 @@ RollbackReport ByDownFiles(SqliteDb& db, const std::vector<Migration>& sources,
   return r;
 }
 
+// The ids the snapshot's run applied that are not asked to be undone (ids <= the target).
+std::vector<std::string> AlsoUndone(const std::vector<AuditRecord>& audit, const std::string& snapshot,
+                                    const std::vector<std::string>& asked) {
+  std::vector<std::string> extra;
+  for (const AuditRecord& a : audit) {
+    if (a.action != "apply" || a.snapshot != snapshot) continue;
+    bool in = false;
+    for (const std::string& id : asked) in = in || id == a.migration_id;
+    if (!in) extra.push_back(a.migration_id);
+  }
+  return extra;
+}
+
 RollbackReport BySnapshot(SqliteDb& db, const std::vector<AuditRecord>& audit,
                           const RollbackOptions& o, RollbackReport r) {
   r.method = "snapshot";
@@ -120,6 +133,16 @@ RollbackReport BySnapshot(SqliteDb& db, const std::vector<AuditRecord>& audit,
                         ".down.sql file, and no pre-migration snapshot of it is known here (it "
                         "was applied by the application, or the snapshot's target is not "
                         "configured); restore a backup with 'aura-agent restore'"));
+  }
+  std::vector<std::string> extra = AlsoUndone(audit, r.snapshot, r.rolled_back);
+  if (!extra.empty()) {
+    std::string names;
+    for (const std::string& id : extra) names += (names.empty() ? "" : ", ") + id;
+    return Fail(std::move(r),
+                Refused("the pre-migration snapshot " + r.snapshot + " was taken before one run "
+                        "that applied " + oldest + " together with " + names + "; restoring it "
+                        "would undo those too. Roll back to the migration before that run "
+                        "instead (see 'aura-agent migrate list'), or add .down.sql files"));
   }
   std::string what = "rolling back " + std::to_string(r.rolled_back.size()) +
                      " migration(s) means restoring the pre-migration snapshot " + r.snapshot +

@@ -53,6 +53,24 @@ Status RefuseRowLoss(const std::vector<RowLoss>& lost) {
                  "the loss is intended, pass --allow-data-loss " + l.table);
 }
 
+// The data-loss guard over the rehearsal's row counts (and the static findings).
+Status GuardRows(const std::vector<Migration>& pending, const ApplyOptions& o, ApplyReport& r,
+                 const RowCounts& before, const RowCounts& after) {
+  r.rows_before = before;
+  r.rows_after = after;
+  r.dropped_tables = DroppedTables(before, after);
+  AURA_RETURN_IF_ERROR(RefuseDestructive(r.destructive, before, o.allow_data_loss));
+  for (const std::string& table : r.dropped_tables) {
+    if (before.at(table) > 0 && o.allow_data_loss.count(table) == 0) {
+      return Refused("data-loss guard: the migrations drop table \"" + table + "\" (" +
+                     std::to_string(before.at(table)) + " rows) and do not recreate it; pass "
+                     "--allow-data-loss " + table + " if that is intended; nothing was changed");
+    }
+  }
+  return RefuseRowLoss(
+      UnexplainedRowLoss(before, after, DeleteTargets(pending), o.allow_data_loss));
+}
+
 // The rehearsal: the live transaction on a scratch copy, rolled back, with the data-loss guard.
 Status Rehearse(SqliteDb& live, const std::vector<Migration>& pending, const ApplyOptions& o,
                 ApplyReport& r) {
@@ -75,25 +93,16 @@ Status Rehearse(SqliteDb& live, const std::vector<Migration>& pending, const App
                           .full_check_max_bytes = o.full_check_max_bytes,
                           .commit = false,
                           .count_rows = true,
+                          .row_guard = [&](const RowCounts& before, const RowCounts& after) {
+                            return GuardRows(pending, o, r, before, after);
+                          },
                           .clock = o.clock};
     t = RunMigrationTransaction(*copy, pending, to);
   }
   RemoveDatabaseFiles(scratch);
   r.rehearsal_ms = MillisSince(t0);
   if (!t.status.ok()) return t.status.WithContext("rehearsal");
-  r.rows_before = t.before;
-  r.rows_after = t.after;
-  r.dropped_tables = DroppedTables(t.before, t.after);
-  AURA_RETURN_IF_ERROR(RefuseDestructive(r.destructive, t.before, o.allow_data_loss));
-  for (const std::string& table : r.dropped_tables) {
-    if (t.before.at(table) > 0 && o.allow_data_loss.count(table) == 0) {
-      return Refused("data-loss guard: the migrations drop table \"" + table + "\" (" +
-                     std::to_string(t.before.at(table)) + " rows) and do not recreate it; pass "
-                     "--allow-data-loss " + table + " if that is intended; nothing was changed");
-    }
-  }
-  return RefuseRowLoss(
-      UnexplainedRowLoss(t.before, t.after, DeleteTargets(pending), o.allow_data_loss));
+  return Status::Ok();
 }
 
 // The health check after COMMIT, on a fresh connection.

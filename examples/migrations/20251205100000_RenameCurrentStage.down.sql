@@ -1,0 +1,1 @@
+ALTER TABLE "ProjectStates" RENAME COLUMN "Stage" TO "CurrentStage";

@@ -1,0 +1,1 @@
+UPDATE "ProjectStates" SET "Priority" = 0;
