@@ -103,20 +103,26 @@ Result<MigrateContext> ResolveMigrate(const MigrateArgs& args, bool with_snapsho
   return c;
 }
 
-migrations::ApplyOptions ApplyOptionsFor(const MigrateContext& c, const MigrateArgs& args) {
+migrations::ApplyOptions ApplyOptionsFrom(const MigrationsConfig& m, const std::string& db_path,
+                                          const std::string& scratch_dir) {
   migrations::ApplyOptions o;
-  o.database = c.db_path;
+  o.database = db_path;
+  o.allow_data_loss.insert(m.allow_data_loss.begin(), m.allow_data_loss.end());
+  o.stale_lock_after = std::chrono::seconds(m.stale_lock_after_s);
+  o.product_version = m.product_version;
+  o.assertions = m.assertions;
+  o.post_checks = m.post_checks;
+  o.busy_timeout_ms = m.busy_timeout_ms;
+  o.full_check_max_bytes = static_cast<uint64_t>(m.full_check_max_mb) << 20;
+  if (!scratch_dir.empty() && PathExists(scratch_dir)) o.scratch_dir = scratch_dir;
+  return o;
+}
+
+migrations::ApplyOptions ApplyOptionsFor(const MigrateContext& c, const MigrateArgs& args) {
+  migrations::ApplyOptions o = ApplyOptionsFrom(c.settings, c.db_path, c.state_dir);
   o.to = args.to;
   o.dry_run = args.dry_run;
-  o.allow_data_loss.insert(c.settings.allow_data_loss.begin(), c.settings.allow_data_loss.end());
   o.break_stale_lock = args.break_stale_lock;
-  o.stale_lock_after = std::chrono::seconds(c.settings.stale_lock_after_s);
-  o.product_version = c.settings.product_version;
-  o.assertions = c.settings.assertions;
-  o.post_checks = c.settings.post_checks;
-  o.busy_timeout_ms = c.settings.busy_timeout_ms;
-  o.full_check_max_bytes = static_cast<uint64_t>(c.settings.full_check_max_mb) << 20;
-  if (!c.state_dir.empty() && PathExists(c.state_dir)) o.scratch_dir = c.state_dir;
   o.snapshots = c.snapshots.get();
   return o;
 }

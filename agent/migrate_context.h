@@ -26,6 +26,10 @@ struct MigrateContext {
 
 Result<MigrateContext> ResolveMigrate(const MigrateArgs& args, bool with_snapshots);
 
+// The apply options a database's migrations settings give (no flags).
+migrations::ApplyOptions ApplyOptionsFrom(const MigrationsConfig& m, const std::string& db_path,
+                                          const std::string& scratch_dir);
+
 // The apply options the context and flags give.
 migrations::ApplyOptions ApplyOptionsFor(const MigrateContext& c, const MigrateArgs& args);
 

@@ -139,9 +139,13 @@ JobOutcome DbWorker::Execute(JobKind job) {
     case JobKind::kPrune:
       out = Prune();
       break;
+    case JobKind::kMigrate:
+      out = Migrate();
+      break;
   }
   out.finished = ctx_.clock.Now();
   out.duration_ms = MillisSince(t0);
+  if (out.detail.value("unchanged", false)) return out;  // nothing new to migrate: not a run
   const std::string name = JobName(job);
   ctx_.state_errors.Note(
       ctx_.state.RecordRun(db_.name, name, out.finished, out.status, out.duration_ms,
@@ -321,6 +325,7 @@ JobOutcome DbWorker::Prune() {
 }
 
 void DbWorker::Record(JobKind job, const JobOutcome& out) {
+  if (out.detail.value("unchanged", false)) return;
   last_[job] = out;
   // A check cut short (busy, over its budget) proves nothing either way: the mark stays as it was.
   if (job == JobKind::kCheck && !out.status.IsTransient()) {
@@ -350,6 +355,7 @@ void DbWorker::Sample(TimePoint now) {
     auto p = u->published();
     if (p.running) lag_seconds_[u->target()].Observe(p.LagSeconds(now));
   }
+  MaybeMigrate(now);
 }
 
 }  // namespace aura::agent

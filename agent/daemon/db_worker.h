@@ -76,7 +76,14 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   JobOutcome Verify();
   JobOutcome Drill();
   JobOutcome Prune();
+  JobOutcome Migrate();  // db_worker_migrate.cc
   // On the io thread.
+  // migrations.auto_apply: submits the migrate job every kMigrateCheckInterval inside the window.
+  void MaybeMigrate(TimePoint now);
+  bool InMigrationWindow(TimePoint now) const;
+  nlohmann::json MigrationsJson() const;
+  void MigrationProblems(std::vector<std::string>& out) const;
+  void MigrationMetrics(MetricsText& m) const;
   void Record(JobKind job, const JobOutcome& out);
   int64_t RpoSeconds() const;
   nlohmann::json LastSnapshotJson() const;
@@ -115,6 +122,10 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   std::map<std::string, Histogram> lag_seconds_;  // by target
   uint64_t snapshot_bytes_stored_ = 0;
   TimePoint started_{};
+  TimePoint last_migrate_check_{};
+  // Heavy strand: the migration folder's listing (names, sizes, mtimes) at the last attempt; a
+  // refused migration is not retried until a file changes.
+  std::string migrate_fingerprint_;
 };
 
 }  // namespace aura::agent

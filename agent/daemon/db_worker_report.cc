@@ -120,6 +120,7 @@ json DbWorker::Status(TimePoint now,
   json running = json::array();
   for (JobKind q : queued_) running.push_back(JobName(q));
   j["jobs_queued_or_running"] = running;
+  j["migrations"] = MigrationsJson();
   j["last_error"] = last_error_.empty() ? json(nullptr)
                                         : json{{"time", Rfc(last_error_time_)},
                                                {"operation", last_error_op_},
@@ -190,6 +191,7 @@ std::vector<std::string> DbWorker::Problems(TimePoint now) const {
   ScheduleProblems(now, out);
   DrillProblems(now, out);
   VerifyProblems(out);
+  MigrationProblems(out);
   for (JobKind job : {JobKind::kCheck, JobKind::kQuickCheck, JobKind::kDrill}) {
     auto it = last_.find(job);
     if (it != last_.end() && !it->second.ok()) {
@@ -202,6 +204,7 @@ std::vector<std::string> DbWorker::Problems(TimePoint now) const {
 
 void DbWorker::Metrics(MetricsText& m, TimePoint now) const {
   const Labels db{{"database", db_.name}};
+  MigrationMetrics(m);
   for (const auto& [runs, result] : {std::pair{&runs_ok_, "ok"}, {&runs_failed_, "error"}}) {
     for (const auto& [job, n] : *runs) {
       m.Sample("aura_jobs_total", "counter", "Jobs finished, by database, job and result.",

@@ -7,7 +7,7 @@ namespace aura::agent {
 
 namespace {
 
-constexpr std::array<std::pair<JobKind, std::string_view>, 10> kNames = {{
+constexpr std::array<std::pair<JobKind, std::string_view>, 11> kNames = {{
     {JobKind::kHourly, "hourly"},
     {JobKind::kDaily, "daily"},
     {JobKind::kWeekly, "weekly"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<JobKind, std::string_view>, 10> kNames = {{
     {JobKind::kPrune, "prune"},
     {JobKind::kQuickCheck, "quick_check"},
     {JobKind::kVerify, "verify"},
+    {JobKind::kMigrate, "migrate"},
 }};
 
 }  // namespace

@@ -24,10 +24,11 @@ enum class JobKind {
   kDrill,       // restore drill of every target
   kPrune,       // retention
   kVerify,      // rolling verification of every target (integrity/rolling_verify.h)
+  kMigrate,     // migrations.auto_apply: apply new migration files (migrations/safe_apply.h)
 };
 
 // "hourly", "daily", "weekly", "monthly", "backup", "check", "quick_check", "drill", "prune",
-// "verify".
+// "verify", "migrate".
 std::string JobName(JobKind kind);
 // The kind with that name; nullopt for any other string.
 std::optional<JobKind> ParseJob(std::string_view name);

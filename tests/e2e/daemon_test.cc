@@ -651,5 +651,74 @@ TEST_F(DaemonTest, RefusesABadConfigAndASecondAgent) {
   EXPECT_EQ(down.exit_code, 12) << down.err;  // unavailable: no agent answers
 }
 
+// migrations.auto_apply: a file dropped into the folder is applied by the daemon on the
+// database's strand, after a pre-migration snapshot the replicator takes at a shipped txid; the
+// migration's commit is shipped like any other; a refused one makes the database unhealthy.
+TEST_F(DaemonTest, AutoApplyAppliesANewMigrationFileAfterAPreMigrationSnapshotAndShipsIt) {
+  const std::filesystem::path mig = dir_ / "mig";
+  const std::filesystem::path examples = std::filesystem::path(AURA_SOURCE_DIR) / "examples/migrations";
+  std::filesystem::create_directories(mig);
+  std::filesystem::copy_file(examples / "20251110000000_InitialCreate.sql",
+                             mig / "20251110000000_InitialCreate.sql");
+  WriteConfig(Config("", "", "migrations = { dir = \"" + std::string(mig) +
+                                 "\", auto_apply = true }\n"));
+  StartAgent();
+  std::filesystem::copy_file(examples / "20251201090000_AddProjectPriority.sql",
+                             mig / "20251201090000_AddProjectPriority.sql");
+  auto last = [&]() -> json {
+    const json st = Status();
+    const json* d = FindDb(st, "live");
+    return d == nullptr || (*d)["migrations"]["last"].is_null() ? json() : (*d)["migrations"]["last"];
+  };
+  ASSERT_TRUE(WaitUntil([&] { return !last().is_null(); }, 60s)) << Log();
+  json l = last();
+  ASSERT_EQ(l["outcome"], "applied") << l.dump(2) << Log();
+  EXPECT_EQ(l["applied"], json::array({"20251201090000_AddProjectPriority"}));
+  {
+    auto db = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READONLY, 1000);
+    ASSERT_TRUE(db.ok());
+    EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM pragma_table_info('ProjectStates') WHERE name = 'Priority'"), 1);
+  }
+  ProcessResult listed = Agent({"list", "--from", dir_ / "repo", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  bool labelled = false;
+  const json listing = json::parse(listed.out);
+  for (const json& snap : listing["snapshots"]) {
+    if (snap.value("label", "") == "pre-migration 20251201090000_AddProjectPriority" &&
+        snap["snapshot"] == l["snapshot"] && snap.contains("txid")) {
+      labelled = true;
+    }
+  }
+  EXPECT_TRUE(labelled) << l.dump(2) << listed.out;
+  ASSERT_TRUE(WaitUntil([&] { return Uploaded() >= 2 && Uploaded() == Spooled(); }, 30s))
+      << Status().dump(2);
+  ProcessResult restored = Agent({"restore", "--from", dir_ / "repo", "--name", "live", "--latest",
+                                  "--to", dir_ / "restored.db", "--key-file", dir_ / "k"});
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  {
+    auto db = SqliteDb::Open(dir_ / "restored.db", SQLITE_OPEN_READONLY, 1000);
+    ASSERT_TRUE(db.ok());
+    EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM __EFMigrationsHistory WHERE MigrationId = "
+                            "'20251201090000_AddProjectPriority'"), 1)
+        << "the migration's commit was not shipped";
+  }
+  // A migration the data-loss guard refuses: reported, the database unhealthy, nothing changed.
+  std::filesystem::copy_file(examples / "20251205100000_RenameCurrentStage.sql",
+                             mig / "20251205100000_RenameCurrentStage.sql");
+  std::filesystem::copy_file(examples / "refused/20251220090000_DropFailedProjects.sql",
+                             mig / "20251220090000_DropFailedProjects.sql");
+  ASSERT_TRUE(WaitUntil([&] { return last().value("outcome", "") == "refused"; }, 60s)) << Log();
+  const json st = Status();
+  const json* d = FindDb(st, "live");
+  ASSERT_NE(d, nullptr);
+  EXPECT_FALSE((*d)["healthy"]);
+  EXPECT_NE((*d)["problems"].dump().find("data-loss guard"), std::string::npos) << d->dump(2);
+  auto db = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READONLY, 1000);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM pragma_table_info('ProjectStates') WHERE name = 'CurrentStage'"), 1)
+      << "a refused run changed the database";
+  EXPECT_EQ(StopAgent(), 0);
+}
+
 }  // namespace
 }  // namespace aura
