@@ -309,7 +309,8 @@ void Cli::AddMigrate() {
   migrate_rollback_cmd_->add_option("target", a.rollback_target, "Name, id, or 0")->required();
   migrate_rollback_cmd_->add_flag("--yes", a.yes,
                                   "Allow a rollback by restoring the pre-migration snapshot");
-  migrate_rollback_cmd_->add_flag("--dry-run", a.dry_run, "Say how it would roll back; change nothing");
+  migrate_rollback_cmd_->add_flag("--dry-run", a.dry_run,
+                                  "Say how it would roll back; change nothing");
   migrate_script_cmd_ = AddMigrateCommand(
       m, "script", "The SQL apply would run, guarded so running it twice is harmless");
   migrate_script_cmd_->add_option("--out", a.out, "Write the script to this file");

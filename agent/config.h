@@ -59,12 +59,12 @@ struct MigrationsConfig {
   // empty: at any time.
   std::string window;
   std::string timezone = "local";
-  std::string product_version = "8.0.11";  // written to __EFMigrationsHistory
-  int64_t stale_lock_after_s = 3600;       // an EF lock row older than this is stale
-  std::vector<std::string> assertions;     // `assert`: true before COMMIT
-  std::vector<std::string> post_checks;    // `post_check`: true after COMMIT
+  std::string product_version = "8.0.11";    // written to __EFMigrationsHistory
+  int64_t stale_lock_after_s = 3600;         // an EF lock row older than this is stale
+  std::vector<std::string> assertions;       // `assert`: true before COMMIT
+  std::vector<std::string> post_checks;      // `post_check`: true after COMMIT
   std::vector<std::string> allow_data_loss;  // tables whose loss of rows is reviewed
-  int64_t full_check_max_mb = 1024;  // integrity_check up to this size, quick_check above
+  int64_t full_check_max_mb = 1024;          // integrity_check up to this size, quick_check above
   int busy_timeout_ms = 60000;
 };
 

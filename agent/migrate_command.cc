@@ -28,26 +28,39 @@ std::vector<std::string> Ids(const std::vector<migrations::Migration>& ms) {
 json ApplyJson(const MigrateContext& c, const migrations::ApplyReport& r) {
   json destructive = json::array();
   for (const migrations::Destructive& d : r.destructive) {
-    destructive.push_back({{"migration", d.migration}, {"file", BaseName(d.file)}, {"line", d.line},
-                           {"table", d.table}, {"column", d.column}, {"what", d.what}});
+    destructive.push_back({{"migration", d.migration},
+                           {"file", BaseName(d.file)},
+                           {"line", d.line},
+                           {"table", d.table},
+                           {"column", d.column},
+                           {"what", d.what}});
   }
   json rows = json::object();
   for (const auto& [table, before] : r.rows_before) {
     auto it = r.rows_after.find(table);
-    rows[table] = {{"before", before}, {"after", it == r.rows_after.end() ? json(nullptr) : json(it->second)}};
+    rows[table] = {{"before", before},
+                   {"after", it == r.rows_after.end() ? json(nullptr) : json(it->second)}};
   }
   json timings = json::array();
   for (const migrations::StatementTiming& t : r.timings) {
     timings.push_back({{"id", t.migration}, {"duration_ms", t.duration_ms}});
   }
-  return {{"database", c.db_path},       {"outcome", r.outcome},
-          {"applied", r.applied},        {"pending", Ids(r.plan.pending)},
-          {"snapshot", r.snapshot},      {"snapshot_target", c.snapshots ? c.snapshots->Describe() : ""},
-          {"destructive", destructive},  {"dropped_tables", r.dropped_tables},
-          {"row_counts", rows},          {"checks", r.checks},
-          {"timings", timings},          {"drift", DriftJson(r.plan.drift)},
-          {"rehearsal_ms", r.rehearsal_ms}, {"snapshot_ms", r.snapshot_ms},
-          {"write_lock_ms", r.write_lock_ms}, {"duration_ms", r.duration_ms}};
+  return {{"database", c.db_path},
+          {"outcome", r.outcome},
+          {"applied", r.applied},
+          {"pending", Ids(r.plan.pending)},
+          {"snapshot", r.snapshot},
+          {"snapshot_target", c.snapshots ? c.snapshots->Describe() : ""},
+          {"destructive", destructive},
+          {"dropped_tables", r.dropped_tables},
+          {"row_counts", rows},
+          {"checks", r.checks},
+          {"timings", timings},
+          {"drift", DriftJson(r.plan.drift)},
+          {"rehearsal_ms", r.rehearsal_ms},
+          {"snapshot_ms", r.snapshot_ms},
+          {"write_lock_ms", r.write_lock_ms},
+          {"duration_ms", r.duration_ms}};
 }
 
 void PrintApply(const MigrateContext& c, const migrations::ApplyReport& r, const Output& out) {
@@ -74,7 +87,8 @@ void PrintApply(const MigrateContext& c, const migrations::ApplyReport& r, const
     for (const migrations::Migration& m : r.plan.pending) out.Line("  pending  " + m.id);
   }
   for (const migrations::StatementTiming& t : r.timings) {
-    if (r.outcome == "applied") out.Line("applied " + t.migration + " (" + std::to_string(t.duration_ms) + " ms)");
+    if (r.outcome == "applied")
+      out.Line("applied " + t.migration + " (" + std::to_string(t.duration_ms) + " ms)");
   }
   if (r.outcome == "applied") {
     std::string checks;
@@ -111,15 +125,20 @@ int RunMigrateRollback(const MigrateArgs& args, const Output& out) {
   o.full_check_max_bytes = static_cast<uint64_t>(c->settings.full_check_max_mb) << 20;
   o.snapshots = c->snapshots.get();
   migrations::RollbackReport r = migrations::RollbackMigrations(c->sources, o);
-  json j = {{"database", c->db_path}, {"outcome", r.outcome},     {"method", r.method},
+  json j = {{"database", c->db_path},       {"outcome", r.outcome},   {"method", r.method},
             {"rolled_back", r.rolled_back}, {"snapshot", r.snapshot}, {"checks", r.checks},
             {"duration_ms", r.duration_ms}};
   if (!r.status.ok()) return out.Fail(r.status, j);
-  if (r.outcome == "nothing_to_do") out.Line("nothing to roll back: no migration is applied after " + o.target);
-  std::string how = r.method == "down_files" ? "by their .down.sql files in one transaction"
-                                             : "by restoring the pre-migration snapshot " + r.snapshot;
-  if (r.outcome == "dry_run") out.Line("dry run: would roll back " + std::to_string(r.rolled_back.size()) + " migration(s) " + how);
-  if (r.outcome == "rolled_back") out.Line("rolled back " + std::to_string(r.rolled_back.size()) + " migration(s) " + how);
+  if (r.outcome == "nothing_to_do")
+    out.Line("nothing to roll back: no migration is applied after " + o.target);
+  std::string how = r.method == "down_files"
+                        ? "by their .down.sql files in one transaction"
+                        : "by restoring the pre-migration snapshot " + r.snapshot;
+  if (r.outcome == "dry_run")
+    out.Line("dry run: would roll back " + std::to_string(r.rolled_back.size()) + " migration(s) " +
+             how);
+  if (r.outcome == "rolled_back")
+    out.Line("rolled back " + std::to_string(r.rolled_back.size()) + " migration(s) " + how);
   for (const std::string& id : r.rolled_back) out.Line("  " + id);
   out.Json(j);
   return 0;
@@ -148,7 +167,8 @@ int RunMigrateScript(const MigrateArgs& args, const Output& out) {
   migrations::ScriptOptions so;
   so.header = header;
   std::string sql = migrations::IdempotentScript(pending, so);
-  json j = {{"migrations", Ids(pending)}, {"file", args.out.empty() ? json(nullptr) : json(args.out)}};
+  json j = {{"migrations", Ids(pending)},
+            {"file", args.out.empty() ? json(nullptr) : json(args.out)}};
   if (!args.out.empty()) {
     Status w = WriteFileAtomic(args.out, sql, 0644);
     if (!w.ok()) return out.Fail(w);
@@ -167,8 +187,8 @@ namespace {
 // Writes the repair rows in one transaction, under both migration locks.
 Status WriteRepairs(const MigrateContext& c, const MigrateArgs& args,
                     std::vector<migrations::AuditRecord>& rows) {
-  AURA_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(c.db_path, SQLITE_OPEN_READWRITE,
-                                                    c.settings.busy_timeout_ms));
+  AURA_ASSIGN_OR_RETURN(
+      SqliteDb db, SqliteDb::Open(c.db_path, SQLITE_OPEN_READWRITE, c.settings.busy_timeout_ms));
   AURA_ASSIGN_OR_RETURN(
       migrations::HeldLocks locks,
       migrations::HeldLocks::Take(db, SystemClock::Instance().Now(),
@@ -211,7 +231,8 @@ int RunMigrateRepair(const MigrateArgs& args, const Output& out) {
   } else if (Status s = WriteRepairs(*c, args, rows); !s.ok()) {
     return out.Fail(s, {{"database", c->db_path}, {"accepted", json::array()}});
   }
-  for (const migrations::AuditRecord& a : rows) out.Line("accepted " + a.migration_id + ": " + a.detail);
+  for (const migrations::AuditRecord& a : rows)
+    out.Line("accepted " + a.migration_id + ": " + a.detail);
   out.Json({{"database", c->db_path}, {"accepted", accepted}, {"drift", DriftJson(plan->drift)}});
   return 0;
 }

@@ -35,8 +35,8 @@ Status FromConfig(const MigrateArgs& args, bool with_snapshots, MigrateContext& 
   ra.database = db.name;
   AURA_ASSIGN_OR_RETURN(std::vector<ResolvedRepo> targets, ResolveForBackup(ra, ""));
   ResolvedRepo& t = targets.front();
-  AURA_ASSIGN_OR_RETURN(auto repo,
-                        backup::Repository::OpenForWrite(t.storage, t.keys, SystemClock::Instance()));
+  AURA_ASSIGN_OR_RETURN(
+      auto repo, backup::Repository::OpenForWrite(t.storage, t.keys, SystemClock::Instance()));
   c.snapshots = std::make_unique<RepositorySnapshots>(
       db, std::shared_ptr<backup::Repository>(std::move(repo)), t.storage->Describe());
   return Status::Ok();
@@ -44,10 +44,13 @@ Status FromConfig(const MigrateArgs& args, bool with_snapshots, MigrateContext& 
 
 // --db/--dir [--backup-to URL and a key]: a repository when given, else a plain copy.
 Status FromFlags(const MigrateArgs& args, bool with_snapshots, MigrateContext& c) {
-  if (args.db.empty()) return InvalidArgument("--db is required (the database to migrate), or --config");
-  if (args.dir.empty()) return InvalidArgument("--dir is required (the folder of migration .sql files)");
+  if (args.db.empty())
+    return InvalidArgument("--db is required (the database to migrate), or --config");
+  if (args.dir.empty())
+    return InvalidArgument("--dir is required (the folder of migration .sql files)");
   if (!PathExists(args.db)) {
-    return NotFound("database " + args.db + " does not exist; check --db (migrate never creates one)");
+    return NotFound("database " + args.db +
+                    " does not exist; check --db (migrate never creates one)");
   }
   c.db_path = args.db;
   c.name = backup::DefaultDatabaseName(args.db);
@@ -63,8 +66,8 @@ Status FromFlags(const MigrateArgs& args, bool with_snapshots, MigrateContext& c
   }
   AURA_ASSIGN_OR_RETURN(std::vector<ResolvedRepo> targets, ResolveForBackup(args.repo, args.db));
   ResolvedRepo& t = targets.front();
-  AURA_ASSIGN_OR_RETURN(auto repo,
-                        backup::Repository::OpenForWrite(t.storage, t.keys, SystemClock::Instance()));
+  AURA_ASSIGN_OR_RETURN(
+      auto repo, backup::Repository::OpenForWrite(t.storage, t.keys, SystemClock::Instance()));
   DatabaseConfig db;
   db.name = t.database;
   db.path = args.db;

@@ -40,8 +40,6 @@ Status PlainCopySnapshots::RestoreToFile(const std::string& id, const std::strin
   return backup::RestoreFromDatabaseFile(DirName(db_path_) + "/" + id, path, o).status();
 }
 
-std::string PlainCopySnapshots::Describe() const {
-  return "a plain copy beside " + db_path_;
-}
+std::string PlainCopySnapshots::Describe() const { return "a plain copy beside " + db_path_; }
 
 }  // namespace aura::agent

@@ -21,7 +21,9 @@ class RepositorySnapshots : public migrations::SnapshotSeam {
  public:
   RepositorySnapshots(DatabaseConfig db, std::shared_ptr<backup::Repository> repo,
                       std::string where, SnapshotTaker take = {})
-      : db_(std::move(db)), repo_(std::move(repo)), where_(std::move(where)),
+      : db_(std::move(db)),
+        repo_(std::move(repo)),
+        where_(std::move(where)),
         take_(std::move(take)) {}
   Result<std::string> Take(const std::string& label) override;
   Status RestoreToFile(const std::string& id, const std::string& path) override;

@@ -11,10 +11,10 @@
 
 #include "backup/pitr_restore.h"
 #include "backup/restore.h"
-#include "common/sqlite_integrity.h"
 #include "backup/segment_io.h"
 #include "common/file_io.h"
 #include "common/sqlite.h"
+#include "common/sqlite_integrity.h"
 #include "integrity/verify.h"
 
 namespace aura::integrity {
@@ -100,7 +100,8 @@ Status CheckCopy(const std::string& uri, const std::vector<std::string>& asserti
                         SqliteDb::Open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, 0));
   AURA_ASSIGN_OR_RETURN(std::vector<std::string> fk, ForeignKeyViolations(db, 1));
   // "foreign key: table T ..." -> "foreign_key_check: table T ..."
-  if (!fk.empty()) return Corruption("foreign_key_check:" + fk.front().substr(fk.front().find(' ')));
+  if (!fk.empty())
+    return Corruption("foreign_key_check:" + fk.front().substr(fk.front().find(' ')));
   checks.push_back("foreign_key_check ok");
   for (const std::string& sql : assertions) {
     AURA_ASSIGN_OR_RETURN(bool holds, AssertionHolds(db, sql));

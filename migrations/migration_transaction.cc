@@ -89,10 +89,10 @@ Status RunPreCommitChecks(SqliteDb& db, const std::vector<std::string>& assertio
                           uint64_t full_check_max_bytes, std::vector<std::string>& checks) {
   auto violations = ForeignKeyViolations(db, 10);
   if (!violations.ok()) {
-    return Refused("foreign_key_check cannot run after the migrations: " +
-                   violations.status().message() +
-                   " (a foreign key names a parent column that is no longer a primary key or "
-                   "unique); fix the migration, nothing was changed");
+    return Refused(
+        "foreign_key_check cannot run after the migrations: " + violations.status().message() +
+        " (a foreign key names a parent column that is no longer a primary key or "
+        "unique); fix the migration, nothing was changed");
   }
   const std::vector<std::string>& fk = *violations;
   if (!fk.empty()) {
@@ -104,7 +104,8 @@ Status RunPreCommitChecks(SqliteDb& db, const std::vector<std::string>& assertio
   }
   checks.push_back("foreign_key_check ok");
   AURA_ASSIGN_OR_RETURN(uint64_t bytes, DatabaseBytes(db));
-  IntegrityLevel level = bytes > full_check_max_bytes ? IntegrityLevel::kQuick : IntegrityLevel::kFull;
+  IntegrityLevel level =
+      bytes > full_check_max_bytes ? IntegrityLevel::kQuick : IntegrityLevel::kFull;
   AURA_ASSIGN_OR_RETURN(std::vector<std::string> problems, RunIntegrityCheck(db, level, 10));
   std::string name = level == IntegrityLevel::kFull ? "integrity_check" : "quick_check";
   if (!problems.empty()) {

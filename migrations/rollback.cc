@@ -7,8 +7,8 @@
 #include "common/file_io.h"
 #include "common/version.h"
 #include "migrations/database_copy.h"
-#include "migrations/history.h"
 #include "migrations/held_locks.h"
+#include "migrations/history.h"
 #include "migrations/migration_transaction.h"
 
 namespace aura::migrations {
@@ -39,7 +39,8 @@ Result<std::vector<std::string>> IdsToUndo(const std::vector<AppliedMigration>& 
       if (h.id == target || h.id.substr(h.id.find('_') + 1) == target) keep = h.id;
     }
     if (keep.empty()) {
-      return InvalidArgument("migration '" + target + "' is not applied to this database (see "
+      return InvalidArgument("migration '" + target +
+                             "' is not applied to this database (see "
                              "'aura-agent migrate list'); name an applied migration, or 0 for all");
     }
   }
@@ -78,8 +79,7 @@ Status RunDowns(SqliteDb& db, const std::vector<Migration>& sources, const Rollb
       AURA_RETURN_IF_ERROR(RunStatement(db, named, s));
     }
     AURA_RETURN_IF_ERROR(DeleteHistory(db, id));
-    AURA_RETURN_IF_ERROR(
-        AppendAudit(db, RollbackAudit(m, id, "down file", r.snapshot, *o.clock)));
+    AURA_RETURN_IF_ERROR(AppendAudit(db, RollbackAudit(m, id, "down file", r.snapshot, *o.clock)));
   }
   return RunPreCommitChecks(db, {}, o.full_check_max_bytes, r.checks);
 }
@@ -106,7 +106,8 @@ RollbackReport ByDownFiles(SqliteDb& db, const std::vector<Migration>& sources,
 }
 
 // The ids the snapshot's run applied that are not asked to be undone (ids <= the target).
-std::vector<std::string> AlsoUndone(const std::vector<AuditRecord>& audit, const std::string& snapshot,
+std::vector<std::string> AlsoUndone(const std::vector<AuditRecord>& audit,
+                                    const std::string& snapshot,
                                     const std::vector<std::string>& asked) {
   std::vector<std::string> extra;
   for (const AuditRecord& a : audit) {
@@ -121,7 +122,7 @@ std::vector<std::string> AlsoUndone(const std::vector<AuditRecord>& audit, const
 RollbackReport BySnapshot(SqliteDb& db, const std::vector<AuditRecord>& audit,
                           const RollbackOptions& o, RollbackReport r) {
   r.method = "snapshot";
-  const std::string& oldest = r.rolled_back.back();
+  const std::string oldest = r.rolled_back.back();
   for (const AuditRecord& a : audit) {
     if (a.migration_id == oldest && a.action == "apply" && !a.snapshot.empty()) {
       r.snapshot = a.snapshot;
@@ -129,7 +130,8 @@ RollbackReport BySnapshot(SqliteDb& db, const std::vector<AuditRecord>& audit,
   }
   if (r.snapshot.empty() || o.snapshots == nullptr) {
     return Fail(std::move(r),
-                Refused("cannot roll back " + oldest + ": not every migration to undo has a "
+                Refused("cannot roll back " + oldest +
+                        ": not every migration to undo has a "
                         ".down.sql file, and no pre-migration snapshot of it is known here (it "
                         "was applied by the application, or the snapshot's target is not "
                         "configured); restore a backup with 'aura-agent restore'"));
@@ -138,27 +140,34 @@ RollbackReport BySnapshot(SqliteDb& db, const std::vector<AuditRecord>& audit,
   if (!extra.empty()) {
     std::string names;
     for (const std::string& id : extra) names += (names.empty() ? "" : ", ") + id;
-    return Fail(std::move(r),
-                Refused("the pre-migration snapshot " + r.snapshot + " was taken before one run "
-                        "that applied " + oldest + " together with " + names + "; restoring it "
-                        "would undo those too. Roll back to the migration before that run "
-                        "instead (see 'aura-agent migrate list'), or add .down.sql files"));
+    Status refused = Refused("the pre-migration snapshot " + r.snapshot +
+                             " was taken before one run "
+                             "that applied " +
+                             oldest + " together with " + names +
+                             "; restoring it "
+                             "would undo those too. Roll back to the migration before that run "
+                             "instead (see 'aura-agent migrate list'), or add .down.sql files");
+    return Fail(std::move(r), refused);
   }
   std::string what = "rolling back " + std::to_string(r.rolled_back.size()) +
                      " migration(s) means restoring the pre-migration snapshot " + r.snapshot +
-                     " (taken before " + oldest + " was applied, in " +
-                     o.snapshots->Describe() + "): every write made since then is lost";
+                     " (taken before " + oldest + " was applied, in " + o.snapshots->Describe() +
+                     "): every write made since then is lost";
   if (o.dry_run) return Fail(std::move(r), Status::Ok(), "dry_run");
   if (!o.yes) return Fail(std::move(r), InvalidArgument(what + "; rerun with --yes"), "needs_yes");
-  std::string file = DirName(o.database) + "/." + BaseName(o.database) + ".rollback-" +
-                     std::to_string(::getpid());
+  std::string file =
+      DirName(o.database) + "/." + BaseName(o.database) + ".rollback-" + std::to_string(::getpid());
   Status s = o.snapshots->RestoreToFile(r.snapshot, file);
   if (s.ok()) s = CopyFileIntoDatabase(file, db);
   RemoveDatabaseFiles(file);
-  if (!s.ok()) return Fail(std::move(r), s.WithContext("restoring " + r.snapshot));
+  if (!s.ok()) {
+    Status failed = s.WithContext("restoring " + r.snapshot);
+    return Fail(std::move(r), failed);
+  }
   for (const std::string& id : r.rolled_back) {
-    (void)AppendAudit(db, RollbackAudit(nullptr, id, "restored pre-migration snapshot " + r.snapshot,
-                                        r.snapshot, *o.clock));
+    (void)AppendAudit(
+        db, RollbackAudit(nullptr, id, "restored pre-migration snapshot " + r.snapshot, r.snapshot,
+                          *o.clock));
   }
   r.outcome = "rolled_back";
   return r;
@@ -182,13 +191,13 @@ RollbackReport Locked(SqliteDb& db, const std::vector<Migration>& sources, const
     const Migration* m = FindSource(sources, id);
     all_down = all_down && m != nullptr && !m->down_file.empty();
   }
-  return all_down ? ByDownFiles(db, sources, o, std::move(r)) : BySnapshot(db, *audit, o, std::move(r));
+  return all_down ? ByDownFiles(db, sources, o, std::move(r))
+                  : BySnapshot(db, *audit, o, std::move(r));
 }
 
 }  // namespace
 
-RollbackReport RollbackMigrations(const std::vector<Migration>& sources,
-                                  const RollbackOptions& o) {
+RollbackReport RollbackMigrations(const std::vector<Migration>& sources, const RollbackOptions& o) {
   auto t0 = SteadyClock::now();
   RollbackReport r;
   auto db = SqliteDb::Open(o.database, SQLITE_OPEN_READWRITE, o.busy_timeout_ms);

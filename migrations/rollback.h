@@ -41,7 +41,6 @@ struct RollbackReport {
   int64_t duration_ms = 0;
 };
 
-RollbackReport RollbackMigrations(const std::vector<Migration>& sources,
-                                  const RollbackOptions& o);
+RollbackReport RollbackMigrations(const std::vector<Migration>& sources, const RollbackOptions& o);
 
 }  // namespace aura::migrations

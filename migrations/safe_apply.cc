@@ -8,8 +8,8 @@
 #include "common/sqlite_integrity.h"
 #include "common/version.h"
 #include "migrations/database_copy.h"
-#include "migrations/history.h"
 #include "migrations/held_locks.h"
+#include "migrations/history.h"
 #include "migrations/migration_transaction.h"
 
 namespace aura::migrations {
@@ -36,9 +36,9 @@ Status RefuseDestructive(const std::vector<Destructive>& found, const RowCounts&
     auto it = rows.find(d.table);
     if (it == rows.end() || it->second == 0 || allowed.count(d.table) != 0) continue;
     return Refused(d.file + ":" + std::to_string(d.line) + ": migration " + d.migration + ": " +
-                   d.what + " destroys data of \"" + d.table + "\" (" +
-                   std::to_string(it->second) + " rows); if that is intended, pass " +
-                   "--allow-data-loss " + d.table + "; nothing was changed");
+                   d.what + " destroys data of \"" + d.table + "\" (" + std::to_string(it->second) +
+                   " rows); if that is intended, pass " + "--allow-data-loss " + d.table +
+                   "; nothing was changed");
   }
   return Status::Ok();
 }
@@ -50,7 +50,8 @@ Status RefuseRowLoss(const std::vector<RowLoss>& lost) {
                  std::to_string(l.before) + " to " + std::to_string(l.after) +
                  " rows and no DELETE of the migrations is aimed at it (a cascade, a trigger or "
                  "an INSERT ... SELECT that lost rows); the live database was not touched; if "
-                 "the loss is intended, pass --allow-data-loss " + l.table);
+                 "the loss is intended, pass --allow-data-loss " +
+                 l.table);
 }
 
 // The data-loss guard over the rehearsal's row counts (and the static findings).
@@ -63,8 +64,10 @@ Status GuardRows(const std::vector<Migration>& pending, const ApplyOptions& o, A
   for (const std::string& table : r.dropped_tables) {
     if (before.at(table) > 0 && o.allow_data_loss.count(table) == 0) {
       return Refused("data-loss guard: the migrations drop table \"" + table + "\" (" +
-                     std::to_string(before.at(table)) + " rows) and do not recreate it; pass "
-                     "--allow-data-loss " + table + " if that is intended; nothing was changed");
+                     std::to_string(before.at(table)) +
+                     " rows) and do not recreate it; pass "
+                     "--allow-data-loss " +
+                     table + " if that is intended; nothing was changed");
     }
   }
   return RefuseRowLoss(
@@ -93,9 +96,10 @@ Status Rehearse(SqliteDb& live, const std::vector<Migration>& pending, const App
                           .full_check_max_bytes = o.full_check_max_bytes,
                           .commit = false,
                           .count_rows = true,
-                          .row_guard = [&](const RowCounts& before, const RowCounts& after) {
-                            return GuardRows(pending, o, r, before, after);
-                          },
+                          .row_guard =
+                              [&](const RowCounts& before, const RowCounts& after) {
+                                return GuardRows(pending, o, r, before, after);
+                              },
                           .clock = o.clock};
     t = RunMigrationTransaction(*copy, pending, to);
   }
@@ -172,9 +176,8 @@ ApplyReport ApplyLive(SqliteDb& live, ApplyReport r, const ApplyOptions& o) {
   Status restored = RestorePreMigration(o, r.snapshot);
   r.outcome = restored.ok() ? "restored" : "refused";
   r.status = restored.ok()
-                 ? Refused("after COMMIT: " + health.message() +
-                           "; the pre-migration snapshot " + r.snapshot +
-                           " was restored into the database")
+                 ? Refused("after COMMIT: " + health.message() + "; the pre-migration snapshot " +
+                           r.snapshot + " was restored into the database")
                  : Corruption("after COMMIT: " + health.message() +
                               "; restoring the pre-migration snapshot " + r.snapshot +
                               " failed too: " + restored.message() +
@@ -205,7 +208,8 @@ ApplyReport PlanAndApply(SqliteDb& live, const std::vector<Migration>& sources,
     auto t0 = SteadyClock::now();
     auto snap = o.snapshots->Take(label);
     r.snapshot_ms = MillisSince(t0);
-    if (!snap.ok()) return Refuse(std::move(r), snap.status().WithContext("pre-migration snapshot"));
+    if (!snap.ok())
+      return Refuse(std::move(r), snap.status().WithContext("pre-migration snapshot"));
     r.snapshot = *snap;
   }
   if (Status s = Rehearse(live, r.plan.pending, o, r); !s.ok()) return Refuse(std::move(r), s);

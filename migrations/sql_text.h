@@ -38,7 +38,7 @@ enum class TokenKind {
   kQuotedName,  // "name", [name] or `name`: text holds the name unquoted ("" -> ")
   kString,      // 'text': text holds the value unquoted ('' -> ')
   kNumber,
-  kPunct,       // one character: ( ) , ; . = and the rest
+  kPunct,  // one character: ( ) , ; . = and the rest
 };
 
 struct Token {
@@ -60,14 +60,14 @@ inline constexpr std::string_view kHistoryTable = "__EFMigrationsHistory";
 inline constexpr std::string_view kEfLockTable = "__EFMigrationsLock";
 
 enum class StatementKind {
-  kRun,               // executed in the runner's transaction
-  kBegin,             // BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] [TRANSACTION]
-  kCommit,            // COMMIT [TRANSACTION] or END [TRANSACTION]
-  kForeignKeysPragma, // PRAGMA foreign_keys = ... (the runner turns them off itself)
-  kCreateHistory,     // CREATE TABLE [IF NOT EXISTS] "__EFMigrationsHistory" (...)
-  kHistoryInsert,     // INSERT INTO "__EFMigrationsHistory" (...) VALUES ('<id>', '<version>')
-  kHistoryDelete,     // DELETE FROM "__EFMigrationsHistory" WHERE "MigrationId" = '<id>'
-  kRejected,          // cannot run inside a transaction, or would end it: see `reason`
+  kRun,                // executed in the runner's transaction
+  kBegin,              // BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] [TRANSACTION]
+  kCommit,             // COMMIT [TRANSACTION] or END [TRANSACTION]
+  kForeignKeysPragma,  // PRAGMA foreign_keys = ... (the runner turns them off itself)
+  kCreateHistory,      // CREATE TABLE [IF NOT EXISTS] "__EFMigrationsHistory" (...)
+  kHistoryInsert,      // INSERT INTO "__EFMigrationsHistory" (...) VALUES ('<id>', '<version>')
+  kHistoryDelete,      // DELETE FROM "__EFMigrationsHistory" WHERE "MigrationId" = '<id>'
+  kRejected,           // cannot run inside a transaction, or would end it: see `reason`
 };
 
 struct Classified {

@@ -33,8 +33,7 @@ std::string FolderFingerprint(const std::string& dir) {
     struct stat st;
     if (::stat(e.path().c_str(), &st) != 0) continue;
     entries.push_back(e.path().filename().string() + ":" + std::to_string(st.st_size) + ":" +
-                      std::to_string(st.st_mtim.tv_sec) + "." +
-                      std::to_string(st.st_mtim.tv_nsec));
+                      std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec));
   }
   std::sort(entries.begin(), entries.end());
   std::string f = ec ? "error:" + ec.message() : "";
@@ -45,9 +44,12 @@ std::string FolderFingerprint(const std::string& dir) {
 json ReportDetail(const migrations::ApplyReport& r) {
   json pending = json::array();
   for (const migrations::Migration& m : r.plan.pending) pending.push_back(m.id);
-  return {{"outcome", r.outcome},         {"applied", r.applied},
-          {"pending", pending},           {"snapshot", r.snapshot},
-          {"write_lock_ms", r.write_lock_ms}, {"rehearsal_ms", r.rehearsal_ms}};
+  return {{"outcome", r.outcome},
+          {"applied", r.applied},
+          {"pending", pending},
+          {"snapshot", r.snapshot},
+          {"write_lock_ms", r.write_lock_ms},
+          {"rehearsal_ms", r.rehearsal_ms}};
 }
 
 }  // namespace
@@ -113,9 +115,10 @@ JobOutcome DbWorker::Migrate() {
 
 json DbWorker::MigrationsJson() const {
   if (!db_.migrations.enabled) return nullptr;
-  json j = {{"dir", db_.migrations.dir},
-            {"auto_apply", db_.migrations.auto_apply},
-            {"window", db_.migrations.window.empty() ? json(nullptr) : json(db_.migrations.window)}};
+  json j = {
+      {"dir", db_.migrations.dir},
+      {"auto_apply", db_.migrations.auto_apply},
+      {"window", db_.migrations.window.empty() ? json(nullptr) : json(db_.migrations.window)}};
   auto it = last_.find(JobKind::kMigrate);
   if (it == last_.end()) {
     j["last"] = nullptr;
@@ -147,8 +150,8 @@ void DbWorker::MigrationMetrics(MetricsText& m) const {
   m.Sample("aura_migration_last_run_timestamp_seconds", "gauge",
            "Unix time of the last migration run.", db,
            double(ToUnixMicros(it->second.finished)) / 1e6);
-  m.Sample("aura_migrations_pending", "gauge",
-           "Migrations pending after the last migration run.", db,
+  m.Sample("aura_migrations_pending", "gauge", "Migrations pending after the last migration run.",
+           db,
            double(it->second.detail.value("pending", json::array()).size() -
                   it->second.detail.value("applied", json::array()).size()));
 }

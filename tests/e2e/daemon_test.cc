@@ -656,19 +656,21 @@ TEST_F(DaemonTest, RefusesABadConfigAndASecondAgent) {
 // migration's commit is shipped like any other; a refused one makes the database unhealthy.
 TEST_F(DaemonTest, AutoApplyAppliesANewMigrationFileAfterAPreMigrationSnapshotAndShipsIt) {
   const std::filesystem::path mig = dir_ / "mig";
-  const std::filesystem::path examples = std::filesystem::path(AURA_SOURCE_DIR) / "examples/migrations";
+  const std::filesystem::path examples =
+      std::filesystem::path(AURA_SOURCE_DIR) / "examples/migrations";
   std::filesystem::create_directories(mig);
   std::filesystem::copy_file(examples / "20251110000000_InitialCreate.sql",
                              mig / "20251110000000_InitialCreate.sql");
-  WriteConfig(Config("", "", "migrations = { dir = \"" + std::string(mig) +
-                                 "\", auto_apply = true }\n"));
+  WriteConfig(
+      Config("", "", "migrations = { dir = \"" + std::string(mig) + "\", auto_apply = true }\n"));
   StartAgent();
   std::filesystem::copy_file(examples / "20251201090000_AddProjectPriority.sql",
                              mig / "20251201090000_AddProjectPriority.sql");
   auto last = [&]() -> json {
     const json st = Status();
     const json* d = FindDb(st, "live");
-    return d == nullptr || (*d)["migrations"]["last"].is_null() ? json() : (*d)["migrations"]["last"];
+    return d == nullptr || (*d)["migrations"]["last"].is_null() ? json()
+                                                                : (*d)["migrations"]["last"];
   };
   ASSERT_TRUE(WaitUntil([&] { return !last().is_null(); }, 60s)) << Log();
   json l = last();
@@ -677,7 +679,10 @@ TEST_F(DaemonTest, AutoApplyAppliesANewMigrationFileAfterAPreMigrationSnapshotAn
   {
     auto db = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READONLY, 1000);
     ASSERT_TRUE(db.ok());
-    EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM pragma_table_info('ProjectStates') WHERE name = 'Priority'"), 1);
+    EXPECT_EQ(
+        *db->QueryInt(
+            "SELECT count(*) FROM pragma_table_info('ProjectStates') WHERE name = 'Priority'"),
+        1);
   }
   ProcessResult listed = Agent({"list", "--from", dir_ / "repo", "--json"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
@@ -699,7 +704,8 @@ TEST_F(DaemonTest, AutoApplyAppliesANewMigrationFileAfterAPreMigrationSnapshotAn
     auto db = SqliteDb::Open(dir_ / "restored.db", SQLITE_OPEN_READONLY, 1000);
     ASSERT_TRUE(db.ok());
     EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM __EFMigrationsHistory WHERE MigrationId = "
-                            "'20251201090000_AddProjectPriority'"), 1)
+                            "'20251201090000_AddProjectPriority'"),
+              1)
         << "the migration's commit was not shipped";
   }
   // A migration the data-loss guard refuses: reported, the database unhealthy, nothing changed.
@@ -715,7 +721,10 @@ TEST_F(DaemonTest, AutoApplyAppliesANewMigrationFileAfterAPreMigrationSnapshotAn
   EXPECT_NE((*d)["problems"].dump().find("data-loss guard"), std::string::npos) << d->dump(2);
   auto db = SqliteDb::Open(dir_ / "live.db", SQLITE_OPEN_READONLY, 1000);
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM pragma_table_info('ProjectStates') WHERE name = 'CurrentStage'"), 1)
+  EXPECT_EQ(
+      *db->QueryInt(
+          "SELECT count(*) FROM pragma_table_info('ProjectStates') WHERE name = 'CurrentStage'"),
+      1)
       << "a refused run changed the database";
   EXPECT_EQ(StopAgent(), 0);
 }
