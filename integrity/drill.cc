@@ -100,8 +100,8 @@ Status CheckCopy(const std::string& uri, const std::vector<std::string>& asserti
                         SqliteDb::Open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, 0));
   AURA_ASSIGN_OR_RETURN(std::vector<std::string> fk, ForeignKeyViolations(db, 1));
   // "foreign key: table T ..." -> "foreign_key_check: table T ..."
-  if (!fk.empty())
-    return Corruption("foreign_key_check:" + fk.front().substr(fk.front().find(' ')));
+  static constexpr std::string_view kPrefix = "foreign key:";
+  if (!fk.empty()) return Corruption("foreign_key_check:" + fk.front().substr(kPrefix.size()));
   checks.push_back("foreign_key_check ok");
   for (const std::string& sql : assertions) {
     AURA_ASSIGN_OR_RETURN(bool holds, AssertionHolds(db, sql));
