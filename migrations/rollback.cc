@@ -156,6 +156,8 @@ RollbackReport BySnapshot(SqliteDb& db, const std::vector<AuditRecord>& audit,
   if (s.ok()) s = CopyFileIntoDatabase(file, db);
   RemoveDatabaseFiles(file);
   if (!s.ok()) return Fail(std::move(r), s.WithContext("restoring " + r.snapshot));
+  // The snapshot predates the audit table when it was taken before the agent's first apply.
+  (void)EnsureHistoryTables(db);
   for (const std::string& id : r.rolled_back) {
     (void)AppendAudit(db, RollbackAudit(nullptr, id, "restored pre-migration snapshot " + r.snapshot,
                                         r.snapshot, *o.clock));

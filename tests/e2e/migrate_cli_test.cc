@@ -536,6 +536,23 @@ TEST_F(MigrateCliTest, RollbackBySnapshotNeedsYes) {
   EXPECT_EQ(History(db_), kAll);
 }
 
+// Regression: a rollback by the snapshot taken before the agent's first apply restored a
+// database without __AuraMigrationsAudit, and its rollback rows were silently not written.
+TEST_F(MigrateCliTest, RollbackBySnapshotRecordsItselfWhenTheSnapshotPredatesTheAuditTable) {
+  ASSERT_EQ(Migrate("apply").exit_code, 0);
+  ProcessResult r = Migrate("rollback", {"InitialCreate", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(HasTable(db_, "__AuraMigrationsAudit"));
+  std::vector<std::string> want(kAll.rbegin(), kAll.rend() - 1);
+  EXPECT_EQ(Column(db_,
+                   "SELECT MigrationId FROM __AuraMigrationsAudit WHERE Action = 'rollback' AND "
+                   "Outcome = 'rolled_back' ORDER BY Seq"),
+            want);
+  json listed = ParseJson(Migrate("list", {"--json"}));
+  EXPECT_EQ(listed["applied"], 1);
+  EXPECT_TRUE(listed["drift"].empty()) << listed["drift"];
+}
+
 TEST_F(MigrateCliTest, RollbackByDownFiles) {
   const std::map<std::string, int64_t> rows = RowCounts(db_);
   const std::string stages =
