@@ -458,6 +458,40 @@ TEST_F(MigrateCliTest, AStaleEfLockIsTakenOverOnlyWhenAsked) {
   EXPECT_EQ(History(db_), kAll);
 }
 
+// An agent killed while it holds EF Core's lock (after COMMIT, during a slow post-check) leaves
+// its own __EFMigrationsLock row: the database is the new state, and the next apply is refused
+// as busy until the row is old enough to be broken with --break-stale-lock.
+TEST_F(MigrateCliTest, AKilledAgentLeavesItsEfLockRowUntilBrokenAsStale) {
+  Exec(db_,
+       "CREATE TABLE \"__EFMigrationsLock\" (\"Id\" INTEGER NOT NULL CONSTRAINT "
+       "\"PK___EFMigrationsLock\" PRIMARY KEY, \"Timestamp\" TEXT NOT NULL)");
+  ChildProcess p({AURA_AGENT_BIN, "migrate", "apply", "--db", db_, "--dir", kExamples,
+                  "--post-check",
+                  "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < "
+                  "200000000) SELECT count(*) > 0 FROM c"});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Int(db_, "SELECT count(*) FROM __EFMigrationsHistory") != int64_t(kAll.size()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  p.Signal(SIGKILL);
+  ASSERT_EQ(p.Wait().exit_code, 128 + SIGKILL) << "the post-check ended before the kill";
+  EXPECT_EQ(History(db_), kAll);
+  EXPECT_EQ(Column(db_, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  ASSERT_EQ(Int(db_, "SELECT count(*) FROM __EFMigrationsLock"), 1);
+
+  ProcessResult busy = Migrate("apply", {"--break-stale-lock"});
+  EXPECT_EQ(busy.exit_code, 7) << busy.err;
+  EXPECT_NE(busy.err.find("__EFMigrationsLock"), std::string::npos) << busy.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  ProcessResult broken =
+      Migrate("apply", {"--break-stale-lock", "--stale-lock-after", "1s", "--json"});
+  ASSERT_EQ(broken.exit_code, 0) << broken.err;
+  EXPECT_EQ(ParseJson(broken)["outcome"], "nothing_pending");
+  EXPECT_EQ(Int(db_, "SELECT count(*) FROM __EFMigrationsLock"), 0);
+}
+
 TEST_F(MigrateCliTest, TheScriptAppliesLikeApplyAndTwiceChangesNothing) {
   aura::testing::CopyFile(db_, dir_ / "by-script.db");
   aura::testing::CopyFile(db_, dir_ / "by-apply.db");
