@@ -492,6 +492,21 @@ TEST_F(MigrateCliTest, AKilledAgentLeavesItsEfLockRowUntilBrokenAsStale) {
   EXPECT_EQ(Int(db_, "SELECT count(*) FROM __EFMigrationsLock"), 0);
 }
 
+TEST_F(MigrateCliTest, AFailedPostCheckRestoresThePreMigrationSnapshot) {
+  const std::string sum = Checksum(db_);
+  ProcessResult a =
+      Migrate("apply", {"--post-check", "SELECT count(*) = 0 FROM ProjectStates", "--json"});
+  EXPECT_EQ(a.exit_code, 15) << a.err;
+  EXPECT_NE(a.err.find("was restored"), std::string::npos) << a.err;
+  json j = ParseJson(a);
+  EXPECT_EQ(j["outcome"], "restored");
+  EXPECT_EQ(j["error"]["exit_code"], 15);
+  EXPECT_EQ(History(db_), kOld);
+  EXPECT_FALSE(HasColumn(db_, "ProjectStates", "Priority"));
+  EXPECT_EQ(Checksum(db_), sum) << "the restored database is not the pre-migration one";
+  EXPECT_EQ(Column(db_, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+}
+
 TEST_F(MigrateCliTest, TheScriptAppliesLikeApplyAndTwiceChangesNothing) {
   aura::testing::CopyFile(db_, dir_ / "by-script.db");
   aura::testing::CopyFile(db_, dir_ / "by-apply.db");
