@@ -164,6 +164,8 @@ RollbackReport BySnapshot(SqliteDb& db, const std::vector<AuditRecord>& audit,
     Status failed = s.WithContext("restoring " + r.snapshot);
     return Fail(std::move(r), failed);
   }
+  // The snapshot predates the audit table when it was taken before the agent's first apply.
+  (void)EnsureHistoryTables(db);
   for (const std::string& id : r.rolled_back) {
     (void)AppendAudit(
         db, RollbackAudit(nullptr, id, "restored pre-migration snapshot " + r.snapshot, r.snapshot,
