@@ -15,6 +15,7 @@ std::string Quote(const std::string& text) {
 
 constexpr const char* kPrologue = R"(.bail on
 PRAGMA foreign_keys = OFF;
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS "__EFMigrationsHistory" (
     "MigrationId" TEXT NOT NULL CONSTRAINT "PK___EFMigrationsHistory" PRIMARY KEY,
     "ProductVersion" TEXT NOT NULL
@@ -27,7 +28,6 @@ CREATE TEMP TABLE IF NOT EXISTS aura_fk_guard (
     tbl TEXT CONSTRAINT "aura: foreign_key_check failed after the migrations; nothing was changed"
         CHECK (tbl IS NULL)
 );
-BEGIN IMMEDIATE;
 )";
 
 }  // namespace
