@@ -42,6 +42,13 @@ void RemoveDatabaseFiles(const std::string& path) {
   }
 }
 
+void RemoveLeftovers(const std::string& dir, const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(e.path(), ec);
+  }
+}
+
 Status CopyDatabaseToFile(SqliteDb& from, const std::string& path) {
   RemoveDatabaseFiles(path);
   AURA_ASSIGN_OR_RETURN(SqliteDb to, SqliteDb::OpenOrCreate(path, 5000));

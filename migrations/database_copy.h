@@ -25,4 +25,9 @@ Status CopyFileIntoDatabase(const std::string& path, SqliteDb& live);
 // Removes `path` and its -wal, -shm and -journal files, ignoring any that do not exist.
 void RemoveDatabaseFiles(const std::string& path);
 
+// Removes the files in `dir` whose names start with `prefix` (scratch copies a killed run left:
+// ".aura.db.rehearsal-<pid>", ...). Only under the migration lock, when no other run can be
+// using them.
+void RemoveLeftovers(const std::string& dir, const std::string& prefix);
+
 }  // namespace aura::migrations

@@ -52,8 +52,16 @@ Status WriteHolder(int fd, const std::string& path) {
   return Status::Ok();
 }
 
+// The whole file, as a killed holder left it.
+std::string ReadAll(int fd) {
+  char buf[1024] = {};
+  ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 // One attempt: the locked fd, -1 when the file was replaced under us (try again), or an error.
-Result<int> TryLock(const std::string& path, const std::string& database_path) {
+// `left` receives what a killed holder left in the file.
+Result<int> TryLock(const std::string& path, const std::string& database_path, std::string& left) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(errno, "create migration lock file", path);
   int rc;
@@ -71,6 +79,7 @@ Result<int> TryLock(const std::string& path, const std::string& database_path) {
     close(fd);
     return -1;
   }
+  left = ReadAll(fd);
   Status written = WriteHolder(fd, path);
   if (!written.ok()) {
     unlink(path.c_str());
@@ -169,15 +178,29 @@ Result<bool> InsertOurRow(SqliteDb& db, TimePoint now) {
 Result<MigrationLock> MigrationLock::Acquire(const std::string& database_path) {
   std::string path = database_path + ".aura-migrate.lock";
   for (int attempt = 0; attempt < kAcquireAttempts; ++attempt) {
-    AURA_ASSIGN_OR_RETURN(int fd, TryLock(path, database_path));
-    if (fd >= 0) return MigrationLock(fd, path);
+    std::string left;
+    AURA_ASSIGN_OR_RETURN(int fd, TryLock(path, database_path, left));
+    if (fd >= 0) return MigrationLock(fd, path, std::move(left));
   }
   return Busy("the migration lock file " + path +
               " keeps being replaced by other processes; wait for them and retry");
 }
 
 MigrationLock::MigrationLock(MigrationLock&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      left_(std::move(other.left_)) {}
+
+Status MigrationLock::Note(const std::string& line) {
+  std::string text = line + "\n";
+  struct stat st {};
+  if (fstat(fd_, &st) != 0) return ErrnoStatus(errno, "stat migration lock file", path_);
+  ssize_t n = pwrite(fd_, text.data(), text.size(), st.st_size);
+  if (n != static_cast<ssize_t>(text.size())) {
+    return ErrnoStatus(n < 0 ? errno : EIO, "write migration lock file", path_);
+  }
+  return Status::Ok();
+}
 
 MigrationLock& MigrationLock::operator=(MigrationLock&& other) noexcept {
   if (this != &other) {
@@ -187,6 +210,7 @@ MigrationLock& MigrationLock::operator=(MigrationLock&& other) noexcept {
     }
     fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
+    left_ = std::move(other.left_);
   }
   return *this;
 }

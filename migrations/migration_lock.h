@@ -36,10 +36,19 @@ class MigrationLock {
   MigrationLock& operator=(const MigrationLock&) = delete;
   ~MigrationLock();  // unlinks the lock file, then releases
 
+  // What a holder killed before it released the lock left in the file (its "pid ... since ..."
+  // line and any Note), empty when the file was new. A killed agent's own EF lock row is
+  // recognized by it (held_locks.h).
+  const std::string& left_by_killed_holder() const { return left_; }
+  // Appends a line to the lock file (kept when this process is killed).
+  Status Note(const std::string& line);
+
  private:
-  MigrationLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  MigrationLock(int fd, std::string path, std::string left)
+      : fd_(fd), path_(std::move(path)), left_(std::move(left)) {}
   int fd_ = -1;
   std::string path_;
+  std::string left_;
 };
 
 struct EfLockState {

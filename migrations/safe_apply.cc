@@ -235,6 +235,8 @@ ApplyReport ApplyMigrations(const std::vector<Migration>& sources, const ApplyOp
   } else {
     auto locks = HeldLocks::Take(*live, o.clock->Now(), o.stale_lock_after, o.break_stale_lock);
     if (!locks.ok()) return Refuse(std::move(r), locks.status());
+    RemoveLeftovers(o.scratch_dir.empty() ? DirName(o.database) : o.scratch_dir,
+                    "." + BaseName(o.database) + ".rehearsal-");
     r = PlanAndApply(*live, sources, o, std::move(r));
   }
   r.duration_ms = MillisSince(t0);
