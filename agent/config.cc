@@ -119,7 +119,7 @@ void ReadMigrations(TableReader& r, MigrationsConfig& m, const std::string& cont
   m.assertions = mr.StringArray("assert");
   m.post_checks = mr.StringArray("post_check");
   m.allow_data_loss = mr.StringArray("allow_data_loss");
-  m.full_check_max_mb = mr.Int("full_check_max_mb", 0, int64_t{1} << 30).value_or(1024);
+  m.full_check_max_mb = mr.Int("full_check_max_mb", 0, int64_t{1} << 30).value_or(256);
   m.busy_timeout_ms = static_cast<int>(mr.Int("busy_timeout_ms", 0, 3600000).value_or(60000));
   mr.Finish(
       "dir, auto_apply, window, timezone, product_version, stale_lock_after, assert, "

@@ -64,7 +64,7 @@ struct MigrationsConfig {
   std::vector<std::string> assertions;       // `assert`: true before COMMIT
   std::vector<std::string> post_checks;      // `post_check`: true after COMMIT
   std::vector<std::string> allow_data_loss;  // tables whose loss of rows is reviewed
-  int64_t full_check_max_mb = 1024;          // integrity_check up to this size, quick_check above
+  int64_t full_check_max_mb = 256;           // integrity_check up to this size, quick_check above
   int busy_timeout_ms = 60000;
 };
 

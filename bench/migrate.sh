@@ -6,7 +6,8 @@
 #     (lock, pre-migration snapshot compressed + encrypted + fsynced, rehearsal on a scratch
 #      copy with row counts, one transaction with foreign_key_check and quick_check/
 #      integrity_check, health check)
-#   vs  sqlite3 DB '.backup pre.db' && sqlite3 DB '.read m1.sql' '.read m2.sql'
+#   vs  sqlite3 DB '.backup pre.db' && sqlite3 DB '.read m1.sql' '.read m2.sql'  (both with
+#       .timeout 120000: without it the shell fails on the writer's lock, half-migrated)
 #     (a plain copy, then the SQL with no checks)
 #
 # The migrations (bench/migrations): a column with a default and an index on the largest table
@@ -29,7 +30,7 @@ fresh="rm -rf mig-repo pre.db work.db* work.db.* .work.db.*; cp $db work.db"
 
 echo "== $(date -u +%FT%TZ) $(nproc) cores; $db: $(du -m "$db" | cut -f1) MiB; $runs runs each"
 ours="$agent migrate apply --db work.db --dir $mig --backup-to mig-repo --key-file bench.key"
-manual="sqlite3 work.db '.backup pre.db' && sqlite3 work.db '.read $m1' '.read $m2'"
+manual="sqlite3 work.db '.timeout 120000' '.backup pre.db' && sqlite3 work.db '.timeout 120000' '.read $m1' '.read $m2'"
 hyperfine --style basic --runs "$runs" --export-json migrate.json --prepare "$fresh" \
   -n 'aura-agent migrate apply' "$ours" -n 'sqlite3 .backup + sqlite3 .read' "$manual"
 

@@ -60,7 +60,22 @@ Status RunBody(SqliteDb& db, const std::vector<Migration>& pending, const Transa
     AURA_ASSIGN_OR_RETURN(r.after, CountRows(db));
     if (o.row_guard) AURA_RETURN_IF_ERROR(o.row_guard(r.before, r.after));
   }
-  return RunPreCommitChecks(db, o.assertions, o.full_check_max_bytes, r.checks);
+  return RunPreCommitChecks(db, o.assertions, o.full_check_max_bytes, r.checks,
+                            o.integrity_check);
+}
+
+// integrity_check, or quick_check when the database is larger than `full_check_max_bytes`.
+Status RunIntegrity(SqliteDb& db, uint64_t full_check_max_bytes, std::vector<std::string>& checks) {
+  AURA_ASSIGN_OR_RETURN(uint64_t bytes, DatabaseBytes(db));
+  IntegrityLevel level =
+      bytes > full_check_max_bytes ? IntegrityLevel::kQuick : IntegrityLevel::kFull;
+  AURA_ASSIGN_OR_RETURN(std::vector<std::string> problems, RunIntegrityCheck(db, level, 10));
+  std::string name = level == IntegrityLevel::kFull ? "integrity_check" : "quick_check";
+  if (!problems.empty()) {
+    return Refused(name + " after the migrations: " + problems.front() + "; nothing was changed");
+  }
+  checks.push_back(name + " ok");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -86,7 +101,8 @@ Status RunStatement(SqliteDb& db, const Migration& m, const SqlStatement& s) {
 }
 
 Status RunPreCommitChecks(SqliteDb& db, const std::vector<std::string>& assertions,
-                          uint64_t full_check_max_bytes, std::vector<std::string>& checks) {
+                          uint64_t full_check_max_bytes, std::vector<std::string>& checks,
+                          bool integrity_check) {
   auto violations = ForeignKeyViolations(db, 10);
   if (!violations.ok()) {
     return Refused(
@@ -103,15 +119,7 @@ Status RunPreCommitChecks(SqliteDb& db, const std::vector<std::string>& assertio
                    "; the migration breaks references, nothing was changed");
   }
   checks.push_back("foreign_key_check ok");
-  AURA_ASSIGN_OR_RETURN(uint64_t bytes, DatabaseBytes(db));
-  IntegrityLevel level =
-      bytes > full_check_max_bytes ? IntegrityLevel::kQuick : IntegrityLevel::kFull;
-  AURA_ASSIGN_OR_RETURN(std::vector<std::string> problems, RunIntegrityCheck(db, level, 10));
-  std::string name = level == IntegrityLevel::kFull ? "integrity_check" : "quick_check";
-  if (!problems.empty()) {
-    return Refused(name + " after the migrations: " + problems.front() + "; nothing was changed");
-  }
-  checks.push_back(name + " ok");
+  if (integrity_check) AURA_RETURN_IF_ERROR(RunIntegrity(db, full_check_max_bytes, checks));
   for (const std::string& sql : assertions) {
     AURA_ASSIGN_OR_RETURN(bool holds, AssertionHolds(db, sql));
     if (!holds) {

@@ -27,9 +27,12 @@ namespace aura::migrations {
 struct TransactionOptions {
   std::string product_version;
   std::vector<std::string> assertions;
-  uint64_t full_check_max_bytes = 1ull << 30;
+  uint64_t full_check_max_bytes = 256ull << 20;
   bool commit = false;      // false: roll back at the end (the rehearsal)
   bool count_rows = false;  // row counts before and after, inside the transaction
+  // integrity_check/quick_check before COMMIT. The rehearsal skips it: a migration cannot make
+  // SQLite's b-trees inconsistent, and the live apply runs it on what it commits.
+  bool integrity_check = true;
   std::function<Status(int)> statement_hook;
   // With count_rows: called with the counts once every migration ran, before the checks (the
   // data-loss guard); a non-OK status rolls back.
@@ -53,7 +56,8 @@ TransactionResult RunMigrationTransaction(SqliteDb& db, const std::vector<Migrat
 // `full_check_max_bytes`) and each assertion, appending what passed to `checks`; kRefused
 // naming the first failure.
 Status RunPreCommitChecks(SqliteDb& db, const std::vector<std::string>& assertions,
-                          uint64_t full_check_max_bytes, std::vector<std::string>& checks);
+                          uint64_t full_check_max_bytes, std::vector<std::string>& checks,
+                          bool integrity_check = true);
 
 // Runs one migration statement; kRefused "FILE:LINE: migration ID: <sqlite error>", kBusy when
 // a lock could not be had, kIOError for a full disk or an I/O error.

@@ -25,7 +25,7 @@ struct RollbackOptions {
   bool break_stale_lock = false;
   std::chrono::seconds stale_lock_after{std::chrono::hours(1)};
   int busy_timeout_ms = 60000;
-  uint64_t full_check_max_bytes = 1ull << 30;
+  uint64_t full_check_max_bytes = 256ull << 20;
   std::string scratch_dir;
   SnapshotSeam* snapshots = nullptr;  // required for a rollback by snapshot; else optional
   const Clock* clock = &SystemClock::Instance();

@@ -96,6 +96,7 @@ Status Rehearse(SqliteDb& live, const std::vector<Migration>& pending, const App
                           .full_check_max_bytes = o.full_check_max_bytes,
                           .commit = false,
                           .count_rows = true,
+                          .integrity_check = false,
                           .row_guard =
                               [&](const RowCounts& before, const RowCounts& after) {
                                 return GuardRows(pending, o, r, before, after);

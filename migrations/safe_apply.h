@@ -62,7 +62,7 @@ struct ApplyOptions {
   std::vector<std::string> assertions;     // SQL returning true, checked before COMMIT
   std::vector<std::string> post_checks;    // SQL returning true after COMMIT (fresh connection)
   int busy_timeout_ms = 60000;
-  uint64_t full_check_max_bytes = 1ull << 30;
+  uint64_t full_check_max_bytes = 256ull << 20;
   std::string scratch_dir;  // the rehearsal copy is made here (default: beside the database)
   SnapshotSeam* snapshots = nullptr;  // required unless dry_run
   const Clock* clock = &SystemClock::Instance();
