@@ -4,10 +4,11 @@
 //   1. the agent's migration lock, and EF Core 9+'s __EFMigrationsLock when that table exists;
 //   2. the plan: pending migrations by __EFMigrationsHistory; drift refuses (kRefused);
 //   3. the static data-loss pass (DROP TABLE, DROP COLUMN, rebuilds that lose a column);
-//   4. a labelled pre-migration snapshot through the SnapshotSeam, durable when it returns;
-//   5. the rehearsal: the same transaction as below on a scratch copy of the live database,
-//      with every table's row count compared before and after (the data-loss guard) and the
-//      pre-commit checks; then rolled back and the copy deleted;
+//   4. a labelled pre-migration snapshot through the SnapshotSeam, durable when it returns, on
+//      a thread of its own while step 5 runs (both finish before step 6);
+//   5. the rehearsal: the same statements as below on a scratch copy of the live database
+//      (no journal, no fsync: it is thrown away), with every table's row count compared before
+//      and after (the data-loss guard), foreign_key_check and the assertions; then deleted;
 //   6. the live apply: busy timeout, PRAGMA foreign_keys=OFF before BEGIN IMMEDIATE (inside a
 //      transaction it is ignored, and DROP TABLE of a parent would cascade into its children),
 //      every pending migration, its history row and its audit row, then foreign_key_check,
