@@ -16,8 +16,9 @@
 
 namespace aura::migrations {
 
-// Copies the state of `from` into a new file `path` (replaced if it exists) and fsyncs it.
-Status CopyDatabaseToFile(SqliteDb& from, const std::string& path);
+// Copies the state of `from` into a new file `path` (replaced if it exists) and, when `durable`,
+// fsyncs it (a scratch copy that is thrown away is not).
+Status CopyDatabaseToFile(SqliteDb& from, const std::string& path, bool durable = true);
 
 // Replaces the content of `live` with the database file `path`, in one transaction.
 Status CopyFileIntoDatabase(const std::string& path, SqliteDb& live);

@@ -81,7 +81,7 @@ Status Rehearse(SqliteDb& live, const std::vector<Migration>& pending, const App
                 ApplyReport& r) {
   auto t0 = SteadyClock::now();
   const std::string scratch = ScratchPath(o);
-  Status copied = CopyDatabaseToFile(live, scratch);
+  Status copied = CopyDatabaseToFile(live, scratch, /*durable=*/false);
   if (!copied.ok()) {
     RemoveDatabaseFiles(scratch);
     return copied.WithContext("rehearsal copy");
