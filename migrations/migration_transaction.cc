@@ -60,8 +60,7 @@ Status RunBody(SqliteDb& db, const std::vector<Migration>& pending, const Transa
     AURA_ASSIGN_OR_RETURN(r.after, CountRows(db));
     if (o.row_guard) AURA_RETURN_IF_ERROR(o.row_guard(r.before, r.after));
   }
-  return RunPreCommitChecks(db, o.assertions, o.full_check_max_bytes, r.checks,
-                            o.integrity_check);
+  return RunPreCommitChecks(db, o.assertions, o.full_check_max_bytes, r.checks, o.integrity_check);
 }
 
 // integrity_check, or quick_check when the database is larger than `full_check_max_bytes`.
