@@ -23,7 +23,10 @@ set -euo pipefail
 size_mb="${1:-1024}"
 runs="${2:-3}"
 source "$(dirname "$0")/common.sh"
-mig="$root/bench/migrations"
+# The agent's folder: the database's first migration (already applied) and the two benchmarked.
+mig="$work/bench-migrations"
+rm -rf "$mig" && mkdir -p "$mig"
+cp "$root/examples/migrations/20251110000000_InitialCreate.sql" "$root"/bench/migrations/*.sql "$mig/"
 m1="$mig/20261201000000_AddSceneRenderState.sql"
 m2="$mig/20261201000100_RebuildSceneStates.sql"
 fresh="rm -rf mig-repo pre.db work.db* work.db.* .work.db.*; cp $db work.db"
