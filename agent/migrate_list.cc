@@ -86,11 +86,15 @@ int RunMigrateList(const MigrateArgs& args, const Output& out) {
   auto plan = migrations::PlanMigrations(c->sources, *history, *audit);
   if (!plan.ok()) return out.Fail(plan.status());
   json entries = json::array();
+  json applied_ids = json::array();
+  json pending_ids = json::array();
   int applied = 0;
   for (const migrations::MigrationStatus& m : plan->all) {
     applied += m.applied ? 1 : 0;
+    if (m.applied) applied_ids.push_back(m.id);
     entries.push_back(EntryJson(m));
   }
+  for (const migrations::Migration& m : plan->pending) pending_ids.push_back(m.id);
   out.Line("migrations of " + c->db_path + " (" + c->dir + "): " + std::to_string(applied) +
            " applied, " + std::to_string(plan->pending.size()) + " pending");
   for (const migrations::MigrationStatus& m : plan->all) out.Line(EntryLine(m));
@@ -100,8 +104,10 @@ int RunMigrateList(const MigrateArgs& args, const Output& out) {
   }
   out.Json({{"database", c->db_path},
             {"dir", c->dir},
-            {"applied", applied},
-            {"pending", plan->pending.size()},
+            {"applied", applied_ids},
+            {"pending", pending_ids},
+            {"applied_count", applied},
+            {"pending_count", plan->pending.size()},
             {"migrations", entries},
             {"drift", DriftJson(plan->drift)}});
   return 0;

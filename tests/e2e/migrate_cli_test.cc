@@ -19,8 +19,10 @@ TEST_F(MigrateCliTest, TourListApplyToARepositoryRestoreThePreMigrationSnapshot)
   ProcessResult l = Migrate("list", {"--json"});
   ASSERT_EQ(l.exit_code, 0) << l.err;
   json before = ParseJson(l);
-  EXPECT_EQ(before["applied"], 1);
-  EXPECT_EQ(before["pending"], kAll.size() - 1);
+  EXPECT_EQ(before["applied_count"], 1);
+  EXPECT_EQ(before["pending_count"], kAll.size() - 1);
+  EXPECT_EQ(before["pending"], std::vector<std::string>(kAll.begin() + 1, kAll.end()));
+  EXPECT_EQ(before["applied"], kOld);
   ASSERT_EQ(before["migrations"].size(), kAll.size());
   for (size_t i = 0; i < kAll.size(); ++i) {
     EXPECT_EQ(before["migrations"][i]["id"], kAll[i]);
@@ -64,8 +66,8 @@ TEST_F(MigrateCliTest, TourListApplyToARepositoryRestoreThePreMigrationSnapshot)
   EXPECT_EQ(RowCounts(dir_ / "pre.db"), rows);
 
   json after = ParseJson(Migrate("list", {"--json"}));
-  EXPECT_EQ(after["applied"], kAll.size());
-  EXPECT_EQ(after["pending"], 0);
+  EXPECT_EQ(after["applied_count"], kAll.size());
+  EXPECT_EQ(after["pending_count"], 0);
   for (const json& m : after["migrations"]) {
     EXPECT_EQ(m["state"], "applied") << m;
     EXPECT_TRUE(m["sha256"].is_string()) << m;
@@ -220,7 +222,7 @@ TEST_F(MigrateCliTest, TheScriptAppliesLikeApplyAndTwiceChangesNothing) {
   // migrate list on the scripted database: everything applied, no drift.
   json listed = ParseJson(
       Agent({"migrate", "list", "--db", dir_ / "by-script.db", "--dir", kExamples, "--json"}));
-  EXPECT_EQ(listed["pending"], 0);
+  EXPECT_EQ(listed["pending_count"], 0);
   EXPECT_TRUE(listed["drift"].empty());
 }
 
@@ -314,7 +316,7 @@ TEST_F(MigrateCliTest, ConfigFileFormAppliesWithTheConfiguredChecks) {
   ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", text).ok());
   ProcessResult l = Agent({"migrate", "list", "--config", dir_ / "agent.toml", "--json"});
   ASSERT_EQ(l.exit_code, 0) << l.err;
-  EXPECT_EQ(ParseJson(l)["pending"], kAll.size() - 1);
+  EXPECT_EQ(ParseJson(l)["pending_count"], kAll.size() - 1);
   ProcessResult a = Agent({"migrate", "apply", "--config", dir_ / "agent.toml", "--json"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   json j = ParseJson(a);

@@ -78,7 +78,7 @@ TEST_F(MigrateCliTest, KilledAtRandomPointsOfAnApplyLeavesAllOrNothing) {
         RunProcess({AURA_AGENT_BIN, "migrate", "list", "--db", db, "--dir", kExamples, "--json"});
     ASSERT_EQ(l.exit_code, 0) << l.err;
     json listed = ParseJson(l);
-    EXPECT_EQ(listed["applied"], is_new ? kAll.size() : 1u);
+    EXPECT_EQ(listed["applied_count"], is_new ? kAll.size() : 1u);
     const json* priority = Entry(listed, kPriority);
     ASSERT_NE(priority, nullptr);
     EXPECT_EQ((*priority)["state"], is_new ? "applied" : "pending");
@@ -209,7 +209,7 @@ TEST_F(MigrateCliTest, RollbackBySnapshotNeedsYes) {
   EXPECT_FALSE(HasTable(db_, "RenderQueue"));
   EXPECT_EQ(RunProcess({"/usr/bin/sqlite3", db_, ".dump ProjectStates"}).out, projects_before);
   json listed = ParseJson(Migrate("list", {"--json"}));
-  EXPECT_EQ(listed["applied"], 1);
+  EXPECT_EQ(listed["applied_count"], 1);
   EXPECT_TRUE(listed["drift"].empty());
   // And it can be applied again.
   ASSERT_EQ(Migrate("apply").exit_code, 0);
@@ -227,7 +227,7 @@ TEST_F(MigrateCliTest, RollbackBySnapshotRecordsItselfWhenTheSnapshotPredatesThe
                    "Outcome = 'rolled_back' ORDER BY Seq"),
             want);
   json listed = ParseJson(Migrate("list", {"--json"}));
-  EXPECT_EQ(listed["applied"], 1);
+  EXPECT_EQ(listed["applied_count"], 1);
   EXPECT_TRUE(listed["drift"].empty()) << listed["drift"];
 }
 
@@ -253,7 +253,7 @@ TEST_F(MigrateCliTest, RollbackByDownFiles) {
   EXPECT_EQ(RowCounts(db_), rows);
   EXPECT_EQ(Column(db_, stages), stages_before);
   json listed = ParseJson(Migrate("list", {"--json"}));
-  EXPECT_EQ(listed["applied"], 1);
+  EXPECT_EQ(listed["applied_count"], 1);
   EXPECT_TRUE(listed["drift"].empty());
   ASSERT_EQ(Migrate("apply").exit_code, 0);
   EXPECT_EQ(History(db_), kAll);
