@@ -29,6 +29,7 @@ class ScriptParser {
       case StatementKind::kCommit:
         return wrappers_.Commit(st.line);
       case StatementKind::kForeignKeysPragma:
+      case StatementKind::kEfLock:
         return Status::Ok();
       case StatementKind::kCreateHistory:
         saw_history_table_ = true;

@@ -68,6 +68,7 @@ Result<std::vector<SqlStatement>> ParseOwnFile(std::string_view text, const std:
         break;
       case StatementKind::kForeignKeysPragma:
       case StatementKind::kCreateHistory:
+      case StatementKind::kEfLock:
         break;
       case StatementKind::kHistoryInsert:
       case StatementKind::kHistoryDelete:

@@ -159,6 +159,23 @@ std::optional<Classified> ClassifyByFirstWord(const std::vector<Token>& tokens) 
   return std::nullopt;
 }
 
+// EF Core 9+'s own lock handling, should a script carry it: CREATE TABLE ... "__EFMigrationsLock",
+// INSERT [OR IGNORE] INTO "__EFMigrationsLock" ..., DELETE FROM "__EFMigrationsLock".
+bool IsEfLockStatement(const std::vector<Token>& tokens) {
+  if (tokens.size() < 3) return false;
+  const bool create = tokens[0].IsKeyword("CREATE") && tokens[1].IsKeyword("TABLE");
+  const bool insert = tokens[0].IsKeyword("INSERT");
+  const bool del = tokens[0].IsKeyword("DELETE") && tokens[1].IsKeyword("FROM");
+  if (!create && !insert && !del) return false;
+  for (const Token& t : tokens) {
+    if (t.IsName(kHistoryTable)) return false;
+  }
+  for (size_t i = 1; i < tokens.size() && i < 8; ++i) {
+    if (tokens[i].IsName(kEfLockTable)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Classified Classify(const SqlStatement& statement) {
@@ -170,6 +187,7 @@ Classified Classify(const SqlStatement& statement) {
   if (IsCreateHistory(tokens)) return Kind(StatementKind::kCreateHistory);
   Classified c;
   if (ReadHistoryInsert(tokens, c) || ReadHistoryDelete(tokens, c)) return c;
+  if (IsEfLockStatement(tokens)) return Kind(StatementKind::kEfLock);
   return RejectTouch(tokens);
 }
 

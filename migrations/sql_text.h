@@ -67,6 +67,8 @@ enum class StatementKind {
   kCreateHistory,      // CREATE TABLE [IF NOT EXISTS] "__EFMigrationsHistory" (...)
   kHistoryInsert,      // INSERT INTO "__EFMigrationsHistory" (...) VALUES ('<id>', '<version>')
   kHistoryDelete,      // DELETE FROM "__EFMigrationsHistory" WHERE "MigrationId" = '<id>'
+  kEfLock,             // EF Core 9+'s CREATE TABLE / INSERT / DELETE of "__EFMigrationsLock": the
+                       // runner takes that lock itself (migration_lock.h); skipped
   kRejected,           // cannot run inside a transaction, or would end it: see `reason`
 };
 
@@ -79,7 +81,7 @@ struct Classified {
   // ROLLBACK (not ROLLBACK TO); SAVEPOINT/RELEASE are allowed; PRAGMA journal_mode, locking_mode,
   // page_size, auto_vacuum, wal_checkpoint, synchronous, temp_store, writable_schema; any other
   // statement touching "__EFMigrationsHistory" (UPDATE, DROP, an INSERT whose values are not
-  // two string literals) or "__EFMigrationsLock".
+  // two string literals) or "__EFMigrationsLock" (other than kEfLock's).
   std::string reason;
 };
 

@@ -163,11 +163,26 @@ TEST(Classify, OtherHistoryAndLockStatementsAreRejected) {
            "INSERT INTO \"__EFMigrationsHistory\" VALUES ('20251110120000_A', 1)",
            "INSERT INTO \"__EFMigrationsHistory\" SELECT * FROM other",
            "DELETE FROM \"__EFMigrationsHistory\"",
-           "CREATE TABLE \"__EFMigrationsLock\" (\"Id\" INTEGER)",
+           "DROP TABLE \"__EFMigrationsLock\"",
+           "UPDATE \"__EFMigrationsLock\" SET \"Timestamp\" = 'x'",
        }) {
     Classified c = ClassifySql(sql);
     EXPECT_EQ(c.kind, StatementKind::kRejected) << sql;
     EXPECT_FALSE(c.reason.empty()) << sql;
+  }
+}
+
+// EF Core 9+'s lock statements, should a script carry them, are the runner's business: skipped,
+// never run from the file (the runner takes that lock itself).
+TEST(Classify, EfLockStatementsAreHandledByTheRunner) {
+  for (const char* sql : {
+           "CREATE TABLE IF NOT EXISTS \"__EFMigrationsLock\" (\"Id\" INTEGER NOT NULL CONSTRAINT "
+           "\"PK___EFMigrationsLock\" PRIMARY KEY, \"Timestamp\" TEXT NOT NULL)",
+           "INSERT OR IGNORE INTO \"__EFMigrationsLock\"(\"Id\", \"Timestamp\") VALUES(1, "
+           "'2026-12-02T01:02:03.0000000+00:00')",
+           "DELETE FROM \"__EFMigrationsLock\"",
+       }) {
+    EXPECT_EQ(ClassifySql(sql).kind, StatementKind::kEfLock) << sql;
   }
 }
 
