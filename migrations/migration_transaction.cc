@@ -129,25 +129,30 @@ Status RunPreCommitChecks(SqliteDb& db, const std::vector<std::string>& assertio
   return Status::Ok();
 }
 
+Status RunWithForeignKeysOff(SqliteDb& db, bool commit, const std::function<Status()>& body,
+                             int64_t* write_lock_ms) {
+  AURA_ASSIGN_OR_RETURN(int64_t fk, db.QueryInt("PRAGMA foreign_keys"));
+  AURA_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=OFF"));
+  Status s = db.Exec("BEGIN IMMEDIATE");
+  if (s.ok()) {
+    auto locked = SteadyClock::now();
+    s = body();
+    if (s.ok() && commit) s = db.Exec("COMMIT");
+    if (sqlite3_get_autocommit(db.get()) == 0) {
+      Status rolled = db.Exec("ROLLBACK");
+      if (s.ok() && !rolled.ok()) s = rolled;
+    }
+    if (write_lock_ms != nullptr) *write_lock_ms = MillisSince(locked);
+  }
+  Status restored = db.Exec(fk != 0 ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
+  return s.ok() ? restored : s;
+}
+
 TransactionResult RunMigrationTransaction(SqliteDb& db, const std::vector<Migration>& pending,
                                           const TransactionOptions& o) {
   TransactionResult r;
-  auto fk = db.QueryInt("PRAGMA foreign_keys");
-  r.status = fk.ok() ? db.Exec("PRAGMA foreign_keys=OFF") : fk.status();
-  if (!r.status.ok()) return r;
-  r.status = db.Exec("BEGIN IMMEDIATE");
-  if (r.status.ok()) {
-    auto locked = SteadyClock::now();
-    r.status = RunBody(db, pending, o, r);
-    if (r.status.ok() && o.commit) r.status = db.Exec("COMMIT");
-    if (sqlite3_get_autocommit(db.get()) == 0) {
-      Status rolled = db.Exec("ROLLBACK");
-      if (r.status.ok() && !rolled.ok()) r.status = rolled;
-    }
-    r.write_lock_ms = MillisSince(locked);
-  }
-  Status restored = db.Exec(*fk ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
-  if (r.status.ok() && !restored.ok()) r.status = restored;
+  r.status = RunWithForeignKeysOff(
+      db, o.commit, [&] { return RunBody(db, pending, o, r); }, &r.write_lock_ms);
   return r;
 }
 

@@ -49,6 +49,12 @@ struct TransactionResult {
   int64_t write_lock_ms = 0;
 };
 
+// PRAGMA foreign_keys=OFF, BEGIN IMMEDIATE, `body`, then COMMIT (when `commit` and the body
+// succeeded) or ROLLBACK, and foreign_keys back as it was: the frame of every migration and
+// rollback transaction. `write_lock_ms` (optional) receives how long the write lock was held.
+Status RunWithForeignKeysOff(SqliteDb& db, bool commit, const std::function<Status()>& body,
+                             int64_t* write_lock_ms = nullptr);
+
 TransactionResult RunMigrationTransaction(SqliteDb& db, const std::vector<Migration>& pending,
                                           const TransactionOptions& o);
 

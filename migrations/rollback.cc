@@ -93,13 +93,7 @@ RollbackReport ByDownFiles(SqliteDb& db, const std::vector<Migration>& sources,
     if (!snap.ok()) return Fail(std::move(r), snap.status().WithContext("pre-rollback snapshot"));
     r.snapshot = *snap;
   }
-  auto fk = db.QueryInt("PRAGMA foreign_keys");
-  Status s = fk.ok() ? db.Exec("PRAGMA foreign_keys=OFF") : fk.status();
-  if (s.ok()) s = db.Exec("BEGIN IMMEDIATE");
-  if (s.ok()) s = RunDowns(db, sources, o, r);
-  if (s.ok()) s = db.Exec("COMMIT");
-  if (sqlite3_get_autocommit(db.get()) == 0) (void)db.Exec("ROLLBACK");
-  if (fk.ok()) (void)db.Exec(*fk ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
+  Status s = RunWithForeignKeysOff(db, true, [&] { return RunDowns(db, sources, o, r); });
   if (!s.ok()) return Fail(std::move(r), s);
   r.outcome = "rolled_back";
   return r;
