@@ -236,6 +236,18 @@ ApplyReport PlanAndApply(SqliteDb& live, const std::vector<Migration>& sources,
   return ApplyLive(live, std::move(r), o);
 }
 
+// Nothing to apply and no drift, by a plain read: then no lock is taken (EF's lock row is a
+// write the application and WAL shipping would see; the daemon asks whenever the folder changes).
+// A lock file left behind means a run was killed: the locked path then cleans up after it.
+bool NothingPending(SqliteDb& live, const std::vector<Migration>& sources, const std::string& to) {
+  if (PathExists(live.path() + ".aura-migrate.lock")) return false;
+  auto history = ReadHistory(live);
+  auto audit = history.ok() ? ReadAudit(live) : Result<std::vector<AuditRecord>>(history.status());
+  if (!audit.ok()) return false;
+  auto plan = PlanMigrations(sources, *history, *audit, to);
+  return plan.ok() && plan->pending.empty() && plan->drift.empty();
+}
+
 }  // namespace
 
 ApplyReport ApplyMigrations(const std::vector<Migration>& sources, const ApplyOptions& o) {
@@ -246,8 +258,8 @@ ApplyReport ApplyMigrations(const std::vector<Migration>& sources, const ApplyOp
   }
   auto live = SqliteDb::Open(o.database, SQLITE_OPEN_READWRITE, o.busy_timeout_ms);
   if (!live.ok()) return Refuse(std::move(r), live.status());
-  if (o.dry_run) {
-    r = PlanAndApply(*live, sources, o, std::move(r));
+  if (o.dry_run || NothingPending(*live, sources, o.to)) {
+    r = PlanAndApply(*live, sources, o, std::move(r));  // reads only
   } else {
     auto locks = HeldLocks::Take(*live, o.clock->Now(), o.stale_lock_after, o.break_stale_lock);
     if (!locks.ok()) return Refuse(std::move(r), locks.status());
