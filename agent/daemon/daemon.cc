@@ -30,6 +30,7 @@ Daemon::Daemon(std::string config_path, Config config, const Clock& clock)
       sample_timer_(io_.get_executor(), clock),
       prune_timer_(io_.get_executor(), clock),
       shutdown_timer_(io_),
+      watchdog_timer_(io_),
       server_(io_, [this](const HttpRequest& r) { return Handle(r); }) {}
 
 Status Daemon::OpenStateAndListen() {
@@ -58,6 +59,8 @@ int Daemon::Run() {
   ArmScheduler();
   ArmSampler();
   ArmPrune();
+  Notify("READY=1\nSTATUS=" + StatusLine() + "\nMAINPID=" + std::to_string(::getpid()));
+  ArmWatchdog();
   io_.run();
   if (!clean_stop_) {
     // The shutdown deadline passed with work in flight. Nothing partial is visible (objects
@@ -100,17 +103,20 @@ void Daemon::WaitSignal() {
 
 void Daemon::Reload() {
   if (stopping_) return;
+  Notify("RELOADING=1\nSTATUS=reloading " + config_path_);
   auto loaded = LoadConfig(config_path_);
   if (!loaded.ok()) {
     ++reloads_failed_;
     config_error_ = loaded.status().message();
     spdlog::error("op=reload rejected {}; the previous configuration keeps running: {}",
                   config_path_, config_error_);
+    Notify("READY=1\nSTATUS=config rejected, the previous one keeps running: " + config_error_);
     return;
   }
   if (restarting_ > 0) {
     ++reloads_failed_;
     spdlog::warn("op=reload a previous reload is still restarting databases; try again shortly");
+    Notify("READY=1\nSTATUS=" + StatusLine());
     return;
   }
   auto next = std::make_shared<const Config>(std::move(loaded).value());
@@ -130,6 +136,7 @@ void Daemon::Reload() {
   config_loaded_ = clock_.Now();
   ++reloads_ok_;
   ApplyReload(old);
+  Notify("READY=1\nSTATUS=" + StatusLine());
 }
 
 // Keeps the workers whose database is unchanged, restarts the changed ones (after they stopped),
@@ -177,6 +184,8 @@ void Daemon::BeginShutdown(const std::string& why) {
   stopping_ = true;
   spdlog::info("op=stop {}: finishing in-flight work (at most {} s)", why,
                config_->agent.shutdown_timeout_s);
+  Notify("STOPPING=1\nSTATUS=stopping (" + why + "): finishing in-flight work");
+  watchdog_timer_.cancel();
   server_.Close();
   sched_timer_.Cancel();
   sample_timer_.Cancel();
@@ -195,6 +204,34 @@ void Daemon::BeginShutdown(const std::string& why) {
   };
   for (auto& [name, w] : workers_) w->Stop(one_done);
   net::post(io_, one_done);
+}
+
+void Daemon::Notify(const std::string& message) {
+  Status s = notifier_.Send(message);
+  if (!s.ok() && !notify_failed_) {
+    notify_failed_ = true;
+    spdlog::warn("op=notify the service manager cannot be told how the agent is: {}", s.message());
+  }
+}
+
+std::string Daemon::StatusLine() const {
+  size_t continuous = 0;
+  for (const DatabaseConfig& db : config_->databases) continuous += db.continuous ? 1 : 0;
+  return std::to_string(config_->databases.size()) + " database(s), " + std::to_string(continuous) +
+         " shipped continuously; status on " + config_->agent.status_socket;
+}
+
+// WATCHDOG=1 from the event loop itself: if the loop stops turning, the pings stop and the
+// service manager restarts the agent (WatchdogSec=).
+void Daemon::ArmWatchdog() {
+  auto interval = notifier_.watchdog_interval();
+  if (!interval || stopping_) return;
+  watchdog_timer_.expires_after(*interval);
+  watchdog_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    Notify("WATCHDOG=1");
+    ArmWatchdog();
+  });
 }
 
 int RunDaemon(const std::string& config_path, const Clock& clock) {

@@ -33,6 +33,7 @@
 #include "agent/config.h"
 #include "agent/daemon/clock_timer.h"
 #include "agent/daemon/db_worker.h"
+#include "agent/daemon/service_notify.h"
 #include "agent/daemon/status_server.h"
 #include "agent/daemon/worker_context.h"
 #include "agent/state_store.h"
@@ -62,6 +63,11 @@ class Daemon {
   void Reload();
   void ApplyReload(const std::shared_ptr<const Config>& old);
   void BeginShutdown(const std::string& why);
+  // The service manager (service_notify.h): READY/STATUS/RELOADING/STOPPING, and the watchdog
+  // pinged from this event loop, so a stuck loop gets the agent restarted.
+  void Notify(const std::string& message);
+  std::string StatusLine() const;
+  void ArmWatchdog();
 
   // daemon_schedule.cc
   void StartWorker(const DatabaseConfig& db);
@@ -96,6 +102,9 @@ class Daemon {
   boost::asio::signal_set signals_;
   ClockTimer sched_timer_, sample_timer_, prune_timer_;
   boost::asio::steady_timer shutdown_timer_;
+  boost::asio::steady_timer watchdog_timer_;
+  ServiceNotifier notifier_ = ServiceNotifier::FromEnvironment();
+  bool notify_failed_ = false;  // a failed notification is logged once
   StatusServer server_;
   std::unique_ptr<StateStore> state_;
   StateWriteErrors state_errors_;
