@@ -12,6 +12,7 @@
 #include "backup/restore.h"
 #include "backup/snapshot.h"
 #include "common/clock.h"
+#include "common/open_files.h"
 #include "integrity/verify.h"
 
 namespace aura::agent {
@@ -58,8 +59,9 @@ int RunBackup(const BackupArgs& args, const Output& out) {
     db.continuous = job.continuous;
     auto snap = TakeJobSnapshot(db, **repo, o);
     if (!snap.ok()) {
-      return out.Fail(snap.status().WithContext("backup of " + job.db_path + " to " +
-                                                job.storage->Describe() + " failed"));
+      return out.Fail(WithHolders(snap.status(), job.db_path)
+                          .WithContext("backup of " + job.db_path + " to " +
+                                       job.storage->Describe() + " failed"));
     }
     const backup::Manifest& m = snap->manifest;
     const backup::SnapshotSummary& s = m.summary;

@@ -5,6 +5,7 @@
 #include "agent/commands.h"
 #include "agent/config.h"
 #include "backup/database_image.h"
+#include "common/open_files.h"
 #include "integrity/live_check.h"
 
 namespace aura::agent {
@@ -51,7 +52,7 @@ int RunCheckCommand(const CheckArgs& args, const Output& out) {
     Status path_ok = backup::CheckDatabasePath(t.path);
     if (!path_ok.ok()) return out.Fail(path_ok);
     auto r = integrity::CheckLiveDatabase(t.path, o);
-    if (!r.ok()) return out.Fail(r.status().WithContext("check of " + t.name));
+    if (!r.ok()) return out.Fail(WithHolders(r.status(), t.path).WithContext("check of " + t.name));
     const std::string level = IntegrityLevelName(o.level);
     results.push_back({{"database", t.name},
                        {"path", t.path},

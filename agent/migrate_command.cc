@@ -5,6 +5,7 @@
 #include "agent/commands.h"
 #include "agent/migrate_context.h"
 #include "common/file_io.h"
+#include "common/open_files.h"
 #include "common/version.h"
 #include "migrations/held_locks.h"
 #include "migrations/history.h"
@@ -106,7 +107,7 @@ int RunMigrateApply(const MigrateArgs& args, const Output& out) {
   if (!c.ok()) return out.Fail(c.status());
   migrations::ApplyReport r = migrations::ApplyMigrations(c->sources, ApplyOptionsFor(*c, args));
   PrintApply(*c, r, out);
-  if (!r.status.ok()) return out.Fail(r.status, ApplyJson(*c, r));
+  if (!r.status.ok()) return out.Fail(WithHolders(r.status, c->db_path), ApplyJson(*c, r));
   out.Json(ApplyJson(*c, r));
   return 0;
 }
@@ -128,7 +129,7 @@ int RunMigrateRollback(const MigrateArgs& args, const Output& out) {
   json j = {{"database", c->db_path},       {"outcome", r.outcome},   {"method", r.method},
             {"rolled_back", r.rolled_back}, {"snapshot", r.snapshot}, {"checks", r.checks},
             {"duration_ms", r.duration_ms}};
-  if (!r.status.ok()) return out.Fail(r.status, j);
+  if (!r.status.ok()) return out.Fail(WithHolders(r.status, c->db_path), j);
   if (r.outcome == "nothing_to_do")
     out.Line("nothing to roll back: no migration is applied after " + o.target);
   std::string how = r.method == "down_files"

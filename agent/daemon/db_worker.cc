@@ -8,6 +8,7 @@
 #include "agent/daemon/replication_unit.h"
 #include "agent/daemon/repo_cache.h"
 #include "agent/jobs.h"
+#include "common/open_files.h"
 #include "integrity/drill.h"
 
 namespace aura::agent {
@@ -146,6 +147,7 @@ JobOutcome DbWorker::Execute(JobKind job) {
   out.finished = ctx_.clock.Now();
   out.duration_ms = MillisSince(t0);
   if (out.detail.value("unchanged", false)) return out;  // nothing new to migrate: not a run
+  out.status = WithHolders(out.status, db_.path);        // "database is locked": by whom
   const std::string name = JobName(job);
   ctx_.state_errors.Note(
       ctx_.state.RecordRun(db_.name, name, out.finished, out.status, out.duration_ms,

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/file_io.h"
@@ -145,6 +146,46 @@ TEST(SystemdUnit, ExposureIsAtMostTwo) {
   ASSERT_TRUE(std::regex_search(out, m, std::regex("Overall exposure level for [^:]+: ([0-9.]+)")))
       << out;
   EXPECT_LE(std::stod(m[1]), 2.0) << out;
+}
+
+}  // namespace
+}  // namespace aura
+
+namespace aura {
+namespace {
+
+// "Database locked" (the seed's `lsof /path/to/aura.db` step, done for the operator): a busy
+// error names the process that holds the database, with its pid and command.
+TEST(DatabaseLocked, TheBusyErrorNamesTheProcessHoldingTheDatabase) {
+  TempDir dir;
+  const std::string db = dir / "locked.db";
+  ASSERT_EQ(RunProcess({AURA_MAKE_DB_BIN, db, "1"}).exit_code, 0);
+  ASSERT_EQ(RunProcess({"/usr/bin/sqlite3", db, "PRAGMA journal_mode=DELETE"}).out, "delete\n");
+  // A rollback-journal database under an EXCLUSIVE transaction: no reader gets in.
+  const std::string script =
+      "import sqlite3, sys, time\n"
+      "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+      "c.execute('BEGIN EXCLUSIVE')\n"
+      "c.execute('UPDATE ProjectStates SET Title = Title')\n"
+      "open(sys.argv[1] + '.locked', 'w').close()\n"
+      "time.sleep(30)\n";
+  ASSERT_TRUE(WriteFileAtomic(dir / "hold.py", script).ok());
+  ChildProcess holder({"/usr/bin/env", "python3", dir / "hold.py", db});
+  auto end = std::chrono::steady_clock::now() + 10s;
+  while (!PathExists(db + ".locked") && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(20ms);
+  }
+  if (!PathExists(db + ".locked")) {
+    holder.Signal(SIGKILL);
+    FAIL() << "the holder did not take its lock: " << holder.Wait().err;
+  }
+  ProcessResult r = RunProcess({AURA_AGENT_BIN, "check", "--db", db});
+  holder.Signal(SIGKILL);
+  holder.Wait();
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_NE(r.err.find("held open by pid " + std::to_string(holder.pid())), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("python3"), std::string::npos) << r.err;
 }
 
 }  // namespace
