@@ -1,8 +1,12 @@
 // The service definitions, checked by machines: the systemd unit's exposure by systemd's own
-// measure, and the LaunchDaemon plist's keys read by Python's plistlib (the format launchd reads).
+// measure, the LaunchDaemon plist's keys read by Python's plistlib (the format launchd reads), and
+// the monitoring assets: promtool on the alert rules, and every metric they and the dashboard use
+// one the agent exports.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <regex>
+#include <set>
 #include <string>
 
 #include "common/file_io.h"
@@ -49,6 +53,70 @@ TEST(LaunchdPlist, HasTheKeysLaunchdNeedsAndWaitsLongerThanTheShutdownTimeout) {
   ProcessResult r = RunProcess({"/usr/bin/env", "python3", "-c", check, plist});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "ok\n") << r.err;
+}
+
+// Every aura_* name in `text` (histogram series named by their base metric).
+std::set<std::string> MetricNames(const std::string& text) {
+  std::set<std::string> out;
+  static const std::regex kName("aura_[a-z0-9_]+");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kName);
+       it != std::sregex_iterator(); ++it) {
+    std::string n = it->str();
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string sfx = suffix;
+      if (n.size() > sfx.size() && n.compare(n.size() - sfx.size(), sfx.size(), sfx) == 0) {
+        n.resize(n.size() - sfx.size());
+      }
+    }
+    out.insert(n);
+  }
+  return out;
+}
+
+// What the agent exports: the metric names its /metrics code writes (agent/daemon).
+std::set<std::string> ExportedMetrics() {
+  std::set<std::string> out;
+  static const std::regex kLiteral("\"(aura_[a-z0-9_]+)\"");
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(AURA_SOURCE_DIR) + "/agent/daemon")) {
+    auto text = ReadFileToString(e.path().string());
+    if (!text.ok()) continue;
+    for (auto it = std::sregex_iterator(text->begin(), text->end(), kLiteral);
+         it != std::sregex_iterator(); ++it) {
+      out.insert((*it)[1].str());
+    }
+  }
+  return out;
+}
+
+TEST(MonitoringAssets, EveryMetricTheRulesAndTheDashboardUseIsOneTheAgentExports) {
+  const std::string dir = std::string(AURA_SOURCE_DIR) + "/examples/monitoring/";
+  const std::set<std::string> exported = ExportedMetrics();
+  ASSERT_GT(exported.size(), 20u) << "the agent's metric names were not found";
+  for (const char* file : {"aura-agent.rules.yml", "aura-agent.grafana.json"}) {
+    auto text = ReadFileToString(dir + file);
+    ASSERT_TRUE(text.ok()) << text.status().message();
+    const std::set<std::string> used = MetricNames(*text);
+    EXPECT_GE(used.size(), 5u) << file;
+    for (const std::string& m : used) {
+      EXPECT_TRUE(exported.count(m))
+          << file << " uses " << m << ", which the agent does not export";
+    }
+  }
+}
+
+TEST(MonitoringAssets, PromtoolChecksAndTestsTheAlertRules) {
+  if (!PathExists("/usr/bin/promtool"))
+    GTEST_SKIP() << "promtool not installed (Debian: prometheus)";
+  const std::string dir = std::string(AURA_SOURCE_DIR) + "/examples/monitoring/";
+  ProcessResult check =
+      RunProcess({"/usr/bin/promtool", "check", "rules", dir + "aura-agent.rules.yml"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("SUCCESS: 8 rules found"), std::string::npos) << check.out;
+  ProcessResult test =
+      RunProcess({"/bin/sh", "-c",
+                  "cd '" + dir + "' && /usr/bin/promtool test rules aura-agent.rules.test.yml"});
+  EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
 }
 
 }  // namespace
