@@ -7,6 +7,7 @@
 #include <string>
 
 #include "agent/commands.h"
+#include "agent/service_command.h"
 #include "common/progress.h"
 #include "common/version.h"
 
@@ -57,6 +58,9 @@ class Cli {
   void AddDrill();
   void AddKeyConfig();
   void AddMigrate();
+  void AddService() {
+    service_.Add(app_, [this](CLI::App* c) { AddJson(c); });
+  }
   CLI::App* AddMigrateCommand(CLI::App* m, const std::string& name, const std::string& what);
   void AddJson(CLI::App* cmd) {
     cmd->add_flag("--json", json_, "Print one JSON document instead of text");
@@ -79,6 +83,7 @@ class Cli {
   CheckArgs check_;
   DrillArgs drill_;
   MigrateArgs migrate_;
+  ServiceCommand service_;
   std::string key_path_;
   std::string config_path_;
   CLI::App *backup_cmd_, *run_cmd_, *status_cmd_, *prune_cmd_, *restore_cmd_, *repl_cmd_,
@@ -98,6 +103,7 @@ Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
   AddDrill();
   AddKeyConfig();
   AddMigrate();
+  AddService();
 }
 
 void Cli::AddGlobal() {
@@ -325,7 +331,8 @@ int Cli::Main(int argc, char** argv) {
     int rc = app_.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  if (run_cmd_->parsed()) return run_daemon_(run_config_);
+  if (run_cmd_->parsed()) return run_daemon_(run_config_, nullptr);
+  if (service_.parsed() && service_.run_parsed()) return service_.Run(run_daemon_);
   SetupLogging(log_level_);
   return Dispatch();
 }
@@ -351,6 +358,7 @@ int Cli::Dispatch() {
   if (migrate_rollback_cmd_->parsed()) return RunMigrateRollback(migrate_, out);
   if (migrate_script_cmd_->parsed()) return RunMigrateScript(migrate_, out);
   if (migrate_repair_cmd_->parsed()) return RunMigrateRepair(migrate_, out);
+  if (service_.parsed()) return service_.Manage(out);
   return 2;
 }
 

@@ -4,11 +4,14 @@
 
 #include <string>
 
+#include "common/service_hooks.h"
+
 namespace aura::agent {
 
 // How `aura-agent run --config FILE` starts the daemon: main.cc passes the daemon library's
 // entry point (agent/daemon/daemon.h), so this library never links the daemon itself.
-using DaemonEntry = int (*)(const std::string& config_path);
+// `hooks` is the Windows service's (`aura-agent service run`), null for `run`.
+using DaemonEntry = int (*)(const std::string& config_path, ServiceHooks* hooks);
 
 int RunCli(int argc, char** argv, DaemonEntry run_daemon);
 

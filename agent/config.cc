@@ -297,9 +297,16 @@ namespace {
 
 // "127.0.0.1:PORT" or "[::1]:PORT": loopback only, the port 1..65535.
 void ReadStatusTcp(TableReader& ar, AgentSettings& a) {
-  a.status_tcp = ar.String("status_tcp").value_or("");
-  a.status_token_file = ar.String("status_token_file").value_or("");
-  if (a.status_tcp.empty()) return;
+  a.status_tcp = ar.String("status_tcp").value_or(a.status_tcp);
+  a.status_token_file = ar.String("status_token_file").value_or(a.status_token_file);
+  if (a.status_tcp.empty()) {
+    if (a.status_socket.empty()) {
+      ar.ErrorHere(
+          "[agent] has no status endpoint: set status_socket (a Unix socket path) or "
+          "status_tcp with status_token_file");
+    }
+    return;
+  }
   if (a.status_token_file.empty()) {
     ar.ErrorHere("[agent] status_tcp needs status_token_file (a file holding the bearer token)");
   }

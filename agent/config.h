@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backup/repository.h"
+#include "common/platform.h"
 #include "common/status.h"
 
 namespace aura::agent {
@@ -118,8 +119,11 @@ struct KeysConfig {
 };
 
 struct AgentSettings {
-  std::string state_dir = "/var/lib/aura-agent";
-  std::string status_socket = "/run/aura-agent/agent.sock";
+  // Defaults by platform (common/platform.h): /var/lib/aura-agent and /run/aura-agent/agent.sock
+  // on Linux; %ProgramData%\Aura Agent\state and loopback TCP 127.0.0.1:7465 with the token
+  // file %ProgramData%\Aura Agent\status.token on Windows.
+  std::string state_dir = platform::Defaults().state_dir;
+  std::string status_socket = platform::Defaults().status_socket;
   std::string log_level = "info";
   std::string log_file;              // empty: <state_dir>/logs/agent.log (off under systemd)
   int workers = 2;                   // threads for SQLite and file work
@@ -130,8 +134,8 @@ struct AgentSettings {
   int64_t segment_ms = 500;          // continuous: longest a commit waits in the spool
   int64_t shutdown_timeout_s = 30;   // SIGTERM: wait this long for jobs in flight
   int64_t prune_interval_s = 3600;   // retention runs this often (and after snapshots)
-  std::string status_tcp;            // "127.0.0.1:PORT": loopback TCP, needs a token file
-  std::string status_token_file;
+  std::string status_tcp = platform::Defaults().status_tcp;  // "127.0.0.1:PORT", needs a token
+  std::string status_token_file = platform::Defaults().status_token_file;
   std::string status_tcp_host;  // status_tcp parsed: an IP literal ("::1" unbracketed)
   uint16_t status_tcp_port = 0;
 };

@@ -6,8 +6,8 @@
 
 namespace {
 
-int RunDaemonWithSystemClock(const std::string& config_path) {
-  return aura::agent::RunDaemon(config_path);
+int RunDaemonWithSystemClock(const std::string& config_path, aura::ServiceHooks* hooks) {
+  return aura::agent::RunDaemon(config_path, aura::SystemClock::Instance(), hooks);
 }
 
 // Keeps the object codec's 1 MiB blocks (and their sealed and compressed copies) in malloc's

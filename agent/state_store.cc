@@ -1,9 +1,5 @@
 #include "agent/state_store.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include "common/file_io.h"
 #include "common/hashing.h"
 
@@ -47,20 +43,14 @@ std::optional<TimePoint> OptTime(const Statement& st, int col) {
 Result<StateDirLock> StateDirLock::Acquire(const std::string& state_dir) {
   AURA_RETURN_IF_ERROR(CreateDirectories(state_dir, 0700));
   std::string path = state_dir + "/agent.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, "open", path);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
+  Result<platform::FileLock> lock = platform::FileLock::TryAcquire(path);
+  if (!lock.ok() && lock.status().code() == Code::kBusy) {
     return AlreadyExists("another aura-agent is running with the state directory " + state_dir +
                          " (its pid is in " + path + ")");
   }
-  std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) == 0) (void)!::write(fd, pid.data(), pid.size());
-  return StateDirLock(fd);
-}
-
-StateDirLock::~StateDirLock() {
-  if (fd_ >= 0) ::close(fd_);
+  AURA_RETURN_IF_ERROR(lock.status());
+  (void)lock->Write(std::to_string(platform::ProcessId()) + "\n");
+  return StateDirLock(std::move(*lock));
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir) {

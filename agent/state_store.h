@@ -26,6 +26,7 @@
 
 #include "backup/page_state.h"
 #include "common/clock.h"
+#include "common/platform.h"
 #include "common/sqlite.h"
 #include "common/status.h"
 
@@ -56,13 +57,13 @@ class StateDirLock {
  public:
   // kAlreadyExists (exit 9) naming the directory when another process holds it.
   static Result<StateDirLock> Acquire(const std::string& state_dir);
-  StateDirLock(StateDirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  StateDirLock(StateDirLock&& o) noexcept = default;
   StateDirLock& operator=(StateDirLock&&) = delete;
-  ~StateDirLock();
+  ~StateDirLock() = default;
 
  private:
-  explicit StateDirLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit StateDirLock(platform::FileLock lock) : lock_(std::move(lock)) {}
+  platform::FileLock lock_;
 };
 
 // One restore drill's result (`aura-agent drill --history`, status after a restart).

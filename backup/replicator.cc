@@ -1,9 +1,6 @@
 #include "backup/replicator.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -29,21 +26,20 @@ Replicator::Replicator(ReplicatorOptions options, std::shared_ptr<Repository> re
   status_.database = opts_.database;
 }
 
-Replicator::~Replicator() {
-  if (spool_lock_fd_ >= 0) ::close(spool_lock_fd_);
-}
+Replicator::~Replicator() = default;
 
 Status Replicator::Start() {
   AURA_RETURN_IF_ERROR(CreateDirectories(opts_.spool_dir, 0700));
   // One replicator per spool: two would ship the same transactions twice and delete each
-  // other's segments. flock locks are independent of SQLite's POSIX locks.
+  // other's segments. The lock file's lock (flock on POSIX) is independent of SQLite's locks.
   const std::string lock_path = opts_.spool_dir + "/lock";
-  spool_lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (spool_lock_fd_ < 0) return ErrnoStatus(errno, "open", lock_path);
-  if (::flock(spool_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  Result<platform::FileLock> lock = platform::FileLock::TryAcquire(lock_path);
+  if (!lock.ok() && lock.status().code() == Code::kBusy) {
     return Busy("another aura-agent is already replicating " + opts_.db_path + " (spool " +
                 opts_.spool_dir + " is locked); stop it first");
   }
+  AURA_RETURN_IF_ERROR(lock.status());
+  spool_lock_ = std::move(*lock);
   AURA_RETURN_IF_ERROR(ListSpool(opts_.spool_dir, /*clean=*/true).status());
   AURA_ASSIGN_OR_RETURN(follower_, WalFollower::Open(opts_.db_path, opts_.busy_timeout_ms));
   page_buf_.resize(follower_->page_size());

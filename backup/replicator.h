@@ -40,6 +40,7 @@
 #include "backup/spool.h"
 #include "backup/wal_follower.h"
 #include "common/clock.h"
+#include "common/platform.h"
 
 namespace aura::backup {
 
@@ -138,7 +139,7 @@ class Replicator {
   ReplicatorOptions opts_;
   std::shared_ptr<Repository> repo_;
   const Clock* clock_;
-  int spool_lock_fd_ = -1;
+  platform::FileLock spool_lock_;
   std::unique_ptr<WalFollower> follower_;
   FollowPosition pos_;
   FollowPosition last_checkpoint_pos_;

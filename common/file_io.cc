@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/platform.h"
+
 namespace aura {
 
 File::~File() {
@@ -117,15 +119,7 @@ Status File::Close() {
   return Status::Ok();
 }
 
-Status SyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus(err, "fsync directory", dir);
-  return Status::Ok();
-}
+Status SyncDirectory(const std::string& dir) { return platform::SyncDirectory(dir); }
 
 Status RenameNoReplace(const std::string& from, const std::string& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {

@@ -1,72 +1,25 @@
 #include "common/open_files.h"
 
-#include <unistd.h>
-
-#include <cctype>
-#include <filesystem>
-#include <fstream>
-#include <set>
-
 namespace aura {
 
-namespace {
-
-namespace fs = std::filesystem;
-
-std::string Comm(const fs::path& proc_pid) {
-  std::ifstream in(proc_pid / "comm");
-  std::string c;
-  std::getline(in, c);
-  return c;
-}
-
-bool AllDigits(const std::string& s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
-// Whether one of `pid`'s descriptors resolves to one of `targets`.
-bool HoldsAny(const fs::path& proc_pid, const std::set<std::string>& targets) {
-  std::error_code ec;
-  for (const auto& fd : fs::directory_iterator(proc_pid / "fd", ec)) {
-    std::error_code lec;
-    fs::path target = fs::read_symlink(fd.path(), lec);
-    if (!lec && targets.count(target.string()) != 0) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
+#if !defined(__linux__) && !defined(_WIN32)
+// macOS and other Unixes: no lookup (libproc's per-process descriptor walk needs the same
+// privileges lsof has); the message sends the operator to lsof instead.
 std::vector<FileHolder> ProcessesHolding(const std::string& path) {
-  std::vector<FileHolder> out;
-#ifdef __linux__
-  std::error_code ec;
-  fs::path canonical = fs::weakly_canonical(path, ec);
-  if (ec) return out;
-  const std::string base = canonical.string();
-  const std::set<std::string> targets = {base, base + "-wal", base + "-shm", base + "-journal"};
-  const std::string self = std::to_string(::getpid());
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string pid = e.path().filename().string();
-    if (!AllDigits(pid) || pid == self) continue;
-    if (HoldsAny(e.path(), targets)) out.push_back({std::stoi(pid), Comm(e.path())});
-  }
-#else
   (void)path;
-#endif
-  return out;
+  return {};
 }
+
+const char* HolderLookupFallback() { return "run lsof "; }
+#endif
 
 Status WithHolders(const Status& status, const std::string& path) {
   if (status.code() != Code::kBusy) return status;
   std::vector<FileHolder> holders = ProcessesHolding(path);
   if (holders.empty()) {
     return Status(status.code(), status.message() + "; no process holding " + path +
-                                     " could be inspected from here: run lsof " + path);
+                                     " could be inspected from here: " + HolderLookupFallback() +
+                                     path);
   }
   std::string who;
   for (const FileHolder& h : holders) {

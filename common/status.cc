@@ -75,7 +75,9 @@ Status ErrnoStatus(int err, std::string_view operation, std::string_view path) {
     case EEXIST:
       return AlreadyExists(std::move(m));
     case ENOSPC:
+#ifdef EDQUOT  // not in the Windows C runtime
     case EDQUOT:
+#endif
       return IOError(m + " (disk full: free space or point the target elsewhere)");
     default:
       return IOError(std::move(m));

@@ -1,14 +1,11 @@
 #include "migrations/migration_lock.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
+#include <optional>
 #include <string>
 #include <utility>
+
+#include "common/file_io.h"
 
 namespace aura::migrations {
 namespace {
@@ -16,77 +13,43 @@ namespace {
 constexpr int kAcquireAttempts = 20;
 
 // What the holder wrote ("pid N since T"), as "pid N, since T"; empty when nothing is there yet.
-std::string ReadHolder(int fd) {
-  char buf[256] = {};
-  ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-  if (n <= 0) return "";
-  std::string text(buf, static_cast<size_t>(n));
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+std::string HolderOf(const std::string& path) {
+  Result<std::string> read = ReadFileToString(path, 64 << 10);
+  std::string text = read.ok() ? *read : "";
+  text = text.substr(0, text.find('\n'));
+  while (!text.empty() && text.back() == '\r') text.pop_back();
   size_t since = text.find(" since ");
   if (since != std::string::npos) text.replace(since, 7, ", since ");
   return text;
 }
 
-Status HeldStatus(int fd, const std::string& database_path) {
-  std::string holder = ReadHolder(fd);
+Status HeldStatus(const std::string& path, const std::string& database_path) {
+  std::string holder = HolderOf(path);
   return Busy("another aura-agent" + (holder.empty() ? "" : " (" + holder + ")") +
               " is migrating " + database_path + "; wait for it or stop it");
 }
 
-// Whether `path` still names the file open as `fd` (a releasing holder unlinks it).
-bool StillNamed(int fd, const std::string& path) {
-  struct stat open_st {};
-  struct stat path_st {};
-  if (fstat(fd, &open_st) != 0 || stat(path.c_str(), &path_st) != 0) return false;
-  return open_st.st_dev == path_st.st_dev && open_st.st_ino == path_st.st_ino;
-}
-
-Status WriteHolder(int fd, const std::string& path) {
-  std::string text = "pid " + std::to_string(getpid()) + " since " +
-                     FormatRfc3339(std::chrono::system_clock::now(), 0) + "\n";
-  if (ftruncate(fd, 0) != 0) return ErrnoStatus(errno, "truncate migration lock file", path);
-  ssize_t n = pwrite(fd, text.data(), text.size(), 0);
-  if (n != static_cast<ssize_t>(text.size())) {
-    return ErrnoStatus(n < 0 ? errno : EIO, "write migration lock file", path);
-  }
-  return Status::Ok();
-}
-
-// The whole file, as a killed holder left it.
-std::string ReadAll(int fd) {
-  char buf[1024] = {};
-  ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-// One attempt: the locked fd, -1 when the file was replaced under us (try again), or an error.
+// One attempt: the lock, nullopt when the file was replaced under us (try again), or an error.
 // `left` receives what a killed holder left in the file.
-Result<int> TryLock(const std::string& path, const std::string& database_path, std::string& left) {
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, "create migration lock file", path);
-  int rc;
-  do {
-    rc = flock(fd, LOCK_EX | LOCK_NB);
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    int err = errno;
-    Status s = err == EWOULDBLOCK ? HeldStatus(fd, database_path)
-                                  : ErrnoStatus(err, "lock migration lock file", path);
-    close(fd);
-    return s;
+Result<std::optional<platform::FileLock>> TryLock(const std::string& path,
+                                                  const std::string& database_path,
+                                                  std::string& left) {
+  Result<platform::FileLock> lock = platform::FileLock::TryAcquire(path);
+  if (!lock.ok()) {
+    if (lock.status().code() == Code::kBusy) return HeldStatus(path, database_path);
+    return Status(lock.status().code(), "cannot take the migration lock of " + database_path +
+                                            ": " + lock.status().message());
   }
-  if (!StillNamed(fd, path)) {
-    close(fd);
-    return -1;
-  }
-  left = ReadAll(fd);
-  Status written = WriteHolder(fd, path);
+  if (!lock->StillNamed()) return std::optional<platform::FileLock>();
+  Result<std::string> read = lock->Read(1024);
+  left = read.ok() ? *read : "";
+  Status written = lock->Write("pid " + std::to_string(platform::ProcessId()) + " since " +
+                               FormatRfc3339(std::chrono::system_clock::now(), 0) + "\n");
   if (!written.ok()) {
-    unlink(path.c_str());
-    close(fd);
+    lock->ReleaseAndRemove();
     return written;
   }
-  return fd;
+  return std::optional<platform::FileLock>(std::move(*lock));
 }
 
 // --- EF Core's lock table ------------------------------------------------------------------
@@ -179,49 +142,28 @@ Result<MigrationLock> MigrationLock::Acquire(const std::string& database_path) {
   std::string path = database_path + ".aura-migrate.lock";
   for (int attempt = 0; attempt < kAcquireAttempts; ++attempt) {
     std::string left;
-    AURA_ASSIGN_OR_RETURN(int fd, TryLock(path, database_path, left));
-    if (fd >= 0) return MigrationLock(fd, path, std::move(left));
+    AURA_ASSIGN_OR_RETURN(std::optional<platform::FileLock> lock,
+                          TryLock(path, database_path, left));
+    if (lock) return MigrationLock(std::move(*lock), std::move(left));
   }
   return Busy("the migration lock file " + path +
               " keeps being replaced by other processes; wait for them and retry");
 }
 
-MigrationLock::MigrationLock(MigrationLock&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
-      path_(std::move(other.path_)),
-      left_(std::move(other.left_)) {}
-
-Status MigrationLock::Note(const std::string& line) {
-  std::string text = line + "\n";
-  struct stat st {};
-  if (fstat(fd_, &st) != 0) return ErrnoStatus(errno, "stat migration lock file", path_);
-  ssize_t n = pwrite(fd_, text.data(), text.size(), st.st_size);
-  if (n != static_cast<ssize_t>(text.size())) {
-    return ErrnoStatus(n < 0 ? errno : EIO, "write migration lock file", path_);
-  }
-  return Status::Ok();
-}
+Status MigrationLock::Note(const std::string& line) { return lock_.Append(line + "\n"); }
 
 MigrationLock& MigrationLock::operator=(MigrationLock&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) {
-      unlink(path_.c_str());
-      close(fd_);
-    }
-    fd_ = std::exchange(other.fd_, -1);
-    path_ = std::move(other.path_);
+    lock_.ReleaseAndRemove();
+    lock_ = std::move(other.lock_);
     left_ = std::move(other.left_);
   }
   return *this;
 }
 
-MigrationLock::~MigrationLock() {
-  if (fd_ < 0) return;
-  // Unlink while still holding the lock: a process waiting on the old file sees it unnamed and
-  // opens a new one.
-  unlink(path_.c_str());
-  close(fd_);
-}
+// Removed while still held: a process waiting on the old file sees it unnamed and opens a new
+// one.
+MigrationLock::~MigrationLock() { lock_.ReleaseAndRemove(); }
 
 Result<EfLockState> ReadEfLock(SqliteDb& db) {
   EfLockState state;

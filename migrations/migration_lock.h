@@ -1,9 +1,10 @@
 // The locks a migration holds from before its pre-migration snapshot to after its health check.
 //
-// The agent's own: an exclusive flock(2) on "<database>.aura-migrate.lock", a file holding the
-// holder's pid and start time, unlinked on release (whoever locks it next re-checks that the
-// path still names the file it locked). flock, not fcntl: SQLite's own locks on the database are
-// fcntl locks, which any close() of the same file by this process would drop.
+// The agent's own: an exclusive platform::FileLock on "<database>.aura-migrate.lock" (flock(2) on
+// POSIX), a file holding the holder's pid and start time, removed on release (whoever locks it
+// next re-checks that the path still names the file it locked). flock, not fcntl: SQLite's own
+// locks on the database are fcntl locks, which any close() of the same file by this process
+// would drop.
 //
 // EF Core 9+'s: the table "__EFMigrationsLock" ("Id" INTEGER PRIMARY KEY, "Timestamp" TEXT),
 // which EF takes with INSERT OR IGNORE of row Id 1 and releases by DELETE. Its row has no
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/platform.h"
 #include "common/sqlite.h"
 #include "common/status.h"
 
@@ -30,7 +32,7 @@ class MigrationLock {
   // kBusy "another aura-agent (pid N, since T) is migrating DB; wait for it or stop it" when
   // held; kIOError/kPermissionDenied when the lock file cannot be created.
   static Result<MigrationLock> Acquire(const std::string& database_path);
-  MigrationLock(MigrationLock&& other) noexcept;
+  MigrationLock(MigrationLock&& other) noexcept = default;
   MigrationLock& operator=(MigrationLock&& other) noexcept;
   MigrationLock(const MigrationLock&) = delete;
   MigrationLock& operator=(const MigrationLock&) = delete;
@@ -44,10 +46,9 @@ class MigrationLock {
   Status Note(const std::string& line);
 
  private:
-  MigrationLock(int fd, std::string path, std::string left)
-      : fd_(fd), path_(std::move(path)), left_(std::move(left)) {}
-  int fd_ = -1;
-  std::string path_;
+  MigrationLock(platform::FileLock lock, std::string left)
+      : lock_(std::move(lock)), left_(std::move(left)) {}
+  platform::FileLock lock_;
   std::string left_;
 };
 

@@ -18,7 +18,19 @@ namespace aura::agent {
 namespace net = boost::asio;
 using std::chrono::seconds;
 
-Daemon::Daemon(std::string config_path, Config config, const Clock& clock)
+namespace {
+
+// An error before the daemon serves: to stderr (systemd's journal, a terminal) and to the service
+// manager's hooks (the Windows event log), with the process exit code.
+int FailedToStart(ServiceHooks* hooks, const Status& status, const std::string& text) {
+  std::fprintf(stderr, "%s\n", text.c_str());
+  if (hooks != nullptr) hooks->Failed(text);
+  return ExitCode(status);
+}
+
+}  // namespace
+
+Daemon::Daemon(std::string config_path, Config config, const Clock& clock, ServiceHooks* hooks)
     : config_path_(std::move(config_path)),
       config_(std::make_shared<const Config>(std::move(config))),
       clock_(clock),
@@ -31,14 +43,15 @@ Daemon::Daemon(std::string config_path, Config config, const Clock& clock)
       prune_timer_(io_.get_executor(), clock),
       shutdown_timer_(io_),
       watchdog_timer_(io_),
+      hooks_(hooks),
       server_(io_, [this](const HttpRequest& r) { return Handle(r); }) {}
 
 Status Daemon::OpenStateAndListen() {
   auto state = StateStore::Open(config_->agent.state_dir);
   if (!state.ok()) return state.status();
   state_ = std::move(state).value();
-  AURA_RETURN_IF_ERROR(server_.ListenUnix(config_->agent.status_socket));
   const AgentSettings& a = config_->agent;
+  if (!a.status_socket.empty()) AURA_RETURN_IF_ERROR(server_.ListenUnix(a.status_socket));
   if (a.status_tcp.empty()) return Status::Ok();
   AURA_ASSIGN_OR_RETURN(std::string token, ReadStatusToken(a.status_token_file));
   return server_.ListenTcp(a.status_tcp_host, a.status_tcp_port, token);
@@ -49,8 +62,7 @@ int Daemon::Run() {
   Status opened = OpenStateAndListen();
   if (!opened.ok()) {
     spdlog::critical("op=start {}", opened.message());
-    std::fprintf(stderr, "aura-agent: error: %s\n", opened.message().c_str());
-    return ExitCode(opened);
+    return FailedToStart(hooks_, opened, "aura-agent: error: " + opened.message());
   }
   spdlog::info("op=start aura-agent {} pid {} config {} databases {} socket {}", kAgentVersion,
                ::getpid(), config_path_, config_->databases.size(), config_->agent.status_socket);
@@ -61,7 +73,14 @@ int Daemon::Run() {
   ArmPrune();
   Notify("READY=1\nSTATUS=" + StatusLine() + "\nMAINPID=" + std::to_string(::getpid()));
   ArmWatchdog();
+  if (hooks_ != nullptr) {
+    // The service manager's stop, from its own thread: the same graceful path as SIGTERM.
+    hooks_->InstallStopper(
+        [this] { boost::asio::post(io_, [this] { BeginShutdown("service stop"); }); });
+    hooks_->Ready();
+  }
   io_.run();
+  if (hooks_ != nullptr) hooks_->RemoveStopper();
   if (!clean_stop_) {
     // The shutdown deadline passed with work in flight. Nothing partial is visible (objects
     // appear only when committed; spooled segments upload on the next start): leave now.
@@ -185,6 +204,7 @@ void Daemon::BeginShutdown(const std::string& why) {
   spdlog::info("op=stop {}: finishing in-flight work (at most {} s)", why,
                config_->agent.shutdown_timeout_s);
   Notify("STOPPING=1\nSTATUS=stopping (" + why + "): finishing in-flight work");
+  if (hooks_ != nullptr) hooks_->Stopping(seconds(config_->agent.shutdown_timeout_s));
   watchdog_timer_.cancel();
   server_.Close();
   sched_timer_.Cancel();
@@ -234,26 +254,25 @@ void Daemon::ArmWatchdog() {
   });
 }
 
-int RunDaemon(const std::string& config_path, const Clock& clock) {
+int RunDaemon(const std::string& config_path, const Clock& clock, ServiceHooks* hooks) {
   auto cfg = LoadConfig(config_path);
   if (!cfg.ok()) {
-    std::fprintf(stderr, "%s\naura-agent: error: %s is not valid; nothing was started\n",
-                 cfg.status().message().c_str(), config_path.c_str());
-    return ExitCode(cfg.status());
+    return FailedToStart(hooks, cfg.status(),
+                         cfg.status().message() + "\naura-agent: error: " + config_path +
+                             " is not valid; nothing was started");
   }
   auto lock = StateDirLock::Acquire(cfg->agent.state_dir);
   if (!lock.ok()) {
-    std::fprintf(stderr, "aura-agent: error: %s\n", lock.status().message().c_str());
-    return ExitCode(lock.status());
+    return FailedToStart(hooks, lock.status(), "aura-agent: error: " + lock.status().message());
   }
   Status logging = SetupDaemonLogging(cfg->agent);
-  if (!logging.ok()) {
-    std::fprintf(stderr, "aura-agent: error: %s\n", logging.message().c_str());
-    return ExitCode(logging);
-  }
+  if (!logging.ok())
+    return FailedToStart(hooks, logging, "aura-agent: error: " + logging.message());
+#ifdef SIGPIPE
   // SIGINT, SIGTERM and SIGHUP are delivered through the io_context's signal_set.
   ::signal(SIGPIPE, SIG_IGN);
-  Daemon d(config_path, std::move(cfg).value(), clock);
+#endif
+  Daemon d(config_path, std::move(cfg).value(), clock, hooks);
   return d.Run();
 }
 

@@ -9,11 +9,14 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/service_hooks.h"
 
 namespace aura::agent {
 
-// Runs until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop). Every
-// schedule, timer and timestamp follows `clock`, so a test can run a week of it on a FakeClock.
-int RunDaemon(const std::string& config_path, const Clock& clock = SystemClock::Instance());
+// Runs until SIGTERM/SIGINT (or `hooks`' RequestStop, the Windows service's stop); returns the
+// process exit code (0 after a clean stop). Every schedule, timer and timestamp follows `clock`,
+// so a test can run a week of it on a FakeClock.
+int RunDaemon(const std::string& config_path, const Clock& clock = SystemClock::Instance(),
+              ServiceHooks* hooks = nullptr);
 
 }  // namespace aura::agent

@@ -34,6 +34,7 @@
 #include "agent/daemon/clock_timer.h"
 #include "agent/daemon/db_worker.h"
 #include "agent/daemon/service_notify.h"
+#include "common/service_hooks.h"
 #include "agent/daemon/status_server.h"
 #include "agent/daemon/worker_context.h"
 #include "agent/state_store.h"
@@ -50,7 +51,7 @@ std::string SchedulerJobId(const std::string& db, JobKind job);
 
 class Daemon {
  public:
-  Daemon(std::string config_path, Config config, const Clock& clock);
+  Daemon(std::string config_path, Config config, const Clock& clock, ServiceHooks* hooks);
 
   // Serves until stopped; the process exit code.
   int Run();
@@ -104,6 +105,7 @@ class Daemon {
   boost::asio::steady_timer shutdown_timer_;
   boost::asio::steady_timer watchdog_timer_;
   ServiceNotifier notifier_ = ServiceNotifier::FromEnvironment();
+  ServiceHooks* hooks_;  // the Windows service's, or null
   bool notify_failed_ = false;  // a failed notification is logged once
   StatusServer server_;
   std::unique_ptr<StateStore> state_;
