@@ -205,6 +205,14 @@ TEST(Config, StatusTcpMustBeLoopbackWithAPortAndAToken) {
   auto no_token = with("status_tcp = \"127.0.0.1:8765\"");
   ASSERT_FALSE(no_token.ok());
   EXPECT_NE(no_token.status().message().find("status_token_file"), std::string::npos);
+  // No socket and no TCP: nobody could ask the agent how it is.
+  auto none = with("status_socket = \"\"");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("no status endpoint"), std::string::npos)
+      << none.status().message();
+  auto tcp_only = with("status_socket = \"\"\nstatus_tcp = \"127.0.0.1:8765\"\n"
+                       "status_token_file = \"/etc/t\"");
+  EXPECT_TRUE(tcp_only.ok()) << tcp_only.status().message();
 }
 
 TEST(Config, SyntaxErrorNamesTheLine) {

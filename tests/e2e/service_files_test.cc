@@ -31,6 +31,21 @@ TEST(SystemdUnit, ExposureIsAtMostTwo) {
   EXPECT_LE(std::stod(m[1]), 2.0) << out;
 }
 
+// `systemd-analyze verify` on the unit as installed (ExecStart pointed at the built binary, which
+// verify requires to exist): no errors and no warnings (an ignored key is a setting that silently
+// does nothing, as StartLimitIntervalSec in [Service] once did).
+TEST(SystemdUnit, VerifyPassesWithoutWarnings) {
+  if (!PathExists("/usr/bin/systemd-analyze")) GTEST_SKIP() << "systemd-analyze not installed";
+  aura::testing::TempDir dir;
+  auto unit = ReadFileToString(std::string(AURA_SOURCE_DIR) + "/systemd/aura-agent.service");
+  ASSERT_TRUE(unit.ok());
+  std::string text = std::regex_replace(*unit, std::regex("/usr/bin/aura-agent"), AURA_AGENT_BIN);
+  ASSERT_TRUE(WriteFileAtomic(dir / "aura-agent.service", text).ok());
+  ProcessResult r = RunProcess({"/usr/bin/systemd-analyze", "verify", dir / "aura-agent.service"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out + r.err, "") << "systemd-analyze verify warned";
+}
+
 // launchd: a LaunchDaemon that runs the agent in the foreground as its own user, restarts it
 // after an error exit, and waits longer than the agent's shutdown_timeout (30 s) before SIGKILL.
 TEST(LaunchdPlist, HasTheKeysLaunchdNeedsAndWaitsLongerThanTheShutdownTimeout) {
@@ -117,6 +132,46 @@ TEST(MonitoringAssets, PromtoolChecksAndTestsTheAlertRules) {
       RunProcess({"/bin/sh", "-c",
                   "cd '" + dir + "' && /usr/bin/promtool test rules aura-agent.rules.test.yml"});
   EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
+}
+
+}  // namespace
+}  // namespace aura
+
+namespace aura {
+namespace {
+
+// Off Windows, `aura-agent service ...` is refused (exit 11) with this platform's way, in text
+// and under --json, and never pretends to have installed anything.
+TEST(ServiceCommand, OffWindowsEveryVerbSaysHowThisPlatformRunsTheAgent) {
+  for (const char* verb : {"install", "uninstall", "start", "stop"}) {
+    ProcessResult r = RunProcess({AURA_AGENT_BIN, "service", verb});
+    EXPECT_EQ(r.exit_code, 11) << verb;
+    EXPECT_NE(r.err.find("aura-agent: error: aura-agent service " + std::string(verb) +
+                         " is for Windows"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("systemd"), std::string::npos) << r.err;
+  }
+  ProcessResult j = RunProcess({AURA_AGENT_BIN, "service", "install", "--json"});
+  EXPECT_EQ(j.exit_code, 11);
+  EXPECT_NE(j.out.find("\"code\": \"unsupported\""), std::string::npos) << j.out;
+  ProcessResult run = RunProcess({AURA_AGENT_BIN, "service", "run", "--config", "/nonexistent"});
+  EXPECT_EQ(run.exit_code, 11) << run.err;
+  ProcessResult none = RunProcess({AURA_AGENT_BIN, "service"});
+  EXPECT_EQ(none.exit_code, 2) << "a verb is required";
+}
+
+// The Windows-only units (service_win32.cc, platform_windows.cc, open_files_windows.cc, the
+// message file) and the shared code they use compile and link with Debian's mingw-w64 cross
+// compiler (scripts/test installs g++-mingw-w64-x86-64-posix).
+TEST(WindowsService, WindowsOnlyUnitsCrossCompileAndLinkWithMingw) {
+  aura::testing::TempDir out;
+  ProcessResult r =
+      RunProcess({std::string(AURA_SOURCE_DIR) + "/scripts/windows-check", out.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("windows-check: ok"), std::string::npos) << r.out;
+  EXPECT_TRUE(PathExists(out / "aura-service-check.exe"));
+  EXPECT_TRUE(PathExists(out / "windows-service/messages.h"));
 }
 
 }  // namespace
