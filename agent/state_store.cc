@@ -41,7 +41,7 @@ std::optional<TimePoint> OptTime(const Statement& st, int col) {
 }  // namespace
 
 Result<StateDirLock> StateDirLock::Acquire(const std::string& state_dir) {
-  AURA_RETURN_IF_ERROR(CreateDirectories(state_dir, 0700));
+  AURA_RETURN_IF_ERROR(CreatePrivateDirectories(state_dir));
   std::string path = state_dir + "/agent.lock";
   Result<platform::FileLock> lock = platform::FileLock::TryAcquire(path);
   if (!lock.ok() && lock.status().code() == Code::kBusy) {
@@ -54,7 +54,7 @@ Result<StateDirLock> StateDirLock::Acquire(const std::string& state_dir) {
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir) {
-  AURA_RETURN_IF_ERROR(CreateDirectories(state_dir, 0700));
+  AURA_RETURN_IF_ERROR(CreatePrivateDirectories(state_dir));
   std::unique_ptr<StateStore> s(new StateStore());
   s->path_ = state_dir + "/agent.db";
   AURA_ASSIGN_OR_RETURN(s->db_, SqliteDb::OpenOrCreate(s->path_, 5000));

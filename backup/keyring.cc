@@ -9,6 +9,7 @@
 #include "common/bytes.h"
 #include "common/file_io.h"
 #include "common/hashing.h"
+#include "common/platform.h"
 
 namespace aura::backup {
 
@@ -105,6 +106,7 @@ Result<Key> CreateKeyFile(const std::string& path) {
   }
   AURA_ASSIGN_OR_RETURN(Key k, GenerateKey());
   AURA_RETURN_IF_ERROR(WriteFileAtomic(path, FormatKeyFile({k}), 0600, /*no_replace=*/true));
+  AURA_RETURN_IF_ERROR(platform::RestrictToOwner(path));  // Windows: mode 0600 means nothing
   return k;
 }
 
@@ -114,6 +116,7 @@ Result<Key> AddKeyToFile(const std::string& path) {
   std::vector<Key> keys = ring.keys();
   keys.push_back(k);
   AURA_RETURN_IF_ERROR(WriteFileAtomic(path, FormatKeyFile(keys), 0600));
+  AURA_RETURN_IF_ERROR(platform::RestrictToOwner(path));
   return k;
 }
 

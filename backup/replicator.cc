@@ -29,7 +29,7 @@ Replicator::Replicator(ReplicatorOptions options, std::shared_ptr<Repository> re
 Replicator::~Replicator() = default;
 
 Status Replicator::Start() {
-  AURA_RETURN_IF_ERROR(CreateDirectories(opts_.spool_dir, 0700));
+  AURA_RETURN_IF_ERROR(CreatePrivateDirectories(opts_.spool_dir));
   // One replicator per spool: two would ship the same transactions twice and delete each
   // other's segments. The lock file's lock (flock on POSIX) is independent of SQLite's locks.
   const std::string lock_path = opts_.spool_dir + "/lock";

@@ -75,7 +75,7 @@ Result<std::unique_ptr<SegmentBuilder>> SegmentBuilder::Start(const std::string&
                                                               uint64_t checksum_before) {
   std::unique_ptr<SegmentBuilder> b(new SegmentBuilder());
   b->dir_ = spool_dir + "/" + GenerationName(generation);
-  AURA_RETURN_IF_ERROR(CreateDirectories(spool_dir, 0700));
+  AURA_RETURN_IF_ERROR(CreatePrivateDirectories(spool_dir));
   if (!PathExists(b->dir_)) {
     AURA_RETURN_IF_ERROR(CreateDirectories(b->dir_, 0700));
     AURA_RETURN_IF_ERROR(SyncDirectory(spool_dir));

@@ -166,6 +166,12 @@ Status CreateDirectories(const std::string& dir, int mode) {
   return Status::Ok();
 }
 
+Status CreatePrivateDirectories(const std::string& dir) {
+  const bool existed = PathExists(dir);
+  AURA_RETURN_IF_ERROR(CreateDirectories(dir, 0700));
+  return existed ? Status::Ok() : platform::RestrictToOwner(dir);
+}
+
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;

@@ -74,6 +74,11 @@ std::string BaseName(const std::string& path);
 // mkdir -p. Existing directories are fine.
 Status CreateDirectories(const std::string& dir, int mode = 0755);
 
+// mkdir -p for a folder only the agent's account may use (state, spool): a folder this call
+// creates is made owner-only (platform::RestrictToOwner: 0700, or an owner-only DACL on
+// Windows); one that exists is left as the admin set it.
+Status CreatePrivateDirectories(const std::string& dir);
+
 bool PathExists(const std::string& path);
 
 // Reads a whole file; fails with kIOError if it is larger than max_bytes.

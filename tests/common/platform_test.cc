@@ -140,6 +140,24 @@ TEST(Platform, RestrictToOwnerMakesFiles0600AndDirectories0700) {
   EXPECT_EQ(RestrictToOwner(dir / "nothing").code(), Code::kNotFound);
 }
 
+// The state and spool folders: made owner-only when the agent creates them, and an existing
+// folder (perhaps the application's own, named by mistake) is never re-permissioned.
+TEST(Platform, PrivateDirectoryIsOwnerOnlyWhenCreatedAndAnExistingOneIsLeftAlone) {
+  TempDir dir;
+  const mode_t old_umask = ::umask(0);  // even when the umask would allow more
+  Status made = CreatePrivateDirectories(dir / "state/sub");
+  ::umask(old_umask);
+  ASSERT_TRUE(made.ok()) << made.ToString();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir / "state/sub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_TRUE(CreateDirectories(dir / "shared", 0755).ok());
+  ASSERT_EQ(::chmod((dir / "shared").c_str(), 0755), 0);
+  ASSERT_TRUE(CreatePrivateDirectories(dir / "shared").ok());
+  ASSERT_EQ(::stat((dir / "shared").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+}
+
 TEST(Platform, SyncDirectoryNeedsADirectory) {
   TempDir dir;
   EXPECT_TRUE(SyncDirectory(dir.path()).ok());

@@ -168,8 +168,10 @@ TEST(EventMessages, IdsAgreeWithTheMessageFile) {
   std::regex entry(R"(MessageId=0x([0-9A-Fa-f]+)\s+Severity=(\w+)\s+SymbolicName=(\w+))");
   std::map<std::string, uint32_t> ids;
   for (std::sregex_iterator it(mc.begin(), mc.end(), entry), end; it != end; ++it) {
-    uint32_t severity = (*it)[2] == "Error" ? 3 : (*it)[2] == "Warning" ? 2
-                        : (*it)[2] == "Informational" ? 1 : 0;
+    uint32_t severity = (*it)[2] == "Error"           ? 3
+                        : (*it)[2] == "Warning"       ? 2
+                        : (*it)[2] == "Informational" ? 1
+                                                      : 0;
     ids[(*it)[3]] = (severity << 30) | static_cast<uint32_t>(std::stoul((*it)[1], nullptr, 16));
   }
   ASSERT_EQ(ids.size(), 4u);
