@@ -1,6 +1,5 @@
 #include "common/service_hooks.h"
 
-#include <utility>
 
 namespace aura {
 
@@ -19,7 +18,7 @@ bool ServiceHooks::stop_requested() const {
   return requested_;
 }
 
-void ServiceHooks::InstallStopper(std::function<void()> stop) {
+void ServiceHooks::InstallStopper(const std::function<void()>& stop) {
   bool now;
   {
     std::lock_guard<std::mutex> lock(mu_);

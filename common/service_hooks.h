@@ -32,7 +32,7 @@ class ServiceHooks {
   bool stop_requested() const;
 
   // The daemon's side: `stop` must be callable from any thread and must not block.
-  void InstallStopper(std::function<void()> stop);
+  void InstallStopper(const std::function<void()>& stop);
   void RemoveStopper();
 
  private:

@@ -34,10 +34,10 @@
 #include "agent/daemon/clock_timer.h"
 #include "agent/daemon/db_worker.h"
 #include "agent/daemon/service_notify.h"
-#include "common/service_hooks.h"
 #include "agent/daemon/status_server.h"
 #include "agent/daemon/worker_context.h"
 #include "agent/state_store.h"
+#include "common/service_hooks.h"
 #include "scheduler/scheduler.h"
 
 namespace aura::agent {
@@ -105,7 +105,7 @@ class Daemon {
   boost::asio::steady_timer shutdown_timer_;
   boost::asio::steady_timer watchdog_timer_;
   ServiceNotifier notifier_ = ServiceNotifier::FromEnvironment();
-  ServiceHooks* hooks_;  // the Windows service's, or null
+  ServiceHooks* hooks_;         // the Windows service's, or null
   bool notify_failed_ = false;  // a failed notification is logged once
   StatusServer server_;
   std::unique_ptr<StateStore> state_;

@@ -210,8 +210,9 @@ TEST(Config, StatusTcpMustBeLoopbackWithAPortAndAToken) {
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("no status endpoint"), std::string::npos)
       << none.status().message();
-  auto tcp_only = with("status_socket = \"\"\nstatus_tcp = \"127.0.0.1:8765\"\n"
-                       "status_token_file = \"/etc/t\"");
+  auto tcp_only = with(
+      "status_socket = \"\"\nstatus_tcp = \"127.0.0.1:8765\"\n"
+      "status_token_file = \"/etc/t\"");
   EXPECT_TRUE(tcp_only.ok()) << tcp_only.status().message();
 }
 
