@@ -12,20 +12,6 @@
 
 namespace aura::platform {
 
-FileLock::~FileLock() { Release(); }
-
-FileLock::FileLock(FileLock&& other) noexcept
-    : handle_(std::exchange(other.handle_, kNone)), path_(std::move(other.path_)) {}
-
-FileLock& FileLock::operator=(FileLock&& other) noexcept {
-  if (this != &other) {
-    Release();
-    handle_ = std::exchange(other.handle_, kNone);
-    path_ = std::move(other.path_);
-  }
-  return *this;
-}
-
 Result<FileLock> FileLock::TryAcquire(const std::string& path) {
   // FILE_SHARE_DELETE: a releasing holder may delete the file while a waiter has it open, as
   // unlink does on POSIX.
@@ -115,22 +101,7 @@ Status SyncDirectory(const std::string& dir) {
 
 Status RestrictToOwner(const std::string& path) {
   // Protected (no inherited entries): full control for the owner, SYSTEM and Administrators.
-  PSECURITY_DESCRIPTOR sd = nullptr;
-  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
-          L"D:P(A;OICI;FA;;;OW)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", SDDL_REVISION_1, &sd, nullptr)) {
-    return win::ErrorStatus(GetLastError(), "build the owner-only DACL for", path);
-  }
-  BOOL present = FALSE;
-  BOOL defaulted = FALSE;
-  PACL dacl = nullptr;
-  GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted);
-  std::wstring wide = win::Widen(path);
-  DWORD rc = SetNamedSecurityInfoW(wide.data(), SE_FILE_OBJECT,
-                                   DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                                   nullptr, nullptr, dacl, nullptr);
-  LocalFree(sd);
-  if (rc != ERROR_SUCCESS) return win::ErrorStatus(rc, "restrict access to", path);
-  return Status::Ok();
+  return win::SetProtectedDacl(path, L"D:P(A;OICI;FA;;;OW)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
 }
 
 int ProcessId() { return static_cast<int>(GetCurrentProcessId()); }

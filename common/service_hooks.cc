@@ -1,6 +1,5 @@
 #include "common/service_hooks.h"
 
-
 namespace aura {
 
 void ServiceHooks::RequestStop() {

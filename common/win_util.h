@@ -8,6 +8,9 @@
 #endif
 
 #include <windows.h>
+// windows.h first: the others use its types.
+#include <aclapi.h>
+#include <sddl.h>
 
 #include <string>
 #include <string_view>
@@ -66,6 +69,25 @@ inline Status ErrorStatus(DWORD err, std::string_view operation, std::string_vie
     default:
       return IOError(m);
   }
+}
+
+// Replaces the DACL of `path` with the one in `sddl`, protected from inheritance.
+inline Status SetProtectedDacl(const std::string& path, const wchar_t* sddl) {
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &sd, nullptr)) {
+    return ErrorStatus(GetLastError(), "build the access list for", path);
+  }
+  BOOL present = FALSE;
+  BOOL defaulted = FALSE;
+  PACL dacl = nullptr;
+  GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted);
+  std::wstring wide = Widen(path);
+  DWORD rc = SetNamedSecurityInfoW(wide.data(), SE_FILE_OBJECT,
+                                   DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                                   nullptr, nullptr, dacl, nullptr);
+  LocalFree(sd);
+  if (rc != ERROR_SUCCESS) return ErrorStatus(rc, "restrict access to", path);
+  return Status::Ok();
 }
 
 }  // namespace aura::win

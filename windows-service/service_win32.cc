@@ -263,22 +263,7 @@ Status CreateDataFolder(const std::string& dir, const std::string& account) {
     AURA_ASSIGN_OR_RETURN(std::wstring sid, SidOf(account));
     sddl += L"(A;OICI;FA;;;" + sid + L")";
   }
-  PSECURITY_DESCRIPTOR sd = nullptr;
-  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &sd,
-                                                            nullptr)) {
-    return win::ErrorStatus(GetLastError(), "build the ACL of", dir);
-  }
-  BOOL present = FALSE;
-  BOOL defaulted = FALSE;
-  PACL dacl = nullptr;
-  GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted);
-  std::wstring wide = win::Widen(dir);
-  DWORD rc = SetNamedSecurityInfoW(wide.data(), SE_FILE_OBJECT,
-                                   DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                                   nullptr, nullptr, dacl, nullptr);
-  LocalFree(sd);
-  if (rc != ERROR_SUCCESS) return win::ErrorStatus(rc, "set the ACL of", dir);
-  return Status::Ok();
+  return win::SetProtectedDacl(dir, sddl.c_str());
 }
 
 // Writes `text` to `path` unless the file exists (an admin's edits are never replaced).
