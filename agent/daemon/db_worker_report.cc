@@ -70,7 +70,9 @@ json DbWorker::ReplicationJson(TimePoint now) const {
               {"spool_bytes", s.spool_bytes},
               {"spool_segments", s.spool_segments},
               {"segments_uploaded", s.segments_uploaded},
-              {"generations_started", s.generations_started}};
+              {"generations_started", s.generations_started},
+              {"polls", p.polls},
+              {"wakeup", p.watching ? "inotify" : "poll"}};
     if (s.last_commit_us > 0) r["last_commit"] = Rfc(FromUnixMicros(s.last_commit_us));
     if (!p.start_error.empty()) {
       r["error"] = p.start_error;
@@ -308,6 +310,9 @@ void DbWorker::ReplicationMetrics(MetricsText& m, TimePoint now) const {
              double(s.segments_uploaded));
     m.Sample("aura_generations_started_total", "counter", "Replication generations started.", l,
              double(s.generations_started));
+    m.Sample("aura_replication_polls_total", "counter",
+             "Looks at the WAL (an idle database with inotify is looked at only when it changes).",
+             l, double(p.polls));
     m.Sample("aura_replication_lag_seconds", "gauge",
              "Age of the oldest committed transaction not yet uploaded (0 when caught up).", l,
              p.LagSeconds(now));

@@ -73,6 +73,7 @@ void ReplicationUnit::Stop(std::function<void()> done) {
   auto self = shared_from_this();
   net::post(step_, [self, done = std::move(done)]() mutable {
     self->poll_timer_.Cancel();
+    self->watch_.reset();
     self->retry_timer_.Cancel();
     if (self->started_) {
       Status s = self->rep_->Flush();
@@ -122,6 +123,11 @@ void ReplicationUnit::TryStart() {
   spdlog::info("db={} target={} op=replicate started (spool {})", opts_.database, target_,
                opts_.spool_dir);
   last_change_ = clock_.SteadyNow();
+  watch_ = WalWatch::Open(step_, opts_.db_path);
+  {
+    std::lock_guard lock(mu_);
+    pub_.watching = watch_ != nullptr;
+  }
   Publish();
   KickUpload();
   ScheduleStep();
@@ -145,7 +151,10 @@ void ReplicationUnit::RetryStartLater(const Status& why) {
 
 void ReplicationUnit::ScheduleStep() {
   if (stopping_) return;
-  // An idle database is polled less often; a commit still leaves within a second.
+  const bool idle = clock_.SteadyNow() - last_change_ > seconds(10);
+  if (idle && watch_) return WaitIdle();
+  // Without a watch an idle database is polled less often; a commit still leaves within a
+  // second.
   auto interval =
       clock_.SteadyNow() - last_change_ > seconds(10) ? std::max(poll_, milliseconds(250)) : poll_;
   poll_timer_.ExpiresAfter(interval);
@@ -154,8 +163,34 @@ void ReplicationUnit::ScheduleStep() {
   });
 }
 
+void ReplicationUnit::WaitIdle() {
+  const uint64_t id = ++wait_id_;
+  auto self = shared_from_this();
+  poll_timer_.ExpiresAfter(seconds(30));
+  poll_timer_.AsyncWait([self, id](boost::system::error_code ec) {
+    if (!ec) self->WakeIdle(id, false);
+  });
+  watch_->AsyncWait([self, id] { self->WakeIdle(id, true); });
+}
+
+void ReplicationUnit::WakeIdle(uint64_t id, bool by_watch) {
+  if (id != wait_id_ || stopping_) return;  // the other one already woke it
+  ++wait_id_;
+  // A write to the -wal comes before the commit is published in the -shm index (a memory
+  // write inotify cannot see): poll at poll_ms for a while, as after any change, so the commit
+  // is seen within poll_ms of being published.
+  if (by_watch) last_change_ = clock_.SteadyNow();
+  watch_->Cancel();
+  poll_timer_.Cancel();
+  DoStep();
+}
+
 void ReplicationUnit::DoStep() {
   if (stopping_) return;
+  {
+    std::lock_guard lock(mu_);
+    ++pub_.polls;
+  }
   (void)rep_->Step();  // errors are in its status
   backup::ReplicationStatus s = rep_->status();
   const auto now = clock_.SteadyNow();

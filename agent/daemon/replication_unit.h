@@ -3,8 +3,10 @@
 // A Replicator (backup/replicator.h) polled on its own strand of the step pool, uploading and
 // compacting on its own strand of the upload pool. A start that fails (database missing, not in
 // WAL mode, target unreachable) is retried with backoff (1 s doubling to 60 s) and published,
-// never fatal to the agent. An idle database is polled every 250 ms instead of `poll_ms`; a
-// commit still leaves within a second. Every timer keeps time by the context's Clock.
+// never fatal to the agent. A database idle for 10 s is not polled: its WalWatch (inotify on its
+// folder) wakes the unit at the next write, with a poll every 30 s as the fallback; without
+// inotify it is polled every 250 ms instead of `poll_ms`. Every timer keeps time by the context's
+// Clock.
 //
 // Thread-safety: Begin/Stop from the io thread; published() from any thread.
 #pragma once
@@ -21,6 +23,7 @@
 #include "agent/config.h"
 #include "agent/daemon/clock_timer.h"
 #include "agent/daemon/repo_cache.h"
+#include "agent/daemon/wal_watch.h"
 #include "agent/daemon/worker_context.h"
 #include "backup/compactor.h"
 #include "backup/replicator.h"
@@ -40,6 +43,8 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
     TimePoint start_error_since{};
     // Observed commit time of the oldest transaction not yet uploaded (0: none pending).
     int64_t pending_since_us = 0;
+    uint64_t polls = 0;     // looks at the WAL so far
+    bool watching = false;  // an idle database waits for inotify instead of polling
 
     double LagSeconds(TimePoint now) const;
   };
@@ -68,6 +73,10 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
   void TryStart();
   void RetryStartLater(const Status& why);
   void ScheduleStep();
+  // Idle: wait for the WAL watch or the fallback poll, whichever comes first (`id` tells a
+  // stale wake-up from the current wait).
+  void WaitIdle();
+  void WakeIdle(uint64_t id, bool by_watch);
   void DoStep();
   void KickUpload();
   void DoUpload();
@@ -87,6 +96,8 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
   std::chrono::milliseconds upload_backoff_{100};
   std::unique_ptr<backup::Replicator> rep_;
   std::unique_ptr<backup::Compactor> compactor_;
+  std::unique_ptr<WalWatch> watch_;  // null: poll (no inotify)
+  uint64_t wait_id_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> started_{false};
   std::atomic<bool> upload_busy_{false};

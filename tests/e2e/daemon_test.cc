@@ -731,3 +731,65 @@ TEST_F(DaemonTest, AutoApplyAppliesANewMigrationFileAfterAPreMigrationSnapshotAn
 
 }  // namespace
 }  // namespace aura
+
+namespace aura {
+namespace {
+
+// issue 13: an idle database costs no periodic wake-ups. After 10 s without a commit the agent
+// stops polling it (inotify on its folder wakes it; a poll every 30 s is the fallback), and a
+// commit then still ships at once, not at the fallback.
+class DaemonIdleTest : public DaemonTest {
+ protected:
+  uint64_t Polls() {
+    json st = Status();
+    const json* d = FindDb(st, "live");
+    if (d == nullptr || (*d)["replication"].empty()) return 0;
+    EXPECT_EQ((*d)["replication"][0]["wakeup"], "inotify");
+    return (*d)["replication"][0]["polls"].get<uint64_t>();
+  }
+
+  void CommitOneStep(uint64_t step) {
+    ProcessResult r = RunProcess({AURA_WRITER_BIN, "--db", dir_ / "live.db", "--seed",
+                                  std::to_string(aura::testing::kWorkloadSeed), "--start",
+                                  std::to_string(step), "--count", "1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+};
+
+TEST_F(DaemonIdleTest, AnIdleDatabaseIsNotPolledAndACommitWakesItAtOnce) {
+  WriteConfig(Config());  // poll_ms = 20: a polled database would be looked at 50 times a second
+  StartAgent();
+  CommitOneStep(1);
+  ASSERT_TRUE(WaitUntil([&] { return Uploaded() > 0; }, 30s)) << Status().dump(2);
+  const uint64_t shipped = Uploaded();
+  // Idle: the count of looks stops moving.
+  uint64_t before = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        before = Polls();
+        std::this_thread::sleep_for(1s);
+        return Polls() == before;
+      },
+      40s))
+      << "the idle database is still polled: " << Status().dump(2);
+  std::this_thread::sleep_for(3s);
+  EXPECT_LE(Polls(), before + 1) << "at most the 30 s fallback in 3 s";
+  for (uint64_t step = 2; step <= 3; ++step) {
+    CommitOneStep(step);
+    // Well before the 30 s fallback poll: the write woke it.
+    EXPECT_TRUE(WaitUntil([&] { return Uploaded() > shipped + step - 2; }, 15s))
+        << "step " << step << " was not shipped until the fallback poll: " << Status().dump(2);
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          before = Polls();
+          std::this_thread::sleep_for(1s);
+          return Polls() == before;
+        },
+        40s));
+  }
+  CheckLatestRestore(dir_ / "repo");
+  EXPECT_EQ(StopAgent(), 0);
+}
+
+}  // namespace
+}  // namespace aura
