@@ -19,8 +19,8 @@ namespace {
 
 class InotifyWatch final : public WalWatch {
  public:
-  InotifyWatch(boost::asio::any_io_executor ex, int fd, std::set<std::string> names)
-      : state_(std::make_shared<State>(std::move(ex), fd, std::move(names))) {
+  InotifyWatch(const boost::asio::any_io_executor& ex, int fd, std::set<std::string> names)
+      : state_(std::make_shared<State>(ex, fd, std::move(names))) {
     Read(state_);
   }
   ~InotifyWatch() override {
@@ -37,8 +37,8 @@ class InotifyWatch final : public WalWatch {
  private:
   // Shared with the pending read, which may complete after the watch is destroyed.
   struct State {
-    State(boost::asio::any_io_executor ex, int fd, std::set<std::string> n)
-        : stream(std::move(ex), fd), names(std::move(n)), buf(16 * 1024) {}
+    State(const boost::asio::any_io_executor& ex, int fd, std::set<std::string> n)
+        : stream(ex, fd), names(std::move(n)), buf(16 * 1024) {}
     boost::asio::posix::stream_descriptor stream;
     std::set<std::string> names;
     std::vector<char> buf;
@@ -78,7 +78,7 @@ class InotifyWatch final : public WalWatch {
 
 }  // namespace
 
-std::unique_ptr<WalWatch> WalWatch::Open(boost::asio::any_io_executor executor,
+std::unique_ptr<WalWatch> WalWatch::Open(const boost::asio::any_io_executor& executor,
                                          const std::string& db_path) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return nullptr;
@@ -92,7 +92,7 @@ std::unique_ptr<WalWatch> WalWatch::Open(boost::asio::any_io_executor executor,
       std::move(executor), fd, std::set<std::string>{base, base + "-wal", base + "-journal"});
 }
 #else
-std::unique_ptr<WalWatch> WalWatch::Open(boost::asio::any_io_executor, const std::string&) {
+std::unique_ptr<WalWatch> WalWatch::Open(const boost::asio::any_io_executor&, const std::string&) {
   return nullptr;
 }
 #endif

@@ -22,7 +22,7 @@ namespace aura::agent {
 class WalWatch {
  public:
   // Null when the platform has no inotify or the folder cannot be watched (then: poll).
-  static std::unique_ptr<WalWatch> Open(boost::asio::any_io_executor executor,
+  static std::unique_ptr<WalWatch> Open(const boost::asio::any_io_executor& executor,
                                         const std::string& db_path);
   virtual ~WalWatch() = default;
 
