@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
+#include <charconv>
 #include <deque>
 #include <future>
 #include <sstream>
@@ -199,8 +200,14 @@ class S3ObjectWriter final : public ObjectWriter {
 
 class S3ObjectReader final : public ObjectReader {
  public:
-  S3ObjectReader(std::shared_ptr<S3Client> client, std::string key, uint64_t pos, uint64_t end)
-      : client_(std::move(client)), key_(std::move(key)), pos_(pos), end_(end) {}
+  // Reads [pos, end); `first` is what a GET already fetched from `pos` on.
+  S3ObjectReader(std::shared_ptr<S3Client> client, std::string key, uint64_t pos, uint64_t end,
+                 std::string first = {})
+      : client_(std::move(client)),
+        key_(std::move(key)),
+        pos_(pos + first.size()),
+        end_(end),
+        buf_(std::move(first)) {}
 
   Result<size_t> Read(std::span<uint8_t> out) override {
     if (off_ == buf_.size()) {
@@ -262,11 +269,42 @@ Result<ObjectInfo> S3Storage::Stat(const std::string& name) {
 
 Result<std::unique_ptr<ObjectReader>> S3Storage::Open(const std::string& name, uint64_t offset,
                                                       uint64_t length) {
-  AURA_ASSIGN_OR_RETURN(ObjectInfo info, Stat(name));
-  uint64_t start = std::min(offset, info.size);
-  uint64_t end = length >= info.size - start ? info.size : start + length;
+  AURA_RETURN_IF_ERROR(ValidateObjectName(name));
+  if (length == 0) {  // nothing to read: only whether it exists
+    AURA_RETURN_IF_ERROR(Stat(name).status());
+    return std::unique_ptr<ObjectReader>(
+        std::make_unique<S3ObjectReader>(client_, Key(name), offset, offset));
+  }
+  // The first chunk at once, without a HEAD first: its Content-Range ("bytes a-b/SIZE") says
+  // how large the object is (issue 13: every read was a HEAD and a GET).
+  const uint64_t last = offset + std::min(length, kReadChunk) - 1;
+  S3Request r;
+  r.key = Key(name);
+  r.headers = {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(last)}};
+  AURA_ASSIGN_OR_RETURN(S3Response resp, client_->Send(r, {416}));
+  if (resp.status == 416) {  // at or past the end (an empty object included): nothing to read
+    return std::unique_ptr<ObjectReader>(
+        std::make_unique<S3ObjectReader>(client_, Key(name), offset, offset));
+  }
+  uint64_t size = resp.body.size();  // a 200: the server ignored the range and sent it all
+  if (resp.status == 206) {
+    const std::string& range = resp.headers["content-range"];
+    const size_t slash = range.rfind('/');
+    const char* digits = range.data() + (slash == std::string::npos ? range.size() : slash + 1);
+    auto [end_of_number, err] = std::from_chars(digits, range.data() + range.size(), size);
+    if (slash == std::string::npos || err != std::errc() ||
+        end_of_number != range.data() + range.size()) {
+      return IOError("S3 answered a ranged GET of " + r.key + " without the object's size (" +
+                     "Content-Range: '" + range + "')");
+    }
+  } else if (offset > 0) {
+    resp.body.erase(0, std::min<uint64_t>(offset, resp.body.size()));
+  }
+  const uint64_t start = std::min(offset, size);
+  const uint64_t end = length >= size - start ? size : start + length;
+  if (resp.body.size() > end - start) resp.body.resize(end - start);
   return std::unique_ptr<ObjectReader>(
-      std::make_unique<S3ObjectReader>(client_, Key(name), start, end));
+      std::make_unique<S3ObjectReader>(client_, Key(name), start, end, std::move(resp.body)));
 }
 
 Result<std::vector<ObjectInfo>> S3Storage::List(const std::string& prefix) {
