@@ -195,17 +195,16 @@ Status WriteRepairs(const MigrateContext& c, const MigrateArgs& args,
       migrations::HeldLocks::Take(db, SystemClock::Instance().Now(),
                                   std::chrono::seconds(c.settings.stale_lock_after_s),
                                   args.break_stale_lock));
-  AURA_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  Status s = migrations::EnsureHistoryTables(db);
-  for (migrations::AuditRecord& a : rows) {
-    a.applied_at = FormatRfc3339(SystemClock::Instance().Now(), 3);
-    a.applied_by = migrations::CurrentUserAtHost();
-    a.agent_version = kAgentVersion;
-    if (s.ok()) s = migrations::AppendAudit(db, a);
-  }
-  if (s.ok()) s = db.Exec("COMMIT");
-  if (sqlite3_get_autocommit(db.get()) == 0) (void)db.Exec("ROLLBACK");
-  return s;
+  return InWriteTransaction(db, [&] {
+    AURA_RETURN_IF_ERROR(migrations::EnsureHistoryTables(db));
+    for (migrations::AuditRecord& a : rows) {
+      a.applied_at = FormatRfc3339(SystemClock::Instance().Now(), 3);
+      a.applied_by = migrations::CurrentUserAtHost();
+      a.agent_version = kAgentVersion;
+      AURA_RETURN_IF_ERROR(migrations::AppendAudit(db, a));
+    }
+    return Status::Ok();
+  });
 }
 
 Result<migrations::MigrationPlan> ReadPlan(const MigrateContext& c) {

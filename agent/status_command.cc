@@ -172,7 +172,11 @@ int RunStatus(const StatusArgs& args, const Output& out) {
     cfg = std::move(loaded).value();
     socket = cfg->agent.status_socket;
   }
-  auto res = Get<Local>(Local::endpoint(socket), socket, "/v1/status", "");
+  // No socket configured (the Windows default): straight to the loopback TCP endpoint.
+  Result<std::pair<int, std::string>> res =
+      socket.empty() ? Result<std::pair<int, std::string>>(
+                           Unavailable("the config has no status_socket and no status_tcp"))
+                     : Get<Local>(Local::endpoint(socket), socket, "/v1/status", "");
   if (!res.ok() && cfg && !cfg->agent.status_tcp.empty()) {
     // Where the Unix socket is not there (or not ours to open), the loopback TCP endpoint.
     const AgentSettings& a = cfg->agent;
@@ -182,7 +186,8 @@ int RunStatus(const StatusArgs& args, const Output& out) {
     boost::system::error_code ec;
     auto addr = net::ip::make_address(a.status_tcp_host, ec);
     if (ec) return out.Fail(ConfigError("status_tcp " + a.status_tcp + " is not an IP address"));
-    res = Get<Tcp>(Tcp::endpoint(addr, a.status_tcp_port), a.status_tcp + " (after " + socket + ")",
+    res = Get<Tcp>(Tcp::endpoint(addr, a.status_tcp_port),
+                   socket.empty() ? a.status_tcp : a.status_tcp + " (after " + socket + ")",
                    "/v1/status", *token);
   }
   if (!res.ok()) return out.Fail(res.status());

@@ -172,4 +172,15 @@ Status SqliteDb::Close() {
   return Status::Ok();
 }
 
+Status InWriteTransaction(SqliteDb& db, const std::function<Status()>& body, bool commit) {
+  AURA_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  Status s = body();
+  if (s.ok() && commit) s = db.Exec("COMMIT");
+  if (sqlite3_get_autocommit(db.get()) == 0) {
+    Status rolled = db.Exec("ROLLBACK");
+    if (s.ok() && !rolled.ok()) s = rolled;
+  }
+  return s;
+}
+
 }  // namespace aura

@@ -10,6 +10,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -99,5 +100,10 @@ class SqliteDb {
   sqlite3* db_ = nullptr;
   std::string path_;
 };
+
+// BEGIN IMMEDIATE, `body`, then COMMIT when `body` succeeded and `commit` is set; rolled back in
+// every other case (a failed body, a dry run, a failed COMMIT). The body's error wins over a
+// failed rollback's.
+Status InWriteTransaction(SqliteDb& db, const std::function<Status()>& body, bool commit = true);
 
 }  // namespace aura

@@ -61,31 +61,6 @@ Result<bool> EfLockTableExists(SqliteDb& db) {
   return n > 0;
 }
 
-// Rolls back on destruction unless committed.
-class Transaction {
- public:
-  explicit Transaction(SqliteDb& db) : db_(db) {}
-  ~Transaction() {
-    if (open_) (void)db_.Exec("ROLLBACK");
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  Status Begin() {
-    AURA_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
-    open_ = true;
-    return Status::Ok();
-  }
-  Status Commit() {
-    AURA_RETURN_IF_ERROR(db_.Exec("COMMIT"));
-    open_ = false;
-    return Status::Ok();
-  }
-
- private:
-  SqliteDb& db_;
-  bool open_ = false;
-};
-
 // DateTimeOffset.UtcNow.ToString("O"): "2026-12-02T01:02:03.1234560+00:00".
 std::string EfTimestamp(TimePoint now) {
   std::string t = FormatRfc3339(now, 6);  // "...03.123456Z"
@@ -187,10 +162,9 @@ Result<bool> TakeEfLock(SqliteDb& db, TimePoint now, std::chrono::seconds stale_
   // that out.
   AURA_ASSIGN_OR_RETURN(bool exists, EfLockTableExists(db));
   if (!exists) return false;
-  Transaction tx(db);
-  AURA_RETURN_IF_ERROR(tx.Begin());
-  AURA_ASSIGN_OR_RETURN(bool taken, InsertOurRow(db, now));
-  if (!taken) {
+  AURA_RETURN_IF_ERROR(InWriteTransaction(db, [&]() -> Status {
+    AURA_ASSIGN_OR_RETURN(bool taken, InsertOurRow(db, now));
+    if (taken) return Status::Ok();
     AURA_ASSIGN_OR_RETURN(EfLockState state, ReadEfLock(db));
     if (state.held && (!IsStale(state, now, stale_after) || !break_stale)) {
       return EfBusy(state, now, stale_after);
@@ -198,18 +172,15 @@ Result<bool> TakeEfLock(SqliteDb& db, TimePoint now, std::chrono::seconds stale_
     AURA_RETURN_IF_ERROR(db.Exec("DELETE FROM \"__EFMigrationsLock\""));
     AURA_ASSIGN_OR_RETURN(taken, InsertOurRow(db, now));
     if (!taken) return InternalError("could not insert into __EFMigrationsLock of " + db.path());
-  }
-  AURA_RETURN_IF_ERROR(tx.Commit());
+    return Status::Ok();
+  }));
   return true;
 }
 
 Status ReleaseEfLock(SqliteDb& db) {
   AURA_ASSIGN_OR_RETURN(bool exists, EfLockTableExists(db));
   if (!exists) return Status::Ok();
-  Transaction tx(db);
-  AURA_RETURN_IF_ERROR(tx.Begin());
-  AURA_RETURN_IF_ERROR(db.Exec("DELETE FROM \"__EFMigrationsLock\""));
-  return tx.Commit();
+  return InWriteTransaction(db, [&] { return db.Exec("DELETE FROM \"__EFMigrationsLock\""); });
 }
 
 }  // namespace aura::migrations

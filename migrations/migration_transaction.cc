@@ -1,6 +1,7 @@
 #include "migrations/migration_transaction.h"
 
 #include <chrono>
+#include <optional>
 
 #include "common/sqlite_integrity.h"
 #include "common/version.h"
@@ -133,17 +134,15 @@ Status RunWithForeignKeysOff(SqliteDb& db, bool commit, const std::function<Stat
                              int64_t* write_lock_ms) {
   AURA_ASSIGN_OR_RETURN(int64_t fk, db.QueryInt("PRAGMA foreign_keys"));
   AURA_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=OFF"));
-  Status s = db.Exec("BEGIN IMMEDIATE");
-  if (s.ok()) {
-    auto locked = SteadyClock::now();
-    s = body();
-    if (s.ok() && commit) s = db.Exec("COMMIT");
-    if (sqlite3_get_autocommit(db.get()) == 0) {
-      Status rolled = db.Exec("ROLLBACK");
-      if (s.ok() && !rolled.ok()) s = rolled;
-    }
-    if (write_lock_ms != nullptr) *write_lock_ms = MillisSince(locked);
-  }
+  std::optional<SteadyClock::time_point> locked;
+  Status s = InWriteTransaction(
+      db,
+      [&] {
+        locked = SteadyClock::now();
+        return body();
+      },
+      commit);
+  if (locked && write_lock_ms != nullptr) *write_lock_ms = MillisSince(*locked);
   Status restored = db.Exec(fk != 0 ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
   return s.ok() ? restored : s;
 }

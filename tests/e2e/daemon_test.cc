@@ -620,6 +620,29 @@ TEST_F(DaemonTest, LoopbackTcpStatusNeedsTheBearerToken) {
   EXPECT_EQ(StopAgent(), 0);
 }
 
+// The Windows default: no Unix socket at all, only loopback TCP with a token; the daemon runs
+// and `aura-agent status` goes straight to TCP.
+TEST_F(DaemonTest, TcpOnlyStatusEndpointServesTheCli) {
+  const std::string token = "s3cr3t-token-0123456789";
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", token + "\n").ok());
+  const uint16_t port = FreeLoopbackPort();
+  std::string cfg = Config();
+  cfg.replace(cfg.find("status_socket = \""), 0, "status_socket = \"\"\n#");
+  cfg.replace(cfg.find("[keys]"), 0,
+              "status_tcp = \"127.0.0.1:" + std::to_string(port) + "\"\nstatus_token_file = \"" +
+                  std::string(dir_ / "token") + "\"\n\n");
+  WriteConfig(cfg);
+  agent_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{AURA_AGENT_BIN, "run", "--config", dir_ / "agent.toml"});
+  ASSERT_TRUE(WaitUntil([&] { return TcpHttp(port, "GET", "/healthz", token).status != 0; }, 20s))
+      << Log();
+  EXPECT_FALSE(PathExists(Socket()));
+  ProcessResult cli = Agent({"status", "--config", dir_ / "agent.toml", "--json"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("\"live\""), std::string::npos) << cli.out;
+  EXPECT_EQ(StopAgent(), 0);
+}
+
 TEST_F(DaemonTest, RefusesABadConfigAndASecondAgent) {
   WriteConfig("[agent]\nstate_dir = 3\n");
   ProcessResult bad = Agent({"run", "--config", dir_ / "agent.toml"});
