@@ -196,6 +196,9 @@ void Cli::AddReplicate() {
   rp->add_option("--segment-ms", repl_.segment_ms,
                  "Longest a commit waits to be cut into a segment")
       ->check(CLI::Range(1, 600000));
+  rp->add_option("--upload-interval", repl_.upload_interval,
+                 "How often segments leave for the target, the RPO (\"1s\", \"10s\", \"500ms\"); "
+                 "replaces --segment-ms");
   rp->add_option("--run-seconds", repl_.run_seconds, "Stop after this many seconds (tests)");
   AddKeyFlags(rp, repl_.repo, true);
   AddConfigFlags(rp, repl_.repo);

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <set>
@@ -344,7 +345,20 @@ void ReadAgent(const toml::table& t, const std::string& path, AgentSettings& a,
       static_cast<int>(ar.Int("max_concurrent_uploads", 1, 64).value_or(a.max_concurrent_uploads));
   a.jitter_s = DurationKey(ar, "jitter", a.jitter_s, 0, 86400);
   a.poll_ms = ar.Int("poll_ms", 1, 60000).value_or(a.poll_ms);
-  a.segment_ms = ar.Int("segment_ms", 1, 600000).value_or(a.segment_ms);
+  std::optional<int64_t> segment_ms = ar.Int("segment_ms", 1, 600000);
+  a.segment_ms = segment_ms.value_or(a.segment_ms);
+  if (auto interval = ar.String("upload_interval")) {
+    auto ms = ParseDurationMillis(*interval);
+    if (!ms.ok() || *ms < 100 || *ms > 600000) {
+      ar.ErrorHere(
+          "'upload_interval' must be a duration such as \"1s\", \"10s\", \"1m\" or "
+          "\"500ms\" between 100ms and 10m");
+    } else if (segment_ms) {
+      ar.ErrorHere("set 'upload_interval' or its older name 'segment_ms', not both");
+    } else {
+      a.segment_ms = *ms;
+    }
+  }
   a.shutdown_timeout_s = DurationKey(ar, "shutdown_timeout", a.shutdown_timeout_s, 1, 3600);
   a.prune_interval_s = DurationKey(ar, "prune_interval", a.prune_interval_s, 60, 7 * 86400);
   ReadStatusTcp(ar, a);
@@ -354,7 +368,7 @@ void ReadAgent(const toml::table& t, const std::string& path, AgentSettings& a,
   }
   ar.Finish(
       "state_dir, status_socket, log_level, log_file, workers, max_concurrent_snapshots, "
-      "max_concurrent_uploads, jitter, poll_ms, segment_ms, shutdown_timeout, "
+      "max_concurrent_uploads, jitter, poll_ms, upload_interval, segment_ms, shutdown_timeout, "
       "prune_interval, status_tcp, status_token_file");
 }
 
@@ -424,6 +438,20 @@ Result<int64_t> ParseDurationSeconds(const std::string& text) {
   if (unit == "h") return n * 3600;
   if (unit == "d") return n * 86400;
   return ConfigError("'" + text + "' is not a duration (e.g. 90s, 15m, 12h, 7d)");
+}
+
+Result<int64_t> ParseDurationMillis(const std::string& text) {
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, "ms") == 0) {
+    const std::string digits = text.substr(0, text.size() - 2);
+    if (digits.size() <= 12 && std::all_of(digits.begin(), digits.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
+      return std::stoll(digits);
+    }
+    return ConfigError("'" + text + "' is not a duration (e.g. 500ms, 1s, 10s, 1m)");
+  }
+  AURA_ASSIGN_OR_RETURN(int64_t s, ParseDurationSeconds(text));
+  return s * 1000;
 }
 
 Result<Config> LoadConfig(const std::string& path) {

@@ -169,6 +169,8 @@ Result<backup::KeySource> KeySourceFor(const Config& config, const TargetConfig&
 
 // "90s", "15m", "12h", "7d" (or a plain number of seconds) -> seconds. kConfig otherwise.
 Result<int64_t> ParseDurationSeconds(const std::string& text);
+// The same, in milliseconds, also taking "500ms".
+Result<int64_t> ParseDurationMillis(const std::string& text);
 
 // The configured databases a command applies to: the one named `name`, or all when it is empty.
 // kNotFound naming the config when there is none.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agent/commands.h"
+#include "agent/config.h"
 #include "agent/jobs.h"
 #include "agent/repo_resolver.h"
 #include "backup/compactor.h"
@@ -86,6 +87,16 @@ void StepLoop(backup::Replicator& r, const ReplicateArgs& args, const Output& ou
 }  // namespace
 
 int RunReplicate(const ReplicateArgs& args, const Output& out) {
+  int64_t upload_ms = 0;
+  if (!args.upload_interval.empty()) {
+    auto ms = ParseDurationMillis(args.upload_interval);
+    if (!ms.ok() || *ms < 1 || *ms > 600000) {
+      return out.Fail(InvalidArgument("--upload-interval '" + args.upload_interval +
+                                      "' must be a duration such as 1s, 10s or 500ms, at most "
+                                      "10m"));
+    }
+    upload_ms = *ms;
+  }
   auto jobs = ResolveForBackup(args.repo, args.db);
   if (!jobs.ok()) return out.Fail(jobs.status());
   if (jobs->size() != 1) {
@@ -102,11 +113,15 @@ int RunReplicate(const ReplicateArgs& args, const Output& out) {
   o.busy_timeout_ms = args.repo.config.empty() ? args.busy_timeout_ms : job.busy_timeout_ms;
   o.poll_interval = std::chrono::milliseconds(args.poll_ms);
   o.segment_max_age = std::chrono::milliseconds(args.segment_ms);
+  if (upload_ms > 0) o.segment_max_age = std::chrono::milliseconds(upload_ms);
   o.generation_max_age = std::chrono::seconds(job.generation_interval_s);
   RemoveWritesOfKilledRuns(*job.storage);
   std::shared_ptr<backup::Repository> shared_repo(std::move(repo).value());
   backup::Replicator r(o, shared_repo);
   backup::Compactor compactor(shared_repo, job.database, o.spool_dir + "/compaction");
+  r.KeepUploaded([&compactor](const std::string& path, const backup::SegmentHeader& h) {
+    compactor.Adopt(path, h);
+  });
   InstallStopHandlers();
   Status started = r.Start();
   if (!started.ok()) return out.Fail(started.WithContext("replicate " + job.db_path));

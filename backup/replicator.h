@@ -28,6 +28,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -115,6 +116,14 @@ class Replicator {
   // Step thread; shipping waits while the pages are read, the application never does.
   Result<SnapshotResult> SnapshotHere(SnapshotOptions o);
 
+  // Hands each uploaded segment's spooled file to `keep` (which must move or remove it) instead
+  // of deleting it: the compactor keeps it to merge without reading it back. Set before the
+  // first Upload.
+  void KeepUploaded(
+      std::function<void(const std::string& path, const SegmentHeader& header)> keep) {
+    keep_uploaded_ = std::move(keep);
+  }
+
   // Blocks until a segment is spooled or `timeout` passes (for the uploader thread).
   void WaitForSpooled(std::chrono::milliseconds timeout);
 
@@ -161,6 +170,7 @@ class Replicator {
   int64_t next_rotation_try_us_ = 0;       // clock_ time; after a failed generation rotation
   uint64_t generation_snapshot_txid_ = 0;  // the txid of this run's generation snapshot, if any
   std::vector<uint8_t> page_buf_;
+  std::function<void(const std::string&, const SegmentHeader&)> keep_uploaded_;
   mutable std::mutex mu_;
   std::condition_variable spooled_cv_;
   uint64_t spooled_events_ = 0;

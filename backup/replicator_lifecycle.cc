@@ -7,6 +7,7 @@
 #include "backup/database_image.h"
 #include "backup/object_codec.h"
 #include "backup/replicator.h"
+#include "backup/segment_cache.h"
 #include "backup/segment_io.h"
 #include "backup/snapshot.h"
 
@@ -246,20 +247,17 @@ Status Replicator::Upload() {
 Status Replicator::UploadSegment(const SpooledSegment& seg) {
   AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSpooledHeader(seg.path));
   SegmentRef ref{opts_.database, h.generation, 0, h.first_txid, h.last_txid, 0};
-  AURA_ASSIGN_OR_RETURN(File in, File::OpenForRead(seg.path));
   AURA_RETURN_IF_ERROR(WriteSegmentObject(
       *repo_, ref, h, clock_->Now(),
       [&](const std::function<Status(std::span<const uint8_t>)>& write) -> Status {
-        std::vector<uint8_t> buf(1 << 20);
-        uint64_t offset = kSegmentHeaderSize;  // the header is written from `h`
-        for (;;) {
-          AURA_ASSIGN_OR_RETURN(size_t n, in.ReadAt(offset, buf));
-          if (n == 0) return Status::Ok();
-          AURA_RETURN_IF_ERROR(write(std::span<const uint8_t>(buf.data(), n)));
-          offset += n;
-        }
+        // The header is written from `h`.
+        return ReadSegmentFile(seg.path, write, kSegmentHeaderSize);
       }));
-  ::unlink(seg.path.c_str());
+  if (keep_uploaded_) {
+    keep_uploaded_(seg.path, h);
+  } else {
+    ::unlink(seg.path.c_str());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   status_.uploaded_txid = std::max(status_.uploaded_txid, h.last_txid);
   status_.last_uploaded_commit_us = h.last_commit_us;

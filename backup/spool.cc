@@ -1,6 +1,5 @@
 #include "backup/spool.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,26 +10,15 @@ namespace aura::backup {
 namespace {
 constexpr size_t kBufferSize = 1 << 20;
 
-std::vector<std::string> DirEntries(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  return out;
-}
 }  // namespace
 
 Result<std::vector<SpooledSegment>> ListSpool(const std::string& spool_dir, bool clean) {
   std::vector<SpooledSegment> out;
-  for (const std::string& g : DirEntries(spool_dir)) {
+  for (const std::string& g : ListDirectory(spool_dir)) {
     uint64_t gen;
     if (!ParseGenerationName(g, &gen)) continue;  // "lock", "compaction"
     std::string gdir = spool_dir + "/" + g;
-    for (const std::string& f : DirEntries(gdir)) {
+    for (const std::string& f : ListDirectory(gdir)) {
       std::string path = gdir + "/" + f;
       if (f[0] == '.') {
         if (clean) ::unlink(path.c_str());

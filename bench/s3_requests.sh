@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # S3 requests of continuous WAL shipping, counted by kind from moto_server's own request log
 # (one werkzeug line per request on its stderr): the agent runs one database with a writer
-# committing RATE times a second for SECONDS, for each segment interval (segment_ms: how long a
+# committing RATE times a second for SECONDS, for each upload interval (upload_interval: how long a
 # commit may wait in the spool, the RPO knob), then the writer stops and the idle database is
 # watched for IDLE seconds. Prints requests per kind, scaled to an hour, and the estimated
 # monthly request cost on AWS S3 Standard and Cloudflare R2 (prices below, per 1,000 requests).
@@ -69,7 +69,7 @@ for seg in $intervals; do
 state_dir = "$dir/state"
 status_socket = "$dir/agent.sock"
 log_file = "$dir/agent.log"
-segment_ms = $seg
+upload_interval = "${seg}ms"
 [keys]
 key_file = "$work/bench.key"
 [[target]]

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -80,6 +81,9 @@ Status CreateDirectories(const std::string& dir, int mode = 0755);
 Status CreatePrivateDirectories(const std::string& dir);
 
 bool PathExists(const std::string& path);
+
+// Names in a directory, without "." and ".."; empty if it cannot be read.
+std::vector<std::string> ListDirectory(const std::string& dir);
 
 // Reads a whole file; fails with kIOError if it is larger than max_bytes.
 Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 64 << 20);

@@ -113,6 +113,8 @@ void ReplicationUnit::TryStart() {
   if (!s.ok()) return RetryStartLater(s);
   compactor_ = std::make_unique<backup::Compactor>(*repo, opts_.database,
                                                    opts_.spool_dir + "/compaction", &clock_);
+  rep_->KeepUploaded([c = compactor_.get()](const std::string& path,
+                                            const backup::SegmentHeader& h) { c->Adopt(path, h); });
   started_ = true;
   backoff_ = milliseconds(1000);
   {

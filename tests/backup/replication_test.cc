@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -319,11 +320,11 @@ TEST_F(ReplicationTest, DamagedSegmentFailsTheRestoreAndLeavesNothing) {
 TEST_F(ReplicationTest, CompactionRunsOnlyWhenItCanFindWork) {
   FakeClock clock(SystemClock::Instance().Now());
   Compactor c(repo_, "live", dir_ / "scratch", &clock);
-  auto lists = [&] { return faulty_->Calls(StorageOp::kList); };
+  const int lists = faulty_->Calls(StorageOp::kList);
   auto ran = [&](uint64_t uploaded) {
-    const int before = lists();
+    const uint64_t before = c.runs();
     EXPECT_TRUE(c.RunIfDue(uploaded).ok());
-    return lists() > before;
+    return c.runs() > before;
   };
   EXPECT_TRUE(ran(0)) << "the first call looks";
   EXPECT_FALSE(ran(0));
@@ -345,8 +346,91 @@ TEST_F(ReplicationTest, CompactionRunsOnlyWhenItCanFindWork) {
     looks += ran(4) ? 1 : 0;
   }
   EXPECT_GE(looks, 11) << "every window of the last upload gets its turn";
-  EXPECT_LE(looks, 14) << "then nothing can close: no more listings";
+  EXPECT_LE(looks, 14) << "then nothing can close: no more runs";
   EXPECT_FALSE(ran(4));
+  EXPECT_EQ(faulty_->Calls(StorageOp::kList), lists + 1)
+      << "the index is listed once, at the first run";
+}
+
+// The request budget (issue 13): in steady shipping compaction reads nothing back from the
+// target (inputs from the local cache, existence from its index), lists once, and deletes the
+// merged level-0 segments with one batch request per run; every restore point still restores.
+TEST_F(ReplicationTest, SteadyCompactionReadsNothingBackAndBatchesItsDeletes) {
+  FakeClock clock(SystemClock::Instance().Now());
+  ReplicatorOptions o = Options();
+  o.clock = &clock;
+  Replicator r(o, repo_);
+  ASSERT_TRUE(r.Start().ok());
+  Compactor c(repo_, "live", dir_ / "scratch", &clock);
+  r.KeepUploaded([&c](const std::string& path, const SegmentHeader& h) { c.Adopt(path, h); });
+  ASSERT_TRUE(c.Run().ok());  // the first run lists
+  const uint64_t base = r.status().spooled_txid;
+  std::map<uint64_t, std::string> expected;
+  const int opens = faulty_->Calls(StorageOp::kOpen), stats = faulty_->Calls(StorageOp::kStat),
+            lists = faulty_->Calls(StorageOp::kList), deletes = faulty_->Calls(StorageOp::kDelete);
+  int written = 0;
+  for (uint64_t s = 1; s <= 480; ++s) {  // 80 minutes, a commit every 10 s
+    clock.Advance(std::chrono::seconds(10));
+    Commit(s, s, &r, true);
+    if (s % 47 == 0) expected[base + s] = SourceChecksum();
+    auto w = c.RunIfDue(r.status().segments_uploaded);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    written += *w;
+  }
+  EXPECT_EQ(faulty_->Calls(StorageOp::kOpen), opens) << "no object was read back";
+  EXPECT_EQ(faulty_->Calls(StorageOp::kStat), stats) << "no existence check";
+  EXPECT_EQ(faulty_->Calls(StorageOp::kList), lists) << "no listing after the first run";
+  EXPECT_EQ(faulty_->Calls(StorageOp::kDelete), deletes) << "no one-by-one deletes";
+  EXPECT_GT(written, 160) << "level 1 every 30 s, level 2 every 5 min, level 3 every hour";
+  EXPECT_LE(faulty_->Calls(StorageOp::kDeleteMany), written) << "one batch per run at most";
+  auto segs = repo_->ListSegments("live");
+  ASSERT_TRUE(segs.ok());
+  int per_level[4] = {0, 0, 0, 0};
+  for (const SegmentRef& s : *segs) ++per_level[s.level];
+  EXPECT_LE(per_level[0], 5) << "only the open window's level-0 segments are left";
+  EXPECT_GE(per_level[3], 1);
+  for (const auto& [txid, checksum] : expected) {
+    EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kTxid, txid, {}}, "t" + std::to_string(txid)),
+              checksum)
+        << txid;
+  }
+  // The cache holds only what a later merge still needs: no level-0 copies of merged windows.
+  int cached_level0 = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ / "scratch/cache")) {
+    if (e.is_regular_file() && e.path().parent_path().filename() == "0") ++cached_level0;
+  }
+  EXPECT_LE(cached_level0, per_level[0]);
+}
+
+// A compactor whose cache is gone (a new host, a wiped spool) falls back to reading the target
+// and produces the same segments.
+TEST_F(ReplicationTest, CompactionWithoutItsCacheReadsTheTargetInstead) {
+  FakeClock clock(SystemClock::Instance().Now());
+  ReplicatorOptions o = Options();
+  o.clock = &clock;
+  Replicator r(o, repo_);
+  ASSERT_TRUE(r.Start().ok());
+  Compactor c(repo_, "live", dir_ / "scratch", &clock);
+  r.KeepUploaded([&c](const std::string& path, const SegmentHeader& h) { c.Adopt(path, h); });
+  for (uint64_t s = 1; s <= 60; ++s) {
+    clock.Advance(std::chrono::seconds(10));
+    Commit(s, s, &r, true);
+  }
+  ASSERT_TRUE(r.Flush().ok());
+  ASSERT_TRUE(r.Upload().ok());
+  const std::string latest = SourceChecksum();
+  std::filesystem::remove_all(dir_ / "scratch");
+  clock.Advance(std::chrono::hours(2));
+  const int opens = faulty_->Calls(StorageOp::kOpen);
+  Compactor fresh(repo_, "live", dir_ / "scratch", &clock);
+  auto w = fresh.Run();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_GT(*w, 0);
+  EXPECT_GT(faulty_->Calls(StorageOp::kOpen), opens) << "inputs came from the target";
+  auto segs = repo_->ListSegments("live");
+  ASSERT_TRUE(segs.ok());
+  for (const SegmentRef& s : *segs) EXPECT_NE(s.level, 0) << s.Name();
+  EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kLatest}, "latest.db"), latest);
 }
 
 TEST_F(ReplicationTest, CompactionKeepsEveryRestorePointAndShortensTheChain) {

@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "backup/storage/s3_config.h"
 #include "tests/support/test_env.h"
@@ -104,6 +107,37 @@ class MotoServer {
   }
 
   bool ready() const { return !access_key_.empty() && !secret_key_.empty(); }
+
+  // Requests moto has logged (its own request log), each as "KIND path": KIND is the HTTP
+  // method, except LIST for a listing of the bucket (objects or multipart uploads) and DELETE for
+  // a batch delete (POST ?delete), as an object store bills them. The setup requests are left
+  // out.
+  std::vector<std::string> Requests() const {
+    std::vector<std::string> out;
+    std::ifstream in(log_);
+    std::string line;
+    const std::string bucket_path = "/" + bucket_;
+    while (std::getline(in, line)) {
+      auto q = line.find('"');
+      if (q == std::string::npos) continue;
+      std::istringstream req(line.substr(q + 1));
+      std::string method, path;
+      req >> method >> path;
+      if (method != "GET" && method != "PUT" && method != "POST" && method != "HEAD" &&
+          method != "DELETE") {
+        continue;
+      }
+      if (path == "/" || path.rfind("/?", 0) == 0) continue;  // IAM setup
+      const std::string where = path.substr(0, path.find('?'));
+      const bool on_bucket = where == bucket_path || where == bucket_path + "/";
+      std::string kind = method;
+      if (method == "GET" && on_bucket) kind = "LIST";
+      if (method == "POST" && path.find("?delete") != std::string::npos) kind = "DELETE";
+      if (method == "PUT" && on_bucket) continue;  // the bucket's creation
+      out.push_back(kind + " " + path);
+    }
+    return out;
+  }
   int port() const { return port_; }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const std::string& access_key() const { return access_key_; }

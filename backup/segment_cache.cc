@@ -1,0 +1,91 @@
+#include "backup/segment_cache.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace aura::backup {
+
+namespace {
+
+std::string LevelDir(const std::string& dir, uint64_t generation, int level) {
+  return dir + "/" + GenerationName(generation) + "/" + std::to_string(level);
+}
+
+}  // namespace
+
+std::string SegmentCache::PathOf(const SegmentRef& ref) const {
+  return LevelDir(dir_, ref.generation, ref.level) + "/" +
+         SegmentFileName(ref.first_txid, ref.last_txid);
+}
+
+std::optional<std::string> SegmentCache::Find(const SegmentRef& ref) const {
+  if (!enabled()) return std::nullopt;
+  std::string p = PathOf(ref);
+  if (!PathExists(p)) return std::nullopt;
+  return p;
+}
+
+void SegmentCache::Adopt(const std::string& file, const SegmentRef& ref) {
+  if (enabled() && CreatePrivateDirectories(DirName(PathOf(ref))).ok() &&
+      ::rename(file.c_str(), PathOf(ref).c_str()) == 0) {
+    return;
+  }
+  ::unlink(file.c_str());  // another filesystem, or no room: compaction reads the target instead
+}
+
+Result<TempFile> SegmentCache::Begin(const SegmentRef& ref) {
+  AURA_RETURN_IF_ERROR(CreatePrivateDirectories(DirName(PathOf(ref))));
+  return TempFile::Create(PathOf(ref), 0600);
+}
+
+void SegmentCache::Keep(TempFile temp) {
+  if (::rename(temp.temp_path().c_str(), temp.final_path().c_str()) != 0) temp.Abandon();
+}
+
+void SegmentCache::Remove(const SegmentRef& ref) {
+  if (enabled()) ::unlink(PathOf(ref).c_str());
+}
+
+std::vector<SegmentRef> SegmentCache::Scan(const std::string& database) const {
+  std::vector<SegmentRef> out;
+  if (!enabled()) return out;
+  for (const std::string& g : ListDirectory(dir_)) {
+    uint64_t gen = 0;
+    if (!ParseGenerationName(g, &gen)) continue;
+    for (const std::string& l : ListDirectory(dir_ + "/" + g)) {
+      if (l.size() != 1 || l[0] < '0' || l[0] > '9') continue;
+      const std::string ldir = dir_ + "/" + g + "/" + l;
+      for (const std::string& f : ListDirectory(ldir)) {
+        SegmentRef r{database, gen, l[0] - '0', 0, 0, 0};
+        if (f[0] == '.') {
+          ::unlink((ldir + "/" + f).c_str());  // a merge that stopped half-way
+          continue;
+        }
+        struct stat st;
+        if (!ParseSegmentFileName(f, &r.first_txid, &r.last_txid) ||
+            ::stat((ldir + "/" + f).c_str(), &st) != 0) {
+          continue;
+        }
+        r.size = static_cast<uint64_t>(st.st_size);
+        out.push_back(r);
+      }
+    }
+  }
+  return out;
+}
+
+Status ReadSegmentFile(const std::string& path,
+                       const std::function<Status(std::span<const uint8_t>)>& sink, uint64_t from) {
+  AURA_ASSIGN_OR_RETURN(File in, File::OpenForRead(path));
+  std::vector<uint8_t> buf(1 << 20);
+  for (uint64_t offset = from;;) {
+    AURA_ASSIGN_OR_RETURN(size_t n, in.ReadAt(offset, buf));
+    if (n == 0) return Status::Ok();
+    AURA_RETURN_IF_ERROR(sink(std::span<const uint8_t>(buf.data(), n)));
+    offset += n;
+  }
+}
+
+}  // namespace aura::backup
