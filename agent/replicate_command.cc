@@ -84,19 +84,22 @@ void StepLoop(backup::Replicator& r, const ReplicateArgs& args, const Output& ou
   (void)out;
 }
 
+// --upload-interval in milliseconds; 0 when it is not given.
+Result<int64_t> UploadIntervalMs(const ReplicateArgs& args) {
+  if (args.upload_interval.empty()) return int64_t{0};
+  auto ms = ParseDurationMillis(args.upload_interval);
+  if (!ms.ok() || *ms < 1 || *ms > 600000) {
+    return InvalidArgument("--upload-interval '" + args.upload_interval +
+                           "' must be a duration such as 1s, 10s or 500ms, at most 10m");
+  }
+  return ms;
+}
+
 }  // namespace
 
 int RunReplicate(const ReplicateArgs& args, const Output& out) {
-  int64_t upload_ms = 0;
-  if (!args.upload_interval.empty()) {
-    auto ms = ParseDurationMillis(args.upload_interval);
-    if (!ms.ok() || *ms < 1 || *ms > 600000) {
-      return out.Fail(InvalidArgument("--upload-interval '" + args.upload_interval +
-                                      "' must be a duration such as 1s, 10s or 500ms, at most "
-                                      "10m"));
-    }
-    upload_ms = *ms;
-  }
+  auto upload_ms = UploadIntervalMs(args);
+  if (!upload_ms.ok()) return out.Fail(upload_ms.status());
   auto jobs = ResolveForBackup(args.repo, args.db);
   if (!jobs.ok()) return out.Fail(jobs.status());
   if (jobs->size() != 1) {
@@ -113,7 +116,7 @@ int RunReplicate(const ReplicateArgs& args, const Output& out) {
   o.busy_timeout_ms = args.repo.config.empty() ? args.busy_timeout_ms : job.busy_timeout_ms;
   o.poll_interval = std::chrono::milliseconds(args.poll_ms);
   o.segment_max_age = std::chrono::milliseconds(args.segment_ms);
-  if (upload_ms > 0) o.segment_max_age = std::chrono::milliseconds(upload_ms);
+  if (*upload_ms > 0) o.segment_max_age = std::chrono::milliseconds(*upload_ms);
   o.generation_max_age = std::chrono::seconds(job.generation_interval_s);
   RemoveWritesOfKilledRuns(*job.storage);
   std::shared_ptr<backup::Repository> shared_repo(std::move(repo).value());
