@@ -68,7 +68,7 @@ struct ReplicateArgs {
   int poll_ms = 5;
   int segment_ms = 20;
   std::string upload_interval;  // "1s", "500ms": replaces segment_ms when set
-  double run_seconds = 0;  // stop after this long (0: until SIGINT/SIGTERM)
+  double run_seconds = 0;       // stop after this long (0: until SIGINT/SIGTERM)
 };
 
 struct ListArgs {
