@@ -11,6 +11,10 @@ Result<SqliteDb> OpenConnection(const std::string& path, int busy_timeout_ms) {
   AURA_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path, SQLITE_OPEN_READWRITE, busy_timeout_ms));
   // Never checkpoint (and so rewrite the database file or delete the WAL) when closing.
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  // These connections read a header or hold a lock, never run queries: no lookaside memory,
+  // so a daemon following a thousand databases does not keep a query engine's memory for each
+  // (with SqliteDb's process-wide settings, about 18 KiB a connection).
+  sqlite3_db_config(db.get(), SQLITE_DBCONFIG_LOOKASIDE, nullptr, 0, 0);
   return db;
 }
 
@@ -24,16 +28,21 @@ Result<std::unique_ptr<WalFollower>> WalFollower::Open(const std::string& db_pat
     AURA_ASSIGN_OR_RETURN(c, OpenConnection(db_path, busy_timeout_ms));
   }
   AURA_ASSIGN_OR_RETURN(f->checkpointer_, OpenConnection(db_path, busy_timeout_ms));
-  AURA_ASSIGN_OR_RETURN(f->writer_, OpenConnection(db_path, 0));
-  AURA_ASSIGN_OR_RETURN(std::string mode, f->checkpointer_.QueryText("PRAGMA journal_mode"));
-  if (mode != "wal") {
-    return Unsupported(db_path + " is in " + mode +
-                       " journal mode; continuous WAL shipping needs WAL mode. Stop the "
-                       "application and run: sqlite3 " +
-                       db_path + " 'PRAGMA journal_mode=WAL;' (snapshots keep working meanwhile)");
+  {
+    // The checks parse the schema: on a connection closed afterwards, so that memory is not
+    // kept for as long as the database is followed.
+    AURA_ASSIGN_OR_RETURN(SqliteDb probe, OpenConnection(db_path, busy_timeout_ms));
+    AURA_ASSIGN_OR_RETURN(std::string mode, probe.QueryText("PRAGMA journal_mode"));
+    if (mode != "wal") {
+      return Unsupported(db_path + " is in " + mode +
+                         " journal mode; continuous WAL shipping needs WAL mode. Stop the "
+                         "application and run: sqlite3 " +
+                         db_path +
+                         " 'PRAGMA journal_mode=WAL;' (snapshots keep working meanwhile)");
+    }
+    AURA_ASSIGN_OR_RETURN(int64_t ps, probe.QueryInt("PRAGMA page_size"));
+    f->page_size_ = static_cast<uint32_t>(ps);
   }
-  AURA_ASSIGN_OR_RETURN(int64_t ps, f->checkpointer_.QueryInt("PRAGMA page_size"));
-  f->page_size_ = static_cast<uint32_t>(ps);
   AURA_RETURN_IF_ERROR(f->BeginRead(f->conns_[0]));
   f->active_ = 0;
   return f;
@@ -47,8 +56,9 @@ WalFollower::~WalFollower() {
 
 Status WalFollower::BeginRead(SqliteDb& db) {
   AURA_RETURN_IF_ERROR(db.Exec("BEGIN"));
-  // A read of the schema page starts the transaction and takes a WAL read mark.
-  Status s = db.QueryInt("SELECT count(*) FROM sqlite_schema").status();
+  // A read of the database header starts the transaction and takes a WAL read mark (without
+  // parsing the schema, which this connection never needs).
+  Status s = db.QueryInt("PRAGMA schema_version").status();
   if (!s.ok()) (void)db.Exec("ROLLBACK");
   return s;
 }
@@ -146,6 +156,11 @@ Status WalFollower::ScanFrom(const WalHeader& header, FollowPosition cur, Follow
 }
 
 Status WalFollower::WithWriteLock(const std::function<Status()>& fn) {
+  // Opened the first time it is needed (a WAL restart is rare): one connection less per
+  // database the rest of the time.
+  if (writer_.get() == nullptr) {
+    AURA_ASSIGN_OR_RETURN(writer_, OpenConnection(db_path_, 0));
+  }
   sqlite3_busy_timeout(writer_.get(), 0);
   Status begun = writer_.Exec("BEGIN IMMEDIATE");
   if (!begun.ok()) {

@@ -97,4 +97,9 @@ Status RestrictToOwner(const std::string& path);
 // The id of this process.
 int ProcessId();
 
+// Raises this process's limit of open files to the most it may have (POSIX: the soft
+// RLIMIT_NOFILE up to the hard one; systemd and most shells start services at a soft 1024).
+// Returns the limit now in force (0: unknown, or no such limit, as on Windows).
+uint64_t RaiseOpenFileLimit();
+
 }  // namespace aura::platform

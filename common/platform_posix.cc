@@ -1,6 +1,7 @@
 // The POSIX side of common/platform.h (Linux, macOS): flock, fsync of directories, chmod.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,5 +96,16 @@ Status RestrictToOwner(const std::string& path) {
 }
 
 int ProcessId() { return static_cast<int>(::getpid()); }
+
+uint64_t RaiseOpenFileLimit() {
+  struct rlimit lim = {};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    struct rlimit want = lim;
+    want.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(lim.rlim_cur);
+}
 
 }  // namespace aura::platform

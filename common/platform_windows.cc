@@ -106,4 +106,6 @@ Status RestrictToOwner(const std::string& path) {
 
 int ProcessId() { return static_cast<int>(GetCurrentProcessId()); }
 
+uint64_t RaiseOpenFileLimit() { return 0; }  // handles are not limited this way
+
 }  // namespace aura::platform

@@ -11,6 +11,7 @@
 
 #include "agent/daemon/daemon_internal.h"
 #include "agent/output.h"
+#include "common/platform.h"
 #include "common/version.h"
 
 namespace aura::agent {
@@ -57,6 +58,20 @@ Status Daemon::OpenStateAndListen() {
   return server_.ListenTcp(a.status_tcp_host, a.status_tcp_port, token);
 }
 
+void Daemon::WarnIfTooFewFiles() const {
+  // Continuous shipping holds about 10 descriptors a database (three SQLite connections with
+  // their -wal, the WAL reader, the spool lock); snapshots and uploads need a few more.
+  const uint64_t limit = platform::RaiseOpenFileLimit();
+  const uint64_t need = 64 + 12 * uint64_t(config_->databases.size());
+  if (limit != 0 && limit < need) {
+    spdlog::warn(
+        "op=start the open-file limit is {} and {} database(s) need about {}: raise it "
+        "(systemd: LimitNOFILE= in the unit; shell: ulimit -n) or shipping fails with "
+        "'too many open files'",
+        limit, config_->databases.size(), need);
+  }
+}
+
 int Daemon::Run() {
   started_ = config_loaded_ = clock_.Now();
   Status opened = OpenStateAndListen();
@@ -66,6 +81,7 @@ int Daemon::Run() {
   }
   spdlog::info("op=start aura-agent {} pid {} config {} databases {} socket {}", kAgentVersion,
                ::getpid(), config_path_, config_->databases.size(), config_->agent.status_socket);
+  WarnIfTooFewFiles();
   for (const DatabaseConfig& db : config_->databases) StartWorker(db);
   WaitSignal();
   ArmScheduler();

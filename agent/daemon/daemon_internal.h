@@ -60,6 +60,8 @@ class Daemon {
   // daemon.cc
   Status OpenStateAndListen();
   int JoinPools();
+  // Raises the open-file limit and warns when it is still too low for the databases configured.
+  void WarnIfTooFewFiles() const;
   void WaitSignal();
   void Reload();
   void ApplyReload(const std::shared_ptr<const Config>& old);

@@ -316,6 +316,9 @@ void DbWorker::ReplicationMetrics(MetricsText& m, TimePoint now) const {
     m.Sample("aura_replication_lag_seconds", "gauge",
              "Age of the oldest committed transaction not yet uploaded (0 when caught up).", l,
              p.LagSeconds(now));
+    m.Hist("aura_replication_upload_delay_seconds",
+           "Per upload: from the commit of its oldest transaction until durable in the target.", l,
+           p.upload_delay);
     auto h = lag_seconds_.find(u->target());
     if (h != lag_seconds_.end()) {
       m.Hist("aura_replication_lag_sampled_seconds",

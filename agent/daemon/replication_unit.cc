@@ -11,6 +11,11 @@ namespace net = boost::asio;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// How long a database is polled at poll_ms after its last change before it waits on inotify.
+// Short, so a fleet whose databases commit now and then is not polled in between: a commit a
+// minute costs about 2 s / poll_ms looks instead of 10 s / poll_ms.
+constexpr seconds kPollAfterChange{2};
+
 std::string PathComponent(const std::string& name) {
   std::string out;
   for (char c : name) out += c == '/' ? std::string("%2F") : std::string(1, c);
@@ -153,12 +158,13 @@ void ReplicationUnit::RetryStartLater(const Status& why) {
 
 void ReplicationUnit::ScheduleStep() {
   if (stopping_) return;
-  const bool idle = clock_.SteadyNow() - last_change_ > seconds(10);
+  const bool idle = clock_.SteadyNow() - last_change_ > kPollAfterChange;
   if (idle && watch_) return WaitIdle();
   // Without a watch an idle database is polled less often; a commit still leaves within a
   // second.
-  auto interval =
-      clock_.SteadyNow() - last_change_ > seconds(10) ? std::max(poll_, milliseconds(250)) : poll_;
+  auto interval = clock_.SteadyNow() - last_change_ > kPollAfterChange
+                      ? std::max(poll_, milliseconds(250))
+                      : poll_;
   poll_timer_.ExpiresAfter(interval);
   poll_timer_.AsyncWait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->DoStep();
@@ -220,7 +226,13 @@ void ReplicationUnit::DoUpload() {
     upload_busy_ = false;
     return;
   }
+  const int64_t oldest_us = published().pending_since_us;
+  const uint64_t uploaded_before = rep_->status().uploaded_txid;
   Status s = rep_->Upload();
+  if (s.ok() && oldest_us > 0 && rep_->status().uploaded_txid > uploaded_before) {
+    std::lock_guard lock(mu_);
+    pub_.upload_delay.Observe(double(ToUnixMicros(clock_.Now()) - oldest_us) / 1e6);
+  }
   if (s.ok()) {
     auto c = compactor_->RunIfDue(rep_->status().segments_uploaded);
     if (!c.ok()) {

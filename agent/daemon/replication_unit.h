@@ -22,6 +22,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon/clock_timer.h"
+#include "agent/daemon/metrics.h"
 #include "agent/daemon/repo_cache.h"
 #include "agent/daemon/wal_watch.h"
 #include "agent/daemon/worker_context.h"
@@ -45,6 +46,9 @@ class ReplicationUnit : public std::enable_shared_from_this<ReplicationUnit> {
     int64_t pending_since_us = 0;
     uint64_t polls = 0;     // looks at the WAL so far
     bool watching = false;  // an idle database waits for inotify instead of polling
+    // Per successful upload: how long its oldest transaction waited from commit until durable
+    // in the target (the worst lag of any commit in that upload).
+    Histogram upload_delay;
 
     double LagSeconds(TimePoint now) const;
   };

@@ -758,7 +758,7 @@ TEST_F(DaemonTest, AutoApplyAppliesANewMigrationFileAfterAPreMigrationSnapshotAn
 namespace aura {
 namespace {
 
-// issue 13: an idle database costs no periodic wake-ups. After 10 s without a commit the agent
+// issue 13: an idle database costs no periodic wake-ups. After 2 s without a commit the agent
 // stops polling it (inotify on its folder wakes it; a poll every 30 s is the fallback), and a
 // commit then still ships at once, not at the fallback.
 class DaemonIdleTest : public DaemonTest {
