@@ -115,7 +115,7 @@ class WalFollower {
   int active_ = 0;
   SqliteDb checkpointer_;
   SqliteDb writer_;  // opened by the first WithWriteLock
-  File wal_file_;  // the -wal file; SQLite takes no locks on it, so our own descriptor is safe
+  File wal_file_;    // the -wal file; SQLite takes no locks on it, so our own descriptor is safe
   int64_t last_data_version_ = -1;
 };
 
