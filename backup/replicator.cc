@@ -91,28 +91,43 @@ Status Replicator::ConsumeTxn(const WalTxn& txn, bool catch_up) {
   for (const auto& pf : txn.page_frames) {
     if (pf.first <= txn.db_pages) pages.push_back(pf);
   }
+  const size_t ps = follower_->page_size();
+  // A transaction of up to 1 MiB of pages is read from the WAL once, for both passes.
+  const bool kept = !catch_up && pages.size() * ps <= (size_t{1} << 20);
+  if (kept) txn_buf_.resize(pages.size() * ps);
+  auto page_at = [&](size_t i) {
+    return kept ? std::span<uint8_t>(txn_buf_).subspan(i * ps, ps) : std::span<uint8_t>(page_buf_);
+  };
   // Pass 1: the checksum after the transaction (its header comes before its pages).
-  if (!catch_up) {
-    for (const auto& [pgno, frame] : pages) {
-      AURA_RETURN_IF_ERROR(follower_->ReadFramePage(frame, page_buf_));
-      if (pgno <= checksum_.pages()) undo_->old_hashes.emplace_back(pgno, checksum_.hash(pgno));
-      checksum_.SetPage(pgno, page_buf_);
-    }
-    for (uint32_t p = txn.db_pages + 1; p <= checksum_.pages(); ++p) {
-      undo_->old_hashes.emplace_back(p, checksum_.hash(p));
-    }
-    checksum_.Resize(txn.db_pages);
-  }
+  if (!catch_up) AURA_RETURN_IF_ERROR(HashTxnPages(txn.db_pages, pages, page_at));
   TxnHeader h{last_txid_ + 1, NowUs(), txn.db_pages, static_cast<uint32_t>(pages.size()),
               catch_up ? 0 : checksum_.value()};
   AURA_RETURN_IF_ERROR(builder_->BeginTxn(h));
-  for (const auto& [pgno, frame] : pages) {
-    AURA_RETURN_IF_ERROR(follower_->ReadFramePage(frame, page_buf_));
-    AURA_RETURN_IF_ERROR(builder_->AddPage(pgno, page_buf_));
+  for (size_t i = 0; i < pages.size(); ++i) {
+    if (!kept) AURA_RETURN_IF_ERROR(follower_->ReadFramePage(pages[i].second, page_buf_));
+    AURA_RETURN_IF_ERROR(builder_->AddPage(pages[i].first, page_at(i)));
   }
+  // A fleet's databases each keep their buffer: not one left at the size of a rare big one.
+  if (txn_buf_.capacity() > (size_t{64} << 10)) std::vector<uint8_t>().swap(txn_buf_);
   ++last_txid_;
   db_pages_ = txn.db_pages;
   last_commit_us_ = h.commit_us;
+  return Status::Ok();
+}
+
+Status Replicator::HashTxnPages(uint32_t db_pages,
+                                const std::vector<std::pair<uint32_t, uint64_t>>& pages,
+                                const std::function<std::span<uint8_t>(size_t)>& page_at) {
+  for (size_t i = 0; i < pages.size(); ++i) {
+    AURA_RETURN_IF_ERROR(follower_->ReadFramePage(pages[i].second, page_at(i)));
+    const uint32_t pgno = pages[i].first;
+    if (pgno <= checksum_.pages()) undo_->old_hashes.emplace_back(pgno, checksum_.hash(pgno));
+    checksum_.SetPage(pgno, page_at(i));
+  }
+  for (uint32_t p = db_pages + 1; p <= checksum_.pages(); ++p) {
+    undo_->old_hashes.emplace_back(p, checksum_.hash(p));
+  }
+  checksum_.Resize(db_pages);
   return Status::Ok();
 }
 

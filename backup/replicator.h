@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,10 @@ class Replicator {
   Status Resume();
   Status StartGeneration(const std::string& why, bool routine = false);
   Status ConsumeTxn(const WalTxn& txn, bool catch_up);
+  // Reads each page of a transaction into page_at(i) and applies it to the checksum, noting
+  // the old hashes in the undo record.
+  Status HashTxnPages(uint32_t db_pages, const std::vector<std::pair<uint32_t, uint64_t>>& pages,
+                      const std::function<std::span<uint8_t>(size_t)>& page_at);
   Status CutSegment();
   void Rollback();
   Status PollOnce(bool* gap, bool catch_up);
@@ -170,6 +175,7 @@ class Replicator {
   int64_t next_rotation_try_us_ = 0;       // clock_ time; after a failed generation rotation
   uint64_t generation_snapshot_txid_ = 0;  // the txid of this run's generation snapshot, if any
   std::vector<uint8_t> page_buf_;
+  std::vector<uint8_t> txn_buf_;  // the pages of the transaction being consumed
   std::function<void(const std::string&, const SegmentHeader&)> keep_uploaded_;
   mutable std::mutex mu_;
   std::condition_variable spooled_cv_;

@@ -125,7 +125,13 @@ Result<WalFollower::Outcome> WalFollower::Poll(FollowPosition& pos, bool pos_und
 Status WalFollower::ScanFrom(const WalHeader& header, FollowPosition cur, FollowPosition& pos,
                              const std::function<Status(const WalTxn&)>& on_txn) {
   const size_t frame_size = kWalFrameHeaderSize + page_size_;
-  const size_t batch = std::max<size_t>(1, (1u << 20) / frame_size);
+  // Up to 1 MiB of frames a read, but no more than the WAL holds past our position: a poll that
+  // finds one small commit (a fleet's usual case) reads and allocates a few KiB, not 1 MiB.
+  AURA_ASSIGN_OR_RETURN(uint64_t wal_bytes, wal_file_.Size());
+  const uint64_t start = WalFrameOffset(page_size_, cur.frame + 1);
+  if (wal_bytes < start + frame_size) return Status::Ok();
+  const size_t batch = std::clamp<size_t>((wal_bytes - start) / frame_size, 1,
+                                          std::max<size_t>(1, (1u << 20) / frame_size));
   std::vector<uint8_t> buf(batch * frame_size);
   std::map<uint32_t, uint64_t> pending;  // pages of the transaction being read
   WalChecksum running = cur.checksum;
