@@ -1,7 +1,9 @@
 #include "backup/wal_follower.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 
 namespace aura::backup {
 
@@ -16,6 +18,14 @@ Result<SqliteDb> OpenConnection(const std::string& path, int busy_timeout_ms) {
   // (with SqliteDb's process-wide settings, about 18 KiB a connection).
   sqlite3_db_config(db.get(), SQLITE_DBCONFIG_LOOKASIDE, nullptr, 0, 0);
   return db;
+}
+
+// The busy handler of WithWriteLock.
+int RetrySoon(void* /*unused*/, int attempts) {
+  constexpr int kAttempts = 400;
+  if (attempts >= kAttempts) return 0;
+  std::this_thread::sleep_for(std::chrono::microseconds(20));
+  return 1;
 }
 
 }  // namespace
@@ -84,6 +94,12 @@ Status WalFollower::Refresh() {
 
 Status WalFollower::ReadFramePage(uint64_t frame, std::span<uint8_t> out) {
   if (out.size() != page_size_) return InternalError("ReadFramePage: wrong buffer size");
+  if (frame >= scan_first_frame_ && frame < scan_first_frame_ + scan_frames_) {
+    const size_t frame_size = kWalFrameHeaderSize + page_size_;
+    const uint8_t* f = scan_buf_.data() + (frame - scan_first_frame_) * frame_size;
+    std::copy_n(f + kWalFrameHeaderSize, page_size_, out.data());
+    return Status::Ok();
+  }
   AURA_ASSIGN_OR_RETURN(
       size_t n, wal_file_.ReadAt(WalFrameOffset(page_size_, frame) + kWalFrameHeaderSize, out));
   if (n != page_size_)
@@ -132,21 +148,34 @@ Status WalFollower::ScanFrom(const WalHeader& header, FollowPosition cur, Follow
   if (wal_bytes < start + frame_size) return Status::Ok();
   const size_t batch = std::clamp<size_t>((wal_bytes - start) / frame_size, 1,
                                           std::max<size_t>(1, (1u << 20) / frame_size));
-  std::vector<uint8_t> buf(batch * frame_size);
+  // The buffer is a member so ReadFramePage can serve the frames just read; it is released
+  // when the scan ends, so an idle database holds none.
+  scan_buf_.resize(batch * frame_size);
+  struct Release {
+    WalFollower* f;
+    ~Release() {
+      f->scan_frames_ = 0;
+      std::vector<uint8_t>().swap(f->scan_buf_);
+    }
+  } release{this};
   std::map<uint32_t, uint64_t> pending;  // pages of the transaction being read
   WalChecksum running = cur.checksum;
   uint64_t frame = cur.frame + 1;
   for (;;) {
-    AURA_ASSIGN_OR_RETURN(size_t got, wal_file_.ReadAt(WalFrameOffset(page_size_, frame), buf));
+    scan_frames_ = 0;
+    AURA_ASSIGN_OR_RETURN(size_t got,
+                          wal_file_.ReadAt(WalFrameOffset(page_size_, frame), scan_buf_));
     size_t frames_here = got / frame_size;
+    scan_first_frame_ = frame;
     for (size_t i = 0; i < frames_here; ++i, ++frame) {
-      const uint8_t* f = buf.data() + i * frame_size;
+      const uint8_t* f = scan_buf_.data() + i * frame_size;
       WalFrameHeader fh = ParseWalFrameHeader(
           std::span<const uint8_t, kWalFrameHeaderSize>(f, kWalFrameHeaderSize));
       if (fh.salt1 != header.salt1 || fh.salt2 != header.salt2 || fh.pgno == 0) return Status::Ok();
       running = WalChecksumUpdate(header.big_endian_checksums, {f, 8}, running);
       running = WalChecksumUpdate(header.big_endian_checksums, {f + 24, page_size_}, running);
       if (!(running == fh.checksum)) return Status::Ok();
+      scan_frames_ = i + 1;  // checked: ReadFramePage may serve it
       pending[fh.pgno] = frame;
       if (fh.commit_size == 0) continue;
       WalTxn txn;
@@ -157,7 +186,7 @@ Status WalFollower::ScanFrom(const WalHeader& header, FollowPosition cur, Follow
       AURA_RETURN_IF_ERROR(on_txn(txn));
       pos = FollowPosition{header.salt1, header.salt2, frame, running};
     }
-    if (got < buf.size()) return Status::Ok();
+    if (got < scan_buf_.size()) return Status::Ok();
   }
 }
 
@@ -167,7 +196,11 @@ Status WalFollower::WithWriteLock(const std::function<Status()>& fn) {
   if (writer_.get() == nullptr) {
     AURA_ASSIGN_OR_RETURN(writer_, OpenConnection(db_path_, 0));
   }
-  sqlite3_busy_timeout(writer_.get(), 0);
+  // A writer committing flat out holds the write lock nearly all the time and frees it for a
+  // few microseconds between transactions; SQLite's own busy timeout sleeps in milliseconds and
+  // would almost never see the gap, so the WAL could not be restarted and would grow without
+  // bound. Retry every few tens of microseconds instead, for at most ~20 ms.
+  sqlite3_busy_handler(writer_.get(), &RetrySoon, nullptr);
   Status begun = writer_.Exec("BEGIN IMMEDIATE");
   if (!begun.ok()) {
     if (!sqlite3_get_autocommit(writer_.get())) (void)writer_.Exec("ROLLBACK");

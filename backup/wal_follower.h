@@ -87,7 +87,8 @@ class WalFollower {
   Result<Outcome> Poll(FollowPosition& pos, bool pos_under_lock,
                        const std::function<Status(const WalTxn&)>& on_txn);
 
-  // Reads the page stored in WAL frame `frame` of the current WAL (valid inside on_txn).
+  // Reads the page stored in WAL frame `frame` of the current WAL (valid inside on_txn). A frame
+  // the poll has just read and checked is copied from its buffer: no second read of the WAL.
   Status ReadFramePage(uint64_t frame, std::span<uint8_t> out);
 
   // Takes the database's write lock without waiting (kBusy if a writer has it), runs `fn`, and
@@ -117,6 +118,10 @@ class WalFollower {
   SqliteDb writer_;  // opened by the first WithWriteLock
   File wal_file_;    // the -wal file; SQLite takes no locks on it, so our own descriptor is safe
   int64_t last_data_version_ = -1;
+  // While ScanFrom runs: the frames it has read, first_frame_ .. first_frame_ + frames - 1.
+  std::vector<uint8_t> scan_buf_;
+  uint64_t scan_first_frame_ = 0;
+  size_t scan_frames_ = 0;
 };
 
 }  // namespace aura::backup
