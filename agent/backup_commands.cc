@@ -127,6 +127,10 @@ Result<backup::RestoreResult> RestoreFromRepository(const RestoreArgs& args,
 }  // namespace
 
 int RunRestore(const RestoreArgs& args, const Output& out) {
+  if (args.follow || args.promote || args.once) {
+    if (args.once && !args.follow) return out.Fail(InvalidArgument("--once goes with --follow"));
+    return RunStandby(args, out);
+  }
   auto level = ParseIntegrityLevel(args.check);
   if (!level.ok()) return out.Fail(level.status());
   if (args.dry_run) {

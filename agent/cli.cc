@@ -176,6 +176,15 @@ void Cli::AddRestore() {
   r->add_option("--check", restore_.check, "Integrity check before renaming: full, quick, none")
       ->check(CLI::IsMember({"full", "quick", "none"}));
   r->add_option("--threads", restore_.threads, "Worker threads")->check(CLI::Range(0, 64));
+  r->add_flag("--follow", restore_.follow,
+              "Keep --to as a warm standby: seed it, then apply new WAL segments as they arrive "
+              "until Ctrl-C or SIGTERM (resumes where it stopped)");
+  r->add_flag("--once", restore_.once, "With --follow: stop once the standby has caught up");
+  r->add_option("--poll-interval", restore_.poll_interval,
+                "With --follow: how often to look for new segments (default 1s)");
+  r->add_flag("--promote", restore_.promote,
+              "Promote the standby --to: stop its follower, verify every page, leave an ordinary "
+              "database");
   AddKeyFlags(r, restore_.repo, false);
   AddConfigFlags(r, restore_.repo);
   AddJson(r);
@@ -347,7 +356,10 @@ int Cli::Dispatch() {
     return backup_.policy.empty() ? RunBackup(backup_, out) : RunBackupPolicy(backup_, out);
   }
   if (prune_cmd_->parsed()) return RunPruneCommand(prune_, out);
-  if (restore_cmd_->parsed()) return RunRestore(restore_, out);
+  if (restore_cmd_->parsed()) {
+    restore_.check_given = restore_cmd_->get_option("--check")->count() > 0;
+    return RunRestore(restore_, out);
+  }
   if (list_cmd_->parsed()) return RunList(list_, out);
   if (repl_cmd_->parsed()) return RunReplicate(repl_, out);
   if (verify_cmd_->parsed()) return RunVerify(verify_, out);

@@ -56,7 +56,12 @@ struct RestoreArgs {
   bool force = false;
   bool dry_run = false;  // print the plan, write nothing
   std::string check = "full";
+  bool check_given = false;  // --check was on the command line
   int threads = 0;
+  bool follow = false;   // keep --to as a warm standby (backup/standby.h)
+  bool once = false;     // with --follow: stop once caught up
+  bool promote = false;  // promote the standby --to
+  std::string poll_interval = "1s";
 };
 
 struct ReplicateArgs {
@@ -132,6 +137,8 @@ int RunVerify(const VerifyArgs& args, const Output& out);
 int RunCheckCommand(const CheckArgs& args, const Output& out);
 int RunDrillCommand(const DrillArgs& args, const Output& out);
 int RunRestoreDryRun(const RestoreArgs& args, const Output& out);
+// restore --follow / --promote.
+int RunStandby(const RestoreArgs& args, const Output& out);
 // The point the restore flags name: exactly one of --latest, --snapshot, --at, --txid (nullopt
 // for --snapshot).
 Result<std::optional<backup::PointInTime>> RestorePointFromArgs(const RestoreArgs& args);

@@ -225,35 +225,9 @@ Status ChooseTarget(Repository& repo, const Catalog& c, const PointInTime& point
   return Status::Ok();
 }
 
-// The segments that carry generation `gen` from txid `from` to `target`: at each step the one
-// starting right after the txids covered so far, or a per-transaction one covering that txid
-// (entered mid-way: a snapshot taken between two segment boundaries), reaching furthest, higher
-// levels first. kNotFound naming the first txid no segment carries.
 Result<std::vector<SegmentRef>> ChainFrom(const Catalog& c, uint64_t gen, uint64_t from,
                                           uint64_t target) {
-  std::vector<SegmentRef> chain;
-  uint64_t p = from;
-  while (p < target) {
-    const SegmentRef* pick = nullptr;
-    for (const SegmentRef& s : c.segs) {
-      if (s.generation != gen || s.first_txid > p + 1 || s.last_txid <= p) continue;
-      if (s.first_txid != p + 1 && !PerTxn(s)) continue;  // a compacted one only as a whole
-      if (!PerTxn(s) && s.last_txid > target) continue;   // compacted: restores to its end only
-      const uint64_t reach = std::min(s.last_txid, target);
-      const uint64_t pick_reach = pick ? std::min(pick->last_txid, target) : 0;
-      if (pick == nullptr || reach > pick_reach || (reach == pick_reach && s.level > pick->level)) {
-        pick = &s;
-      }
-    }
-    if (pick == nullptr) {
-      return NotFound("the WAL segment after txid " + std::to_string(p) + " of generation " +
-                      GenerationName(gen) + " is missing from the repository; restore to txid " +
-                      std::to_string(p) + " or earlier");
-    }
-    chain.push_back(*pick);
-    p = std::min(pick->last_txid, target);
-  }
-  return chain;
+  return SegmentChain(c.segs, gen, from, target);
 }
 
 // Bytes a restore from snapshot `s` fetches for the snapshot itself: its own objects and those of
@@ -428,6 +402,33 @@ Status ApplyChain(Repository& repo, const RestorePlan& plan, const Manifest& bas
 }
 
 }  // namespace
+
+Result<std::vector<SegmentRef>> SegmentChain(const std::vector<SegmentRef>& segs, uint64_t gen,
+                                             uint64_t from, uint64_t target) {
+  std::vector<SegmentRef> chain;
+  uint64_t p = from;
+  while (p < target) {
+    const SegmentRef* pick = nullptr;
+    for (const SegmentRef& s : segs) {
+      if (s.generation != gen || s.first_txid > p + 1 || s.last_txid <= p) continue;
+      if (s.first_txid != p + 1 && !PerTxn(s)) continue;  // a compacted one only as a whole
+      if (!PerTxn(s) && s.last_txid > target) continue;   // compacted: restores to its end only
+      const uint64_t reach = std::min(s.last_txid, target);
+      const uint64_t pick_reach = pick ? std::min(pick->last_txid, target) : 0;
+      if (pick == nullptr || reach > pick_reach || (reach == pick_reach && s.level > pick->level)) {
+        pick = &s;
+      }
+    }
+    if (pick == nullptr) {
+      return NotFound("the WAL segment after txid " + std::to_string(p) + " of generation " +
+                      GenerationName(gen) + " is missing from the repository; restore to txid " +
+                      std::to_string(p) + " or earlier");
+    }
+    chain.push_back(*pick);
+    p = std::min(pick->last_txid, target);
+  }
+  return chain;
+}
 
 Result<RestorePlan> PlanRestore(Repository& repo, const std::string& database,
                                 const PointInTime& point, const std::set<std::string>& exclude) {

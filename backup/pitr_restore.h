@@ -59,6 +59,13 @@ Result<RestorePlan> PlanRestore(Repository& repo, const std::string& database,
                                 const PointInTime& point,
                                 const std::set<std::string>& exclude = {});
 
+// The segments among `segs` that carry generation `gen` from txid `from` to `target`: at each
+// step the one starting right after the txids covered so far, or a per-transaction one covering
+// that txid (entered mid-way: a snapshot taken between two segment boundaries), reaching
+// furthest, higher levels first. kNotFound naming the first txid no segment carries.
+Result<std::vector<SegmentRef>> SegmentChain(const std::vector<SegmentRef>& segs, uint64_t gen,
+                                             uint64_t from, uint64_t target);
+
 // What `plan` chose, for the operator (RestoreResult::why).
 std::string DescribeChoice(const RestorePlan& plan);
 

@@ -1,0 +1,178 @@
+// The warm standby (backup/standby.h) against real WAL shipping of a real database: it follows
+// every segment, refuses a damaged one and stays at its last verified point, finishes an apply a
+// killed follower left half done, and promotes to exactly the source at its txid.
+#include "backup/standby.h"
+
+#include <gtest/gtest.h>
+
+#include "backup/db_checksum.h"
+#include "tests/support/replicated_repo.h"
+
+namespace aura::backup {
+namespace {
+
+using aura::testing::ReplicatedRepoTest;
+
+class StandbyTest : public ReplicatedRepoTest {
+ protected:
+  std::string StandbyPath() { return dir_ / "standby.db"; }
+
+  std::unique_ptr<Standby> OpenStandby(const StandbyOptions& o = {}) {
+    auto sb = Standby::Open(*repo_, StandbyPath(), o);
+    EXPECT_TRUE(sb.ok()) << sb.status().ToString();
+    return sb.ok() ? std::move(sb).value() : nullptr;
+  }
+
+  std::string StandbyChecksum() { return *integrity::LogicalChecksumOfFile(StandbyPath()); }
+};
+
+TEST_F(StandbyTest, FollowsEverySegmentAndPromotesToTheSourceAtItsTxid) {
+  Replicator r(ShippingOptions(), repo_);
+  ASSERT_TRUE(r.Start().ok());
+  ShipRecording(r, 3, std::chrono::seconds(30));
+  auto sb = OpenStandby();
+  ASSERT_NE(sb, nullptr);
+  const uint64_t seeded = sb->state().txid;
+  ASSERT_TRUE(truth_.count(seeded)) << seeded;
+  ShipRecording(r, 6, std::chrono::seconds(30));
+  auto step = sb->CatchUp();
+  ASSERT_TRUE(step.ok()) << step.status().ToString();
+  EXPECT_EQ(step->from_txid, seeded);
+  EXPECT_EQ(step->to_txid, truth_.rbegin()->first);
+  EXPECT_GE(step->segments, 1u);
+  const uint64_t at = sb->state().txid;
+  sb.reset();  // the follower stops
+  auto promoted = PromoteStandby(StandbyPath(), IntegrityLevel::kFull, 2, std::chrono::seconds(5));
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->txid, at);
+  EXPECT_EQ(StandbyChecksum(), truth_[at]);
+  EXPECT_FALSE(PathExists(StandbyStatePath(StandbyPath())));
+  EXPECT_FALSE(PathExists(StandbyLockPath(StandbyPath())));
+  // An ordinary database now: a second promotion says it is not a standby.
+  EXPECT_EQ(PromoteStandby(StandbyPath(), IntegrityLevel::kNone, 1, std::chrono::seconds(1))
+                .status()
+                .code(),
+            Code::kNotFound);
+}
+
+TEST_F(StandbyTest, ADamagedSegmentIsRefusedAndTheStandbyStaysAtTheLastVerifiedPoint) {
+  Replicator r(ShippingOptions(), repo_);
+  ASSERT_TRUE(r.Start().ok());
+  ShipRecording(r, 2, std::chrono::seconds(30));
+  auto sb = OpenStandby();
+  ASSERT_NE(sb, nullptr);
+  const uint64_t seeded = sb->state().txid;
+  ShipRecording(r, 4, std::chrono::seconds(30));
+  std::vector<SegmentRef> fresh;
+  for (const SegmentRef& s : Segments(0)) {
+    if (s.first_txid > seeded) fresh.push_back(s);
+  }
+  ASSERT_GE(fresh.size(), 2u);
+  FlipByte(fresh[1].Name());
+  auto step = sb->CatchUp();
+  ASSERT_FALSE(step.ok());
+  EXPECT_EQ(step.status().code(), Code::kCorruption) << step.status().ToString();
+  EXPECT_NE(step.status().message().find(fresh[1].Name()), std::string::npos)
+      << step.status().message();
+  EXPECT_NE(step.status().message().find("stays at txid " + std::to_string(fresh[0].last_txid)),
+            std::string::npos)
+      << step.status().message();
+  EXPECT_EQ(sb->state().txid, fresh[0].last_txid);
+  EXPECT_EQ(StandbyChecksum(), truth_[fresh[0].last_txid]);
+  EXPECT_FALSE(PathExists(StandbyRedoPath(StandbyPath())));
+  sb.reset();
+  auto promoted = PromoteStandby(StandbyPath(), IntegrityLevel::kQuick, 2, std::chrono::seconds(5));
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->txid, fresh[0].last_txid);
+}
+
+// A follower killed after its redo journal was durable, with the database half written: the
+// next start finishes the apply.
+TEST_F(StandbyTest, AnApplyAKilledFollowerLeftHalfDoneIsFinishedAtTheNextStart) {
+  Replicator r(ShippingOptions(), repo_);
+  ASSERT_TRUE(r.Start().ok());
+  ShipRecording(r, 2, std::chrono::seconds(30));
+  auto sb = OpenStandby();
+  ASSERT_NE(sb, nullptr);
+  const StandbyState before = sb->state();
+  const std::string db_before = *ReadFileToString(StandbyPath());
+  ShipRecording(r, 4, std::chrono::seconds(30));
+  ASSERT_TRUE(sb->CatchUp().ok());
+  const StandbyState after = sb->state();
+  ASSERT_GT(after.txid, before.txid);
+  const std::string db_after = *ReadFileToString(StandbyPath());
+  sb.reset();
+  // The redo journal of before -> after: every page of the result.
+  StandbyRedo redo;
+  redo.generation = before.generation;
+  redo.txid_before = before.txid;
+  redo.txid_after = after.txid;
+  redo.checksum_after = after.checksum;
+  redo.commit_us_after = after.commit_us;
+  redo.page_size = after.page_size;
+  redo.min_pages = std::min(before.pages, after.pages);
+  redo.final_pages = after.pages;
+  for (uint32_t p = 1; p <= after.pages; ++p) {
+    const auto* page =
+        reinterpret_cast<const uint8_t*>(db_after.data()) + size_t{p - 1} * after.page_size;
+    redo.pages[p].assign(page, page + after.page_size);
+  }
+  // The kill: state and file as before, then half of the pages written.
+  ASSERT_TRUE(WriteStandbyState(StandbyPath(), before).ok());
+  std::string half = db_before;
+  half.replace(0, db_after.size() / 2, db_after.substr(0, db_after.size() / 2));
+  ASSERT_TRUE(WriteFileAtomic(StandbyPath(), half).ok());
+  ASSERT_TRUE(WriteStandbyRedo(StandbyPath(), redo).ok());
+
+  sb = OpenStandby();
+  ASSERT_NE(sb, nullptr);
+  EXPECT_EQ(sb->state().txid, after.txid);
+  EXPECT_EQ(*ReadFileToString(StandbyPath()), db_after);
+  EXPECT_FALSE(PathExists(StandbyRedoPath(StandbyPath())));
+  EXPECT_EQ(StandbyChecksum(), truth_[after.txid]);
+}
+
+TEST_F(StandbyTest, AnExistingDatabaseIsNotReplacedWithoutForce) {
+  Replicator r(ShippingOptions(), repo_);
+  ASSERT_TRUE(r.Start().ok());
+  ShipRecording(r, 1, std::chrono::seconds(30));
+  ASSERT_TRUE(WriteFileAtomic(StandbyPath(), "precious").ok());
+  auto refused = Standby::Open(*repo_, StandbyPath(), {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(*ReadFileToString(StandbyPath()), "precious");
+  StandbyOptions force;
+  force.force = true;
+  EXPECT_NE(OpenStandby(force), nullptr);
+  EXPECT_EQ(StandbyChecksum(), truth_.rbegin()->second);
+}
+
+TEST_F(StandbyTest, ASecondFollowerOfTheSameStandbyIsRefused) {
+  Replicator r(ShippingOptions(), repo_);
+  ASSERT_TRUE(r.Start().ok());
+  ShipRecording(r, 1, std::chrono::seconds(30));
+  auto sb = OpenStandby();
+  ASSERT_NE(sb, nullptr);
+  auto second = Standby::Open(*repo_, StandbyPath(), {});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kBusy) << second.status().ToString();
+}
+
+TEST_F(StandbyTest, PromotionRefusesAFileChangedOutsideTheFollower) {
+  Replicator r(ShippingOptions(), repo_);
+  ASSERT_TRUE(r.Start().ok());
+  ShipRecording(r, 2, std::chrono::seconds(30));
+  auto sb = OpenStandby();
+  ASSERT_NE(sb, nullptr);
+  sb.reset();
+  std::string bytes = *ReadFileToString(StandbyPath());
+  bytes[bytes.size() - 100] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomic(StandbyPath(), bytes).ok());
+  auto promoted = PromoteStandby(StandbyPath(), IntegrityLevel::kNone, 2, std::chrono::seconds(5));
+  ASSERT_FALSE(promoted.ok());
+  EXPECT_EQ(promoted.status().code(), Code::kCorruption) << promoted.status().ToString();
+  EXPECT_TRUE(PathExists(StandbyStatePath(StandbyPath()))) << "still a standby, not promoted";
+}
+
+}  // namespace
+}  // namespace aura::backup
