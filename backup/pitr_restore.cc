@@ -487,6 +487,13 @@ bool OtherPathMayHelp(const Status& s) {
 
 }  // namespace
 
+Result<RestoreResult> RestoreToPlan(Repository& repo, const RestorePlan& plan,
+                                    const std::string& target, const RestoreOptions& o) {
+  AURA_RETURN_IF_ERROR(CheckRestoreTarget(target, o.force));
+  bool base_failed = false;
+  return RestorePlanned(repo, plan, target, o, &base_failed);
+}
+
 Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& database,
                                      const PointInTime& point, const std::string& target,
                                      const RestoreOptions& o) {

@@ -69,6 +69,10 @@ Result<std::vector<SegmentRef>> SegmentChain(const std::vector<SegmentRef>& segs
 // What `plan` chose, for the operator (RestoreResult::why).
 std::string DescribeChoice(const RestorePlan& plan);
 
+// Restores exactly `plan` (from PlanRestore), with no other path tried on damage.
+Result<RestoreResult> RestoreToPlan(Repository& repo, const RestorePlan& plan,
+                                    const std::string& target, const RestoreOptions& options);
+
 Result<RestoreResult> RestoreToPoint(Repository& repo, const std::string& database,
                                      const PointInTime& point, const std::string& target,
                                      const RestoreOptions& options);

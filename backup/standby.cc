@@ -186,14 +186,11 @@ Status Standby::Seed() {
                            "standby follows a database replicated with aura-agent replicate or "
                            "a continuous policy");
   }
-  PointInTime at;
-  at.kind = PointInTime::Kind::kTxid;
-  at.txid = plan.target_txid;
   RestoreOptions ro;
   ro.force = true;
   ro.check = o_.seed_check;
   ro.threads = o_.threads;
-  AURA_ASSIGN_OR_RETURN(RestoreResult r, RestoreToPoint(repo_, state_.database, at, path_, ro));
+  AURA_ASSIGN_OR_RETURN(RestoreResult r, RestoreToPlan(repo_, plan, path_, ro));
   AURA_ASSIGN_OR_RETURN(uint32_t ps, FilePageSize(path_));
   const auto pages = static_cast<uint32_t>(r.bytes / ps);
   AURA_ASSIGN_OR_RETURN(uint64_t sum, ChecksumDatabaseFile(path_, ps, pages, o_.threads));
@@ -222,7 +219,7 @@ Result<StandbyStep> Standby::CatchUp() {
       step.newest_txid = std::max(step.newest_txid, s.last_txid);
   }
   if (newest_gen > state_.generation) {
-    spdlog::info("standby {}: the source started generation {}; reseeding", path_,
+    spdlog::warn("standby {}: the source started generation {}; reseeding", path_,
                  GenerationName(newest_gen));
     AURA_RETURN_IF_ERROR(Seed());
     step.reseeded = true;
@@ -231,6 +228,14 @@ Result<StandbyStep> Standby::CatchUp() {
   }
   if (step.newest_txid <= state_.txid) {
     step.newest_txid = std::max(step.newest_txid, state_.txid);
+    AURA_ASSIGN_OR_RETURN(newest_gen, NewestSnapshotGeneration());
+    if (newest_gen > state_.generation) {
+      spdlog::warn("standby {}: the source started generation {}; reseeding", path_,
+                   GenerationName(newest_gen));
+      AURA_RETURN_IF_ERROR(Seed());
+      step.reseeded = true;
+      step.to_txid = step.newest_txid = state_.txid;
+    }
     return step;
   }
   auto chain = SegmentChain(segs, state_.generation, state_.txid, step.newest_txid);
@@ -248,6 +253,27 @@ Result<StandbyStep> Standby::CatchUp() {
   }
   step.to_txid = state_.txid;
   return step;
+}
+
+// A new generation can start with a snapshot and no segment yet (the source restarted and has
+// not committed since): look at snapshots too, at the first catch-up and then at most every 30 s
+// (a LIST, and one small GET per snapshot not seen before).
+Result<uint64_t> Standby::NewestSnapshotGeneration() {
+  const auto now = std::chrono::steady_clock::now();
+  if (snapshots_checked_ && now - last_snapshot_check_ < std::chrono::seconds(30)) {
+    return state_.generation;
+  }
+  snapshots_checked_ = true;
+  last_snapshot_check_ = now;
+  AURA_ASSIGN_OR_RETURN(std::vector<SnapshotRef> refs, repo_.ListSnapshots(state_.database));
+  uint64_t newest = state_.generation;
+  for (auto it = refs.rbegin(); it != refs.rend(); ++it) {
+    if (it->id <= last_snapshot_seen_) break;
+    AURA_ASSIGN_OR_RETURN(SnapshotSummary s, repo_.ReadSummary(*it));
+    newest = std::max(newest, s.generation);
+  }
+  if (!refs.empty()) last_snapshot_seen_ = std::max(last_snapshot_seen_, refs.back().id);
+  return newest;
 }
 
 Status Standby::Apply(const SegmentRef& seg, StandbyStep& step) {

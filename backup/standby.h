@@ -69,12 +69,16 @@ class Standby {
       : repo_(repo), path_(std::move(path)), o_(std::move(o)) {}
   Status Seed();
   Status Apply(const SegmentRef& seg, StandbyStep& step);
+  Result<uint64_t> NewestSnapshotGeneration();
 
   Repository& repo_;
   const std::string path_;
   const StandbyOptions o_;
   platform::FileLock lock_;
   StandbyState state_;
+  bool snapshots_checked_ = false;
+  std::chrono::steady_clock::time_point last_snapshot_check_;
+  std::string last_snapshot_seen_;  // snapshot ids sort by time
 };
 
 // Promotes the standby at `path` (see above); `wait` bounds the wait for a follower to stop.

@@ -98,6 +98,30 @@ class ReplicationE2eTest : public ::testing::Test {
     return step;
   }
 
+  // `restore --follow` of the repository into standby.db, with `extra` flags.
+  std::vector<std::string> FollowArgs(std::vector<std::string> extra) {
+    std::vector<std::string> a = {
+        AURA_AGENT_BIN, "restore",           "--follow",   "--from",   dir_ / "repo",
+        "--to",         dir_ / "standby.db", "--key-file", dir_ / "k", "--name",
+        "live",         "--poll-interval",   "50ms",       "--check",  "none"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // Promotes standby.db and returns the workload step it holds, after checking that it equals
+  // the source at that step exactly and at the txid promotion reports.
+  uint64_t PromoteAndCheck(uint64_t expected_txid) {
+    ProcessResult p = Agent({"restore", "--promote", "--to", dir_ / "standby.db", "--json"});
+    EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+    if (p.exit_code != 0) return 0;
+    EXPECT_EQ(json::parse(p.out)["txid"].get<uint64_t>(), expected_txid) << p.out;
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "standby.db.aura-standby"));
+    uint64_t step = StepOf(dir_ / "standby.db");
+    EXPECT_EQ(*integrity::LogicalChecksumOfFile(dir_ / "standby.db"), Expected(step))
+        << "the promoted standby is not the source as of step " << step;
+    return step;
+  }
+
   // The txid of the generation snapshot, from the listing.
   std::vector<json> Snapshots() {
     ProcessResult l = Agent({"list", "--from", dir_ / "repo", "--json"});
@@ -170,6 +194,9 @@ TEST_F(ReplicationE2eTest, TruncateCheckpointWhileStoppedStartsANewGeneration) {
     ASSERT_EQ(agent.Wait().exit_code, 0);
   }
   const uint64_t first_gen_steps = StepOf(dir_ / "live.db");
+  // A standby of the first generation.
+  ProcessResult seeded = RunProcess(FollowArgs({"--once"}));
+  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
   // While the agent is stopped the application commits and checkpoints with TRUNCATE.
   ASSERT_EQ(RunProcess({AURA_WRITER_BIN, "--db", dir_ / "live.db", "--seed", std::to_string(kSeed),
                         "--start", std::to_string(first_gen_steps + 1), "--count", "30"})
@@ -189,6 +216,11 @@ TEST_F(ReplicationE2eTest, TruncateCheckpointWhileStoppedStartsANewGeneration) {
   ASSERT_EQ(snaps.size(), 2u);
   EXPECT_NE(snaps[0]["generation"], snaps[1]["generation"]);
   EXPECT_EQ(RestoreAndCheck({"--latest"}, "latest.db"), first_gen_steps + 30);
+  // The standby notices the new generation and reseeds from it.
+  ProcessResult followed = RunProcess(FollowArgs({"--once"}));
+  ASSERT_EQ(followed.exit_code, 0) << followed.err;
+  EXPECT_NE(followed.err.find("reseeding"), std::string::npos) << followed.err;
+  EXPECT_EQ(PromoteAndCheck(snaps[1]["txid"].get<uint64_t>()), first_gen_steps + 30);
   // The first generation still restores exactly.
   uint64_t base = snaps[0]["txid"].get<uint64_t>();
   EXPECT_EQ(RestoreAndCheck({"--txid", std::to_string(base + 25)}, "old.db"), 25u);
@@ -245,6 +277,52 @@ TEST_F(ReplicationE2eTest, SigkillTwentyTimesResumesWithoutGapOrDuplicate) {
         RestoreAndCheck({"--txid", std::to_string(base + step - s0)}, "k" + std::to_string(i)),
         step);
   }
+}
+
+// The follower is SIGKILLed again and again while the source commits and ships; each restart
+// resumes from the standby's last verified point (finishing a half-done apply), and the
+// promoted standby is the source at its last shipped transaction.
+TEST_F(ReplicationE2eTest, StandbyFollowerKilledAtRandomPointsPromotesToTheLastShippedTxid) {
+  ChildProcess agent(ReplicateArgs());
+  for (int i = 0; i < 500 && ReplStatus().is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(ReplStatus().is_null()) << "replicate did not start";
+  const uint64_t base = ReplStatus()["spooled_txid"].get<uint64_t>();
+  Writer writer(dir_ / "live.db", 1, {"--interval-ms", "2"});
+  writer.WaitFor(20);
+  WaitUploaded(base + 20);
+  std::mt19937_64 rng(11);
+  int kills = 0;
+  for (int i = 0; i < 8; ++i) {
+    ChildProcess follower(FollowArgs({}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 400));
+    follower.Signal(SIGKILL);
+    follower.Wait();
+    ++kills;
+  }
+  writer.Stop();
+  const uint64_t steps = writer.last();
+  WaitUploaded(base + steps);
+  ProcessResult caught_up = RunProcess(FollowArgs({"--once", "--json"}));
+  ASSERT_EQ(caught_up.exit_code, 0) << caught_up.err;
+  EXPECT_EQ(PromoteAndCheck(base + steps), steps) << kills << " kills";
+  agent.Signal(SIGTERM);
+  EXPECT_EQ(agent.Wait().exit_code, 0);
+}
+
+// A running follower is stopped by promotion itself.
+TEST_F(ReplicationE2eTest, PromotionStopsARunningFollower) {
+  ProcessResult shipped = RunProcess(ReplicateArgs(1.0));
+  ASSERT_EQ(shipped.exit_code, 0) << shipped.err;
+  const uint64_t txid = ReplStatus()["uploaded_txid"].get<uint64_t>();
+  ChildProcess follower(FollowArgs({}));
+  for (int i = 0; i < 500 && !std::filesystem::exists(dir_ / "standby.db.aura-standby"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(PromoteAndCheck(txid), 0u);
+  EXPECT_EQ(follower.Wait().exit_code, 0) << "the follower stops cleanly on SIGTERM";
 }
 
 }  // namespace
