@@ -6,8 +6,11 @@
 # measured window (so the window holds every database's hourly snapshot, spread by the jitter).
 # Two configurations run one after the other in one invocation:
 #
-#   hourly      hourly snapshots only (rollback-journal style protection: page hashes, increments)
-#   continuous  continuous WAL shipping + hourly snapshots (the production setting)
+#   hourly      hourly snapshots only (rollback-journal style protection: page hashes, increments),
+#               the hour's snapshots of every database inside the window
+#   continuous  continuous WAL shipping + hourly snapshots (the production setting), measured in
+#               steady shipping: the hourly minute falls outside the window, and the window starts
+#               once every database's replication has started (its generation snapshot taken)
 #
 # Measured for the `aura-agent run` process over SECONDS (default 240) after a 20 s warm-up: CPU
 # (utime + stime from /proc, as % of one core), RSS sampled every second (mean, max) and VmHWM,
@@ -46,8 +49,10 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 run_one() {  # $1 = label, $2 = "true"/"false" for continuous
   local label="$1" continuous="$2" dir="$work/$1"
   mkdir -p "$dir"
-  # The hourly minute: two minutes from now, so every snapshot lands inside the window.
-  local minute=$(( ( $(date -u +%-M) + 2 ) % 60 ))
+  # The hourly minute: two minutes from now, so every snapshot lands inside the window; for the
+  # continuous run, half an hour away, so the window measures shipping alone.
+  local ahead=2; [ "$continuous" = true ] && ahead=30
+  local minute=$(( ( $(date -u +%-M) + ahead ) % 60 ))
   {
     printf '[agent]\nstate_dir = "%s/state"\nstatus_socket = "%s/agent.sock"\n' "$dir" "$dir"
     printf 'log_level = "info"\njitter = "60s"\n'
@@ -66,6 +71,14 @@ run_one() {  # $1 = label, $2 = "true"/"false" for continuous
   "$writer" --interval-ms "$((commit_s * 1000))" db/app*.db > "$dir/writer.out" 2>&1 &
   pids+=($!)
   sleep 20
+  if [ "$continuous" = true ]; then  # until every database ships (generation snapshots taken)
+    for _ in $(seq 600); do
+      local started; started=$(curl -s --unix-socket "$dir/agent.sock" http://agent/metrics |
+        awk '/^aura_replication_uploaded_txid\{/ && $2 > 0 { n++ } END { print n + 0 }')
+      [ "$started" -ge "$count" ] && break
+      sleep 1
+    done
+  fi
   local t0 c0 t1 c1 sum=0 max=0 n=0 rss
   t0=$(date +%s.%N); c0=$(cpu_ticks "$apid")
   local end=$(( $(date +%s) + seconds ))
