@@ -12,6 +12,7 @@
 #include "agent/config.h"
 #include "agent/jobs.h"
 #include "agent/repo_resolver.h"
+#include "agent/stop_signal.h"
 #include "backup/compactor.h"
 #include "backup/replicator.h"
 #include "common/file_io.h"
@@ -20,17 +21,7 @@ namespace aura::agent {
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-void OnStopSignal(int) { g_stop = true; }
-
-void InstallStopHandlers() {
-  struct sigaction sa = {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
+const std::atomic<bool>& g_stop = StopRequested();
 
 std::string DefaultSpool(const std::string& db_path) {
   return DirName(db_path) + "/." + BaseName(db_path) + ".aura-spool";

@@ -11,6 +11,7 @@
 #include "agent/commands.h"
 #include "agent/config.h"
 #include "agent/repo_resolver.h"
+#include "agent/stop_signal.h"
 #include "backup/standby.h"
 #include "common/clock.h"
 
@@ -20,17 +21,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::atomic<bool> g_stop{false};
-
-void OnStopSignal(int) { g_stop = true; }
-
-void InstallStopHandlers() {
-  struct sigaction sa = {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
+const std::atomic<bool>& g_stop = StopRequested();
 
 json StateJson(const std::string& path, const backup::StandbyState& s) {
   return {{"standby", path},         {"database", s.database}, {"generation", s.generation},

@@ -208,6 +208,14 @@ Status Standby::Seed() {
   return Status::Ok();
 }
 
+Result<StandbyStep> Standby::Reseed(StandbyStep step, const std::string& why) {
+  spdlog::warn("standby {}: {}; reseeding", path_, why);
+  AURA_RETURN_IF_ERROR(Seed());
+  step.reseeded = true;
+  step.to_txid = step.newest_txid = state_.txid;
+  return step;
+}
+
 Result<StandbyStep> Standby::CatchUp() {
   StandbyStep step;
   step.from_txid = step.to_txid = state_.txid;
@@ -215,37 +223,22 @@ Result<StandbyStep> Standby::CatchUp() {
   uint64_t newest_gen = state_.generation;
   for (const SegmentRef& s : segs) {
     newest_gen = std::max(newest_gen, s.generation);
-    if (s.generation == state_.generation)
+    if (s.generation == state_.generation) {
       step.newest_txid = std::max(step.newest_txid, s.last_txid);
+    }
   }
-  if (newest_gen > state_.generation) {
-    spdlog::warn("standby {}: the source started generation {}; reseeding", path_,
-                 GenerationName(newest_gen));
-    AURA_RETURN_IF_ERROR(Seed());
-    step.reseeded = true;
-    step.to_txid = step.newest_txid = state_.txid;
-    return step;
-  }
+  const auto new_generation = [&] {
+    return "the source started generation " + GenerationName(newest_gen);
+  };
+  if (newest_gen > state_.generation) return Reseed(step, new_generation());
   if (step.newest_txid <= state_.txid) {
     step.newest_txid = std::max(step.newest_txid, state_.txid);
     AURA_ASSIGN_OR_RETURN(newest_gen, NewestSnapshotGeneration());
-    if (newest_gen > state_.generation) {
-      spdlog::warn("standby {}: the source started generation {}; reseeding", path_,
-                   GenerationName(newest_gen));
-      AURA_RETURN_IF_ERROR(Seed());
-      step.reseeded = true;
-      step.to_txid = step.newest_txid = state_.txid;
-    }
+    if (newest_gen > state_.generation) return Reseed(step, new_generation());
     return step;
   }
   auto chain = SegmentChain(segs, state_.generation, state_.txid, step.newest_txid);
-  if (chain.status().code() == Code::kNotFound) {
-    spdlog::warn("standby {}: {}; reseeding", path_, chain.status().message());
-    AURA_RETURN_IF_ERROR(Seed());
-    step.reseeded = true;
-    step.to_txid = state_.txid;
-    return step;
-  }
+  if (chain.status().code() == Code::kNotFound) return Reseed(step, chain.status().message());
   AURA_RETURN_IF_ERROR(chain.status());
   for (const SegmentRef& seg : *chain) {
     AURA_RETURN_IF_ERROR(Apply(seg, step));

@@ -70,6 +70,7 @@ class Standby {
   Status Seed();
   Status Apply(const SegmentRef& seg, StandbyStep& step);
   Result<uint64_t> NewestSnapshotGeneration();
+  Result<StandbyStep> Reseed(StandbyStep step, const std::string& why);
 
   Repository& repo_;
   const std::string path_;

@@ -44,7 +44,7 @@ follower=$!
 wait "$writer"
 want=$(jq .spooled_txid st.json)
 until [ "$(jq .uploaded_txid st.json)" -ge "$want" ]; do sleep 0.2; done
-until [ "$(jq -s 'map(select(.txid) | .txid) | max // 0' events.jsonl)" -ge "$want" ]; do
+until [ "$(jq .txid standby.db.aura-standby)" -ge "$want" ]; do
   sleep 0.2
 done
 kill -TERM "$follower"
@@ -53,7 +53,12 @@ kill -TERM "$repl"
 wait "$repl" || true
 python3 - events.jsonl "$seconds" <<'EOF'
 import json, sys
-ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+text, ev, i, dec = open(sys.argv[1]).read(), [], 0, json.JSONDecoder()
+while True:  # one JSON object per catch-up, pretty-printed
+    i = text.find("{", i)
+    if i < 0: break
+    obj, i = dec.raw_decode(text, i)
+    ev.append(obj)
 ap = [e for e in ev if e.get("event") == "applied" and e.get("first_commit_us")]
 lags = sorted((e["applied_us"] - e["first_commit_us"]) / 1e6 for e in ap)
 txns = (ap[-1]["txid"] - ap[0]["from_txid"]) if ap else 0
