@@ -325,5 +325,61 @@ TEST_F(ReplicationE2eTest, PromotionStopsARunningFollower) {
   EXPECT_EQ(follower.Wait().exit_code, 0) << "the follower stops cleanly on SIGTERM";
 }
 
+// The standby's argument and input errors: the documented exit codes, nothing created.
+TEST_F(ReplicationE2eTest, StandbyArgumentErrorsHaveTheirExitCodesAndCreateNothing) {
+  ProcessResult shipped = RunProcess(ReplicateArgs(0.5));
+  ASSERT_EQ(shipped.exit_code, 0) << shipped.err;
+  std::vector<std::string> with_latest = FollowArgs({"--latest"});
+  with_latest.erase(with_latest.begin());
+  EXPECT_EQ(Agent(with_latest).exit_code, 2);
+  EXPECT_EQ(Agent({"restore", "--once", "--to", dir_ / "standby.db"}).exit_code, 2);
+  EXPECT_EQ(Agent({"restore", "--follow", "--promote", "--to", dir_ / "standby.db"}).exit_code, 2);
+  ProcessResult not_standby = Agent({"restore", "--promote", "--to", dir_ / "live.db", "--json"});
+  EXPECT_EQ(not_standby.exit_code, 4) << not_standby.out;
+  EXPECT_NE(not_standby.out.find("is not a standby"), std::string::npos) << not_standby.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "standby.db"));
+  // An existing database is not replaced without --force.
+  std::vector<std::string> over_live = FollowArgs({"--once"});
+  over_live[6] = dir_ / "live.db";
+  ProcessResult refused = RunProcess(over_live);
+  EXPECT_EQ(refused.exit_code, 9) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "live.db.aura-standby"));
+}
+
+// A damaged segment: `--once` fails with exit 5 naming it, and the standby stays at the point
+// before it, which promotes exactly.
+TEST_F(ReplicationE2eTest, StandbyRefusesADamagedSegmentAndStaysAtItsLastVerifiedPoint) {
+  ChildProcess agent(ReplicateArgs());
+  for (int i = 0; i < 500 && ReplStatus().is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(ReplStatus().is_null()) << "replicate did not start";
+  const uint64_t base = ReplStatus()["spooled_txid"].get<uint64_t>();
+  ProcessResult seeded = RunProcess(FollowArgs({"--once"}));
+  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+  const uint64_t at = json::parse(*ReadFileToString(dir_ / "standby.db.aura-standby"))["txid"];
+  ASSERT_EQ(RunProcess({AURA_WRITER_BIN, "--db", dir_ / "live.db", "--seed", std::to_string(kSeed),
+                        "--start", "1", "--count", "5", "--autocheckpoint", "0"})
+                .exit_code,
+            0);
+  WaitUploaded(base + 5);
+  agent.Signal(SIGTERM);
+  ASSERT_EQ(agent.Wait().exit_code, 0);
+  std::string damaged;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ / "repo/live/wal")) {
+    const std::string n = e.path().filename().string();
+    if (n.size() == 37 && std::stoull(n.substr(0, 16), nullptr, 16) == at + 1) damaged = e.path();
+  }
+  ASSERT_FALSE(damaged.empty()) << "no segment after txid " << at;
+  std::string bytes = *ReadFileToString(damaged);
+  bytes[bytes.size() / 2] ^= 0x10;
+  ASSERT_TRUE(WriteFileAtomic(damaged, bytes).ok());
+  ProcessResult followed = RunProcess(FollowArgs({"--once", "--json"}));
+  EXPECT_EQ(followed.exit_code, 5) << followed.out << followed.err;
+  EXPECT_NE(followed.out.find("stays at txid " + std::to_string(at)), std::string::npos)
+      << followed.out;
+  EXPECT_EQ(PromoteAndCheck(at), StepOf(dir_ / "standby.db"));
+}
+
 }  // namespace
 }  // namespace aura
