@@ -24,17 +24,25 @@ class StandbyTest : public ReplicatedRepoTest {
   }
 
   std::string StandbyChecksum() { return *integrity::LogicalChecksumOfFile(StandbyPath()); }
+
+  // Starts shipping live.db and ships `commits` transactions, 30 s of fake time apart.
+  void StartShipping(int commits) {
+    shipper_ = std::make_unique<Replicator>(ShippingOptions(), repo_);
+    ASSERT_TRUE(shipper_->Start().ok());
+    ShipMore(commits);
+  }
+  void ShipMore(int commits) { ShipRecording(*shipper_, commits, std::chrono::seconds(30)); }
+
+  std::unique_ptr<Replicator> shipper_;
 };
 
 TEST_F(StandbyTest, FollowsEverySegmentAndPromotesToTheSourceAtItsTxid) {
-  Replicator r(ShippingOptions(), repo_);
-  ASSERT_TRUE(r.Start().ok());
-  ShipRecording(r, 3, std::chrono::seconds(30));
+  StartShipping(3);
   auto sb = OpenStandby();
   ASSERT_NE(sb, nullptr);
   const uint64_t seeded = sb->state().txid;
   ASSERT_TRUE(truth_.count(seeded)) << seeded;
-  ShipRecording(r, 6, std::chrono::seconds(30));
+  ShipMore(6);
   auto step = sb->CatchUp();
   ASSERT_TRUE(step.ok()) << step.status().ToString();
   EXPECT_EQ(step->from_txid, seeded);
@@ -56,13 +64,11 @@ TEST_F(StandbyTest, FollowsEverySegmentAndPromotesToTheSourceAtItsTxid) {
 }
 
 TEST_F(StandbyTest, ADamagedSegmentIsRefusedAndTheStandbyStaysAtTheLastVerifiedPoint) {
-  Replicator r(ShippingOptions(), repo_);
-  ASSERT_TRUE(r.Start().ok());
-  ShipRecording(r, 2, std::chrono::seconds(30));
+  StartShipping(2);
   auto sb = OpenStandby();
   ASSERT_NE(sb, nullptr);
   const uint64_t seeded = sb->state().txid;
-  ShipRecording(r, 4, std::chrono::seconds(30));
+  ShipMore(4);
   std::vector<SegmentRef> fresh;
   for (const SegmentRef& s : Segments(0)) {
     if (s.first_txid > seeded) fresh.push_back(s);
@@ -89,14 +95,12 @@ TEST_F(StandbyTest, ADamagedSegmentIsRefusedAndTheStandbyStaysAtTheLastVerifiedP
 // A follower killed after its redo journal was durable, with the database half written: the
 // next start finishes the apply.
 TEST_F(StandbyTest, AnApplyAKilledFollowerLeftHalfDoneIsFinishedAtTheNextStart) {
-  Replicator r(ShippingOptions(), repo_);
-  ASSERT_TRUE(r.Start().ok());
-  ShipRecording(r, 2, std::chrono::seconds(30));
+  StartShipping(2);
   auto sb = OpenStandby();
   ASSERT_NE(sb, nullptr);
   const StandbyState before = sb->state();
   const std::string db_before = *ReadFileToString(StandbyPath());
-  ShipRecording(r, 4, std::chrono::seconds(30));
+  ShipMore(4);
   ASSERT_TRUE(sb->CatchUp().ok());
   const StandbyState after = sb->state();
   ASSERT_GT(after.txid, before.txid);
@@ -133,9 +137,7 @@ TEST_F(StandbyTest, AnApplyAKilledFollowerLeftHalfDoneIsFinishedAtTheNextStart) 
 }
 
 TEST_F(StandbyTest, AnExistingDatabaseIsNotReplacedWithoutForce) {
-  Replicator r(ShippingOptions(), repo_);
-  ASSERT_TRUE(r.Start().ok());
-  ShipRecording(r, 1, std::chrono::seconds(30));
+  StartShipping(1);
   ASSERT_TRUE(WriteFileAtomic(StandbyPath(), "precious").ok());
   auto refused = Standby::Open(*repo_, StandbyPath(), {});
   ASSERT_FALSE(refused.ok());
@@ -148,9 +150,7 @@ TEST_F(StandbyTest, AnExistingDatabaseIsNotReplacedWithoutForce) {
 }
 
 TEST_F(StandbyTest, ASecondFollowerOfTheSameStandbyIsRefused) {
-  Replicator r(ShippingOptions(), repo_);
-  ASSERT_TRUE(r.Start().ok());
-  ShipRecording(r, 1, std::chrono::seconds(30));
+  StartShipping(1);
   auto sb = OpenStandby();
   ASSERT_NE(sb, nullptr);
   auto second = Standby::Open(*repo_, StandbyPath(), {});
@@ -159,9 +159,7 @@ TEST_F(StandbyTest, ASecondFollowerOfTheSameStandbyIsRefused) {
 }
 
 TEST_F(StandbyTest, PromotionRefusesAFileChangedOutsideTheFollower) {
-  Replicator r(ShippingOptions(), repo_);
-  ASSERT_TRUE(r.Start().ok());
-  ShipRecording(r, 2, std::chrono::seconds(30));
+  StartShipping(2);
   auto sb = OpenStandby();
   ASSERT_NE(sb, nullptr);
   sb.reset();
