@@ -43,6 +43,9 @@ class S3RequestsTest : public ::testing::Test {
     }
     aura::testing::CopyFile(dir_ / "initial.db", dir_ / "live.db");
     ASSERT_EQ(RunProcess({AURA_AGENT_BIN, "key", "generate", "--out", dir_ / "k"}).exit_code, 0);
+    // The rolling verification (hourly at :45, with no jitter here) reads objects back on purpose,
+    // its share of a weekly cycle: that is its own cost (docs/PERFORMANCE.md), not shipping's.
+    // Left on, these tests failed whenever they ran across minute 45.
     const std::string config =
         "[agent]\nstate_dir = \"" + std::string(dir_ / "state") + "\"\nstatus_socket = \"" +
         std::string(dir_ / "agent.sock") +
@@ -51,7 +54,8 @@ class S3RequestsTest : public ::testing::Test {
         "host\"\nendpoint = \"" + moto_->endpoint() +
         "\"\nregion = \"us-east-1\"\npath_style = true\nlist_top_prefix_only = true\n\n"
         "[[database]]\nname = \"live\"\npath = \"" +
-        std::string(dir_ / "live.db") + "\"\ntargets = [\"s3\"]\ncontinuous = true\n";
+        std::string(dir_ / "live.db") +
+        "\"\ntargets = [\"s3\"]\ncontinuous = true\nverify = { enabled = false }\n";
     ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", config).ok());
   }
 
