@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <filesystem>
@@ -37,6 +38,9 @@ TEST(WalWatch, MoreDatabasesThanInotifyInstancesShareOneDescriptorAndWakeOnlyThe
 #else
   aura::testing::TempDir dir;
   boost::asio::io_context io;
+  // Callbacks are posted from the watch's own thread: without a guard run_for returns at once
+  // when nothing is queued yet, and the waits below would not wait at all.
+  auto guard = boost::asio::make_work_guard(io);
   constexpr int kDatabases = 300;  // beyond fs.inotify.max_user_instances' default of 128
   const int before = InotifyInstances();
   std::vector<std::unique_ptr<WalWatch> > watches;
