@@ -47,7 +47,16 @@ int RunConfigCheck(const std::string& path, const Output& out) {
     targets.push_back({{"name", t.name}, {"url", t.url}, {"encryption", t.encryption}});
     out.Line("target " + t.name + ": " + t.url + " (" + t.encryption + ")");
   }
-  out.Json({{"config", path}, {"valid", true}, {"databases", dbs}, {"targets", targets}});
+  json standbys = json::array();
+  for (const StandbyConfig& s : cfg->standbys) {
+    standbys.push_back({{"name", s.name}, {"path", s.path}, {"from", s.from}});
+    out.Line("standby " + s.name + " (" + s.path + ") <- target " + s.from);
+  }
+  out.Json({{"config", path},
+            {"valid", true},
+            {"databases", dbs},
+            {"targets", targets},
+            {"standbys", standbys}});
   out.Line(path + " is valid");
   return 0;
 }

@@ -405,8 +405,11 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
                     [&](const toml::table& t, int i) { ReadTarget(t, i, path, cfg, errors); });
   ForEachArrayTable(r, root, "database", errors, path,
                     [&](const toml::table& t, int i) { ReadDatabase(t, i, path, cfg, errors); });
-  r.Finish("agent, keys, target, database");
+  ForEachArrayTable(r, root, "standby", errors, path,
+                    [&](const toml::table& t, int i) { ReadStandby(t, i, path, cfg, errors); });
+  r.Finish("agent, keys, target, database, standby");
   CrossCheck(cfg, path, errors);
+  CrossCheckStandbys(cfg, path, errors);
   if (errors.empty()) return cfg;
   std::string all;
   for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;

@@ -108,6 +108,20 @@ struct DatabaseConfig {
   std::string source;  // the [[database]] table as parsed (config reloads compare it)
 };
 
+// A warm standby the daemon keeps current from a target (docs/STANDBY.md): the daemon's form of
+// `restore --follow`.
+struct StandbyConfig {
+  std::string name;      // in status, metrics and logs
+  std::string path;      // the standby database file
+  std::string from;      // a [[target]] name
+  std::string database;  // the database in that target; "": the only one
+  int64_t poll_ms = 1000;
+  std::string check = "quick";  // the seed's integrity check: none, quick or full
+  int64_t max_lag_s = 300;      // lag above this is a health problem
+  int line = 0;
+  std::string source;  // the [[standby]] table as parsed
+};
+
 struct KeysConfig {
   std::string key_file;
   std::string passphrase_env;
@@ -146,12 +160,14 @@ struct Config {
   KeysConfig keys;
   std::vector<TargetConfig> targets;
   std::vector<DatabaseConfig> databases;
+  std::vector<StandbyConfig> standbys;
 
   const TargetConfig* FindTarget(const std::string& name) const;
   const DatabaseConfig* FindDatabase(const std::string& name) const;
   // Everything a database's work depends on (its table, its targets' and the keys), so a
   // reload restarts exactly the databases whose settings changed.
   std::string Fingerprint(const DatabaseConfig& db) const;
+  std::string Fingerprint(const StandbyConfig& sb) const;
 };
 
 // Parses and validates. kConfig with every problem found, one per line, each "file:line: ...".

@@ -138,6 +138,27 @@ void PrintNotes(const json& st, TimePoint now) {
   }
 }
 
+// The [[standby]] files the agent keeps current, with their lag, then their problems.
+void PrintStandbys(const json& st) {
+  if (!st.contains("standbys") || st["standbys"].empty()) return;
+  std::printf("\n%-16s %-10s %12s %10s %s\n", "STANDBY", "STATE", "TXID", "LAG", "PATH");
+  for (const json& s : st["standbys"]) {
+    std::string lag = "-";
+    if (s["lag_seconds"].is_number()) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1fs", s["lag_seconds"].get<double>());
+      lag = buf;
+    }
+    std::printf("%-16s %-10s %12llu %10s %s\n", s["name"].get<std::string>().c_str(),
+                s["state"].get<std::string>().c_str(),
+                static_cast<unsigned long long>(s["txid"].get<uint64_t>()), lag.c_str(),
+                s["path"].get<std::string>().c_str());
+  }
+  for (const json& s : st["standbys"]) {
+    for (const json& p : s["problems"]) std::printf("  %s\n", p.get<std::string>().c_str());
+  }
+}
+
 void PrintTable(const json& st) {
   const TimePoint now = SystemClock::Instance().Now();
   const json& a = st["agent"];
@@ -154,6 +175,7 @@ void PrintTable(const json& st) {
               "SIZE", "STORED", "WAL LAG", "SPOOL", "NEXT");
   for (const json& d : st["databases"]) PrintRow(d, now);
   PrintNotes(st, now);
+  PrintStandbys(st);
 }
 
 }  // namespace

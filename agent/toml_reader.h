@@ -1,6 +1,6 @@
 // TableReader: typed values out of one TOML table (toml++), every problem recorded with
 // file:line, and keys nobody asked for reported as unknown; plus the small helpers the config
-// sections share. Only config.cc includes it (toml++ is a heavy header).
+// sections share. Only config.cc and config_standby.cc include it (toml++ is a heavy header).
 #pragma once
 
 #include <toml++/toml.h>
@@ -168,5 +168,11 @@ void ForEachArrayTable(TableReader& root, const toml::table& tbl, const std::str
   int i = 0;
   for (const toml::node& e : *a) f(*e.as_table(), i++);
 }
+
+// [[standby]] tables (config_standby.cc).
+void ReadStandby(const toml::table& t, int index, const std::string& file, Config& cfg,
+                 std::vector<std::string>& errors);
+void CrossCheckStandbys(const Config& cfg, const std::string& file,
+                        std::vector<std::string>& errors);
 
 }  // namespace aura::agent

@@ -53,6 +53,7 @@ Result<File> OpenForWrite(const std::string& path) {
 std::string StandbyStatePath(const std::string& db) { return db + ".aura-standby"; }
 std::string StandbyRedoPath(const std::string& db) { return db + ".aura-standby-redo"; }
 std::string StandbyLockPath(const std::string& db) { return db + ".aura-standby.lock"; }
+std::string StandbyReleasePath(const std::string& db) { return db + ".aura-standby.release"; }
 
 Result<StandbyState> ReadStandbyState(const std::string& db) {
   const std::string path = StandbyStatePath(db);

@@ -57,6 +57,8 @@ struct StandbyRedo {
 std::string StandbyStatePath(const std::string& db);
 std::string StandbyRedoPath(const std::string& db);
 std::string StandbyLockPath(const std::string& db);
+// Present while a promotion asks the daemon's follower to let go of the standby (standby.h).
+std::string StandbyReleasePath(const std::string& db);
 
 // kNotFound when `db` is not a standby (no state file); kCorruption naming the file otherwise.
 Result<StandbyState> ReadStandbyState(const std::string& db);

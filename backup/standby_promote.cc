@@ -19,8 +19,24 @@ pid_t HolderPid(const std::string& note) {
   return static_cast<pid_t>(std::strtol(note.c_str() + 4, nullptr, 10));
 }
 
-// The standby's lock, asking a `restore --follow` that holds it to stop (SIGTERM) and waiting up
-// to `wait` for it to let go. The daemon is not signalled: it follows from its config.
+// Waits up to `deadline` for the lock a follower holds; `who` names it in the error.
+Result<platform::FileLock> WaitForLock(const std::string& path, const std::string& who,
+                                       std::chrono::steady_clock::time_point deadline,
+                                       std::chrono::milliseconds wait) {
+  for (;;) {
+    auto lock = platform::FileLock::TryAcquire(StandbyLockPath(path));
+    if (lock.status().code() != Code::kBusy) return lock;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Busy("the follower of standby " + path + " (" + who + ") did not stop within " +
+                  std::to_string(wait.count()) + " ms; stop it, then promote again");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// The standby's lock, asking the follower that holds it to let go and waiting up to `wait`: a
+// `restore --follow` gets SIGTERM; the daemon's [[standby]] finds the release file at its next
+// poll and lets go until the file is gone (removed when the promotion ends, either way).
 Result<platform::FileLock> TakeOverLock(const std::string& path, std::chrono::milliseconds wait) {
   const std::string lock_path = StandbyLockPath(path);
   auto lock = platform::FileLock::TryAcquire(lock_path);
@@ -28,25 +44,28 @@ Result<platform::FileLock> TakeOverLock(const std::string& path, std::chrono::mi
   auto read = ReadFileToString(lock_path, 4096);
   const std::string note = read.ok() ? *read : std::string();
   const pid_t pid = HolderPid(note);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  if (note.find("[[standby]]") != std::string::npos) {
+    AURA_RETURN_IF_ERROR(WriteFileAtomic(StandbyReleasePath(path),
+                                         "pid " + std::to_string(::getpid()) + ": promote\n"));
+    return WaitForLock(path, "the agent's [[standby]], pid " + std::to_string(pid), deadline, wait);
+  }
   if (note.find("restore --follow") == std::string::npos || pid <= 0) {
     return Busy("standby " + path + " is followed by " + (note.empty() ? "another process" : note) +
-                "; remove its [[standby]] from the agent's config and reload it, then promote");
+                "; stop that process, then promote");
   }
   if (::kill(pid, SIGTERM) != 0 && errno != ESRCH) {
     return ErrnoStatus(errno, "signal the follower (pid " + std::to_string(pid) + ") of", path);
   }
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  for (;;) {
-    lock = platform::FileLock::TryAcquire(lock_path);
-    if (lock.status().code() != Code::kBusy) return lock;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Busy("the follower of standby " + path + " (pid " + std::to_string(pid) +
-                  ") did not stop within " + std::to_string(wait.count()) +
-                  " ms; stop it, then promote again");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return WaitForLock(path, "pid " + std::to_string(pid), deadline, wait);
 }
+
+// Removes the release file when the promotion ends, whatever the outcome: a refused promotion
+// leaves the daemon following again.
+struct ReleaseFileGuard {
+  std::string path;
+  ~ReleaseFileGuard() { ::unlink(StandbyReleasePath(path).c_str()); }
+};
 
 Status CheckIntegrityOf(const std::string& path, IntegrityLevel check) {
   if (check == IntegrityLevel::kNone) return Status::Ok();
@@ -66,6 +85,7 @@ Status CheckIntegrityOf(const std::string& path, IntegrityLevel check) {
 Result<StandbyState> PromoteStandby(const std::string& path, IntegrityLevel check, int threads,
                                     std::chrono::milliseconds wait) {
   AURA_ASSIGN_OR_RETURN(StandbyState state, ReadStandbyState(path));
+  ReleaseFileGuard release{path};
   AURA_ASSIGN_OR_RETURN(platform::FileLock lock, TakeOverLock(path, wait));
   AURA_ASSIGN_OR_RETURN(state, ReadStandbyState(path));  // the follower may have moved it on
   if (state.seeding) {

@@ -83,6 +83,7 @@ int Daemon::Run() {
                ::getpid(), config_path_, config_->databases.size(), config_->agent.status_socket);
   WarnIfTooFewFiles();
   for (const DatabaseConfig& db : config_->databases) StartWorker(db);
+  for (const StandbyConfig& sb : config_->standbys) StartStandby(sb);
   WaitSignal();
   ArmScheduler();
   ArmSampler();
@@ -110,6 +111,8 @@ int Daemon::Run() {
 int Daemon::JoinPools() {
   // Let running heavy jobs finish, within the remaining deadline.
   auto joined = std::async(std::launch::async, [this] {
+    for (auto& [name, sb] : standbys_) sb->Join();
+    for (auto& sb : stopped_standbys_) sb->Join();
     heavy_.join();
     upload_.join();
     step_.join();
@@ -212,6 +215,36 @@ void Daemon::ApplyReload(const std::shared_ptr<const Config>& old) {
   ArmScheduler();
   spdlog::info("op=reload applied {}: {} database(s) unchanged, {} restarted, {} added, {} removed",
                config_path_, kept, restarted, added, removed);
+  ReloadStandbys(*old);
+}
+
+void Daemon::StartStandby(const StandbyConfig& sb) {
+  auto unit = std::make_unique<StandbyUnit>(sb, config_);
+  unit->Start();
+  standbys_[sb.name] = std::move(unit);
+}
+
+// A changed standby is stopped and started anew: the new one waits for the old one's lock (it
+// retries while the old one finishes its step).
+void Daemon::ReloadStandbys(const Config& old) {
+  for (auto it = standbys_.begin(); it != standbys_.end();) {
+    const StandbyConfig* now_sb = nullptr;
+    for (const StandbyConfig& s : config_->standbys)
+      if (s.name == it->first) now_sb = &s;
+    if (now_sb != nullptr &&
+        config_->Fingerprint(*now_sb) == old.Fingerprint(it->second->standby())) {
+      ++it;
+      continue;
+    }
+    spdlog::info("standby={} op=reload {}", it->first,
+                 now_sb != nullptr ? "restarting" : "stopping");
+    it->second->RequestStop();
+    stopped_standbys_.push_back(std::move(it->second));
+    it = standbys_.erase(it);
+  }
+  for (const StandbyConfig& s : config_->standbys) {
+    if (!standbys_.count(s.name)) StartStandby(s);
+  }
 }
 
 void Daemon::BeginShutdown(const std::string& why) {
@@ -239,6 +272,7 @@ void Daemon::BeginShutdown(const std::string& why) {
     io_.stop();
   };
   for (auto& [name, w] : workers_) w->Stop(one_done);
+  for (auto& [name, sb] : standbys_) sb->RequestStop();
   net::post(io_, one_done);
 }
 

@@ -92,7 +92,7 @@ HttpResponse Daemon::Route(const HttpRequest& r) {
     if (stopping_) return JsonResponse(503, {{"healthy", false}, {"problems", {"shutting down"}}});
     auto problems = Problems();
     json list = json::array();
-    for (auto& [db, p] : problems) list.push_back({{"database", db}, {"problem", p}});
+    for (auto& p : problems) list.push_back({{p.kind, p.name}, {"problem", p.problem}});
     return JsonResponse(problems.empty() ? 200 : 503,
                         {{"healthy", problems.empty()}, {"problems", list}});
   }
@@ -132,11 +132,14 @@ HttpResponse Daemon::Trigger(const std::string& db_escaped, const std::string& j
   return JsonResponse(202, {{"database", db}, {"job", JobName(job)}, {"queued", true}});
 }
 
-std::vector<std::pair<std::string, std::string>> Daemon::Problems() {
-  std::vector<std::pair<std::string, std::string>> out;
+std::vector<Daemon::Problem> Daemon::Problems() {
+  std::vector<Problem> out;
   const TimePoint now = clock_.Now();
   for (auto& [name, w] : workers_) {
-    for (std::string& p : w->Problems(now)) out.emplace_back(name, std::move(p));
+    for (std::string& p : w->Problems(now)) out.push_back({"database", name, std::move(p)});
+  }
+  for (auto& [name, sb] : standbys_) {
+    for (std::string& p : sb->Problems()) out.push_back({"standby", name, std::move(p)});
   }
   return out;
 }
@@ -155,6 +158,12 @@ json Daemon::StatusJson() {
     healthy = healthy && j["healthy"].get<bool>();
     dbs.push_back(std::move(j));
   }
+  json standbys = json::array();
+  for (auto& [name, sb] : standbys_) {
+    json j = sb->Status();
+    healthy = healthy && j["healthy"].get<bool>();
+    standbys.push_back(std::move(j));
+  }
   json agent = {{"version", kAgentVersion},
                 {"pid", ::getpid()},
                 {"started", FormatRfc3339(started_, 3)},
@@ -165,7 +174,10 @@ json Daemon::StatusJson() {
                 {"state_dir", config_->agent.state_dir},
                 {"status_socket", config_->agent.status_socket},
                 {"stopping", stopping_}};
-  return {{"agent", agent}, {"healthy", healthy && !stopping_}, {"databases", dbs}};
+  return {{"agent", agent},
+          {"healthy", healthy && !stopping_},
+          {"databases", dbs},
+          {"standbys", standbys}};
 }
 
 std::string Daemon::MetricsText() {
@@ -197,6 +209,7 @@ std::string Daemon::MetricsText() {
              {{"code", code}}, double(n));
   }
   for (auto& [name, w] : workers_) w->Metrics(m, now);
+  for (auto& [name, sb] : standbys_) sb->Metrics(m);
   return m.Finish();
 }
 

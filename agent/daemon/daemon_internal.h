@@ -34,6 +34,7 @@
 #include "agent/daemon/clock_timer.h"
 #include "agent/daemon/db_worker.h"
 #include "agent/daemon/service_notify.h"
+#include "agent/daemon/standby_unit.h"
 #include "agent/daemon/status_server.h"
 #include "agent/daemon/worker_context.h"
 #include "agent/state_store.h"
@@ -66,6 +67,9 @@ class Daemon {
   void Reload();
   void ApplyReload(const std::shared_ptr<const Config>& old);
   void BeginShutdown(const std::string& why);
+  // [[standby]] units: started with the config, restarted by a reload when theirs changed.
+  void StartStandby(const StandbyConfig& sb);
+  void ReloadStandbys(const Config& old);
   // The service manager (service_notify.h): READY/STATUS/RELOADING/STOPPING, and the watchdog
   // pinged from this event loop, so a stuck loop gets the agent restarted.
   void Notify(const std::string& message);
@@ -91,7 +95,11 @@ class Daemon {
                        const std::string& query);
   nlohmann::json StatusJson();
   std::string MetricsText();
-  std::vector<std::pair<std::string, std::string>> Problems();
+  // (what, problem): what is "database" or "standby", then its name.
+  struct Problem {
+    std::string kind, name, problem;
+  };
+  std::vector<Problem> Problems();
 
   WorkerContext context() {
     return WorkerContext{io_, step_, upload_, heavy_, *state_, clock_, state_errors_};
@@ -113,6 +121,8 @@ class Daemon {
   std::unique_ptr<StateStore> state_;
   StateWriteErrors state_errors_;
   std::map<std::string, std::shared_ptr<DbWorker>> workers_;
+  std::map<std::string, std::unique_ptr<StandbyUnit>> standbys_;
+  std::vector<std::unique_ptr<StandbyUnit>> stopped_standbys_;  // joined at shutdown
   scheduler::Scheduler sched_;
   TimePoint started_{};
   TimePoint config_loaded_{};

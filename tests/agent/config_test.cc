@@ -227,6 +227,41 @@ TEST(Config, ExampleFileInTheRepositoryIsValid) {
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
 }
 
+TEST(Config, AStandbyTableIsReadWithItsDefaults) {
+  auto cfg = ParseConfig(
+      "[[target]]\nname = \"t\"\nurl = \"/r\"\nencryption = \"none\"\n"
+      "[[standby]]\nname = \"a\"\npath = \"/s/a.db\"\nfrom = \"t\"\n"
+      "[[standby]]\nname = \"b\"\npath = \"/s/b.db\"\nfrom = \"t\"\ndatabase = \"aura\"\n"
+      "poll_interval = \"250ms\"\ncheck = \"full\"\nmax_lag = \"90s\"\n",
+      "s.toml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  ASSERT_EQ(cfg->standbys.size(), 2u);
+  const StandbyConfig& a = cfg->standbys[0];
+  EXPECT_EQ(a.path, "/s/a.db");
+  EXPECT_EQ(a.from, "t");
+  EXPECT_EQ(a.database, "");
+  EXPECT_EQ(a.poll_ms, 1000);
+  EXPECT_EQ(a.check, "quick");
+  EXPECT_EQ(a.max_lag_s, 300);
+  const StandbyConfig& b = cfg->standbys[1];
+  EXPECT_EQ(b.database, "aura");
+  EXPECT_EQ(b.poll_ms, 250);
+  EXPECT_EQ(b.check, "full");
+  EXPECT_EQ(b.max_lag_s, 90);
+  EXPECT_NE(cfg->Fingerprint(a), cfg->Fingerprint(b));
+
+  auto dup = ParseConfig(
+      "[[target]]\nname = \"t\"\nurl = \"/r\"\nencryption = \"none\"\n"
+      "[[standby]]\nname = \"a\"\npath = \"/s/a.db\"\nfrom = \"t\"\ncheck = \"fast\"\n"
+      "[[standby]]\nname = \"a\"\npath = \"/s/a.db\"\nfrom = \"t\"\n",
+      "s.toml");
+  ASSERT_EQ(dup.status().code(), Code::kConfig);
+  const std::string m = dup.status().message();
+  EXPECT_NE(m.find("s.toml:5: [[standby]] 'a'.check must be"), std::string::npos) << m;
+  EXPECT_NE(m.find("s.toml:10: duplicate standby 'a'"), std::string::npos) << m;
+  EXPECT_NE(m.find("already follows /s/a.db"), std::string::npos) << m;
+}
+
 TEST(Config, PassphraseFromAnUnsetVariableIsAKeyError) {
   ::unsetenv("AURA_TEST_UNSET_PASSPHRASE");
   EXPECT_EQ(PassphraseFromEnv("AURA_TEST_UNSET_PASSPHRASE").status().code(), Code::kKeyError);
