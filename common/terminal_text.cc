@@ -87,6 +87,19 @@ std::string EscapeForTerminal(std::string_view text) {
   return out;
 }
 
+bool IsValidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    if (static_cast<uint8_t>(text[i]) < 0x80) {
+      ++i;
+    } else if (size_t n = Utf8SequenceLength(text, i); n > 0) {
+      i += n;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string EscapeLinesForTerminal(std::string_view text) {
   std::string out;
   out.reserve(text.size());

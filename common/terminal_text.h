@@ -29,6 +29,9 @@ namespace aura {
 
 std::string EscapeForTerminal(std::string_view text);
 
+// true when `text` is valid UTF-8 (RFC 3629), what JSON documents such as a manifest can hold.
+bool IsValidUtf8(std::string_view text);
+
 // The same for text that is several lines by design (a config error lists one problem per
 // line): each line is escaped, the '\n' between lines are kept.
 std::string EscapeLinesForTerminal(std::string_view text);

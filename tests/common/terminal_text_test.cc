@@ -33,6 +33,14 @@ TEST(EscapeForTerminal, InvalidUtf8BytesAreEscapedOneByOne) {
   EXPECT_EQ(EscapeForTerminal("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // > U+10FFFF
 }
 
+TEST(EscapeForTerminal, IsValidUtf8AgreesWithWhatIsKept) {
+  EXPECT_TRUE(IsValidUtf8("Zürich € 𝄞 \x1b[31m"));
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_FALSE(IsValidUtf8("caf\xe9"));
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));
+}
+
 TEST(EscapeForTerminal, EscapingTwiceChangesNothing) {
   const std::string once = EscapeForTerminal("x\x1b]0;title\x07\0\xff"s);
   EXPECT_EQ(EscapeForTerminal(once), once);

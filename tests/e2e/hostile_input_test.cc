@@ -157,6 +157,14 @@ TEST_F(HostileInputTest, InvalidUtf8InAFolderNameMadeListJsonFail) {
   EXPECT_EQ(listed["snapshots"].size(), 2u) << j.out;
 }
 
+TEST_F(HostileInputTest, ALabelThatIsNotUtf8AbortedTheBackup) {
+  ProcessResult b = Agent({"backup", "--db", dir_ / "aura.db", "--to", dir_ / "repo", "--name",
+                           "aura", "--no-encryption", "--label", "caf\xe9"});
+  EXPECT_EQ(b.exit_code, 2) << b.err;
+  EXPECT_NE(b.err.find("caf\\xe9"), std::string::npos) << b.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "repo/aura/snapshots"));
+}
+
 TEST_F(HostileInputTest, EscInAConfiguredNameReachedConfigCheckAndTheDaemonLogRaw) {
   // A name is validated: the error quoting it must not colour the terminal.
   WriteConfig(AgentAndTarget() + "[[database]]\nname = \"aura\\u001b[31m\"\npath = \"" +
