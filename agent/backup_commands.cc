@@ -53,8 +53,8 @@ bool IsRegularFile(const std::string& path) {
 int RunBackup(const BackupArgs& args, const Output& out) {
   if (!IsValidUtf8(args.label)) {
     // The manifest is JSON, which holds UTF-8 only (it used to abort the backup mid-way).
-    return out.Fail(InvalidArgument("--label '" + args.label +
-                                    "' is not UTF-8 text: give the label in UTF-8"));
+    return out.Fail(
+        InvalidArgument("--label '" + args.label + "' is not UTF-8 text: give the label in UTF-8"));
   }
   auto jobs = ResolveForBackup(args.repo, args.db);
   if (!jobs.ok()) return out.Fail(jobs.status());
