@@ -114,6 +114,7 @@ S3Client::S3Client(S3Config config) : config_(std::move(config)) {
   std::string host = config_.endpoint.substr(scheme_end + 3);
   host_header_ = config_.path_style ? host : config_.bucket + "." + host;
   scheme_host_ = scheme + host_header_;
+  endpoint_shown_ = RedactUrlCredentials(config_.endpoint);
 }
 
 S3Client::~S3Client() {
@@ -260,29 +261,27 @@ Result<S3Response> S3Client::Send(const S3Request& req, std::vector<long> accept
       continue;
     }
     if (code == "SignatureDoesNotMatch") {
-      return PermissionDenied("S3 signature mismatch at " + RedactUrlCredentials(config_.endpoint) +
+      return PermissionDenied("S3 signature mismatch at " + endpoint_shown_ +
                               ": check the secret "
                               "key for access key " +
                               config_.credentials.access_key_id +
                               " (AWS_SECRET_ACCESS_KEY or the credentials file) and the clock");
     }
     if (code == "InvalidAccessKeyId") {
-      return PermissionDenied("S3 at " + RedactUrlCredentials(config_.endpoint) +
-                              " does not know access key " + config_.credentials.access_key_id +
-                              "; check AWS_ACCESS_KEY_ID");
+      return PermissionDenied("S3 at " + endpoint_shown_ + " does not know access key " +
+                              config_.credentials.access_key_id + "; check AWS_ACCESS_KEY_ID");
     }
     if (st == 403)
       return PermissionDenied("S3 denied " + req.method + " on " + where + " (" + code + ")");
     if (code == "NoSuchBucket") {
-      return NotFound("bucket " + config_.bucket + " does not exist at " +
-                      RedactUrlCredentials(config_.endpoint));
+      return NotFound("bucket " + config_.bucket + " does not exist at " + endpoint_shown_);
     }
     if (st == 404) return NotFound("object " + req.key + " not found in " + config_.Describe());
     if (st == 412) return AlreadyExists(where + " already exists");
     return IOError("S3 " + req.method + " on " + where + " failed: HTTP " + std::to_string(st) +
                    (code.empty() ? "" : " " + code + ": " + XmlField(r->body, "Message")));
   }
-  return Unavailable("S3 at " + RedactUrlCredentials(config_.endpoint) + " is unavailable after " +
+  return Unavailable("S3 at " + endpoint_shown_ + " is unavailable after " +
                      std::to_string(config_.max_attempts) + " attempts: " + last.message());
 }
 
