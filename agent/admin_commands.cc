@@ -1,9 +1,12 @@
 // key generate, key add, config check.
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "agent/commands.h"
 #include "agent/config.h"
 #include "backup/keyring.h"
+#include "common/terminal_text.h"
+#include "common/url_credentials.h"
 
 namespace aura::agent {
 
@@ -31,8 +34,9 @@ int RunConfigCheck(const std::string& path, const Output& out) {
   auto cfg = LoadConfig(path);
   if (!cfg.ok()) {
     if (out.json()) return out.Fail(cfg.status());
-    std::fprintf(stderr, "%s\n", cfg.status().message().c_str());
-    std::fprintf(stderr, "aura-agent: error: %s is not valid\n", path.c_str());
+    // Every problem on a line of its own (file:line: ...), then the one error line.
+    std::cerr << EscapeLinesForTerminal(cfg.status().message()) << "\n"
+              << "aura-agent: error: " << EscapeForTerminal(path) << " is not valid\n";
     return ExitCode(cfg.status());
   }
   json dbs = json::array();
@@ -44,8 +48,9 @@ int RunConfigCheck(const std::string& path, const Output& out) {
   }
   json targets = json::array();
   for (const TargetConfig& t : cfg->targets) {
-    targets.push_back({{"name", t.name}, {"url", t.url}, {"encryption", t.encryption}});
-    out.Line("target " + t.name + ": " + t.url + " (" + t.encryption + ")");
+    const std::string url = RedactUrlCredentials(t.url);
+    targets.push_back({{"name", t.name}, {"url", url}, {"encryption", t.encryption}});
+    out.Line("target " + t.name + ": " + url + " (" + t.encryption + ")");
   }
   json standbys = json::array();
   for (const StandbyConfig& s : cfg->standbys) {

@@ -1,7 +1,9 @@
 // backup, restore, list and verify.
 #include <sys/stat.h>
 
+#include <array>
 #include <cstdio>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -13,6 +15,7 @@
 #include "backup/snapshot.h"
 #include "common/clock.h"
 #include "common/open_files.h"
+#include "common/terminal_text.h"
 #include "integrity/verify.h"
 
 namespace aura::agent {
@@ -33,6 +36,13 @@ std::string Seconds(int64_t ms) {
   return buf;
 }
 
+// One row of `list`: DATABASE, SNAPSHOT, CREATED, KIND, SIZE, STORED, LABEL, each cell escaped.
+std::string ListRow(const std::array<std::string, 7>& c) {
+  return PadRight(c[0], 16) + " " + PadRight(c[1], 30) + " " + PadRight(c[2], 20) + " " +
+         PadRight(c[3], 5) + " " + PadLeft(c[4], 11) + " " + PadLeft(c[5], 11) + "  " +
+         EscapeForTerminal(c[6]);
+}
+
 bool IsRegularFile(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -41,6 +51,11 @@ bool IsRegularFile(const std::string& path) {
 }  // namespace
 
 int RunBackup(const BackupArgs& args, const Output& out) {
+  if (!IsValidUtf8(args.label)) {
+    // The manifest is JSON, which holds UTF-8 only (it used to abort the backup mid-way).
+    return out.Fail(
+        InvalidArgument("--label '" + args.label + "' is not UTF-8 text: give the label in UTF-8"));
+  }
   auto jobs = ResolveForBackup(args.repo, args.db);
   if (!jobs.ok()) return out.Fail(jobs.status());
   json results = json::array();
@@ -186,10 +201,9 @@ int RunList(const ListArgs& args, const Output& out) {
   auto refs = (*repo)->ListSnapshots(resolved->database);
   if (!refs.ok()) return out.Fail(refs.status());
   json items = json::array();
-  char line[512];
-  std::snprintf(line, sizeof line, "%-16s %-30s %-20s %-5s %11s %11s  %s", "DATABASE", "SNAPSHOT",
-                "CREATED (UTC)", "KIND", "SIZE", "STORED", "LABEL");
-  if (!refs->empty()) out.Line(line);
+  if (!refs->empty()) {
+    out.Line(ListRow({"DATABASE", "SNAPSHOT", "CREATED (UTC)", "KIND", "SIZE", "STORED", "LABEL"}));
+  }
   int unreadable = 0;
   for (const backup::SnapshotRef& ref : *refs) {
     auto s = (*repo)->ReadSummary(ref);
@@ -205,11 +219,8 @@ int RunList(const ListArgs& args, const Output& out) {
     created[10] = ' ';
     created.pop_back();
     // An increment's base is in --json; the column says which snapshots need one.
-    std::snprintf(line, sizeof line, "%-16s %-30s %-20s %-5s %11s %11s  %s", s->database.c_str(),
-                  s->snapshot.c_str(), created.c_str(), s->kind == "full" ? "full" : "incr",
-                  HumanBytes(s->size).c_str(), HumanBytes(s->stored_size).c_str(),
-                  s->label.c_str());
-    out.Line(line);
+    out.Line(ListRow({s->database, s->snapshot, created, s->kind == "full" ? "full" : "incr",
+                      HumanBytes(s->size), HumanBytes(s->stored_size), s->label}));
   }
   out.Line(std::to_string(refs->size()) + " snapshot" + (refs->size() == 1 ? "" : "s") + " in " +
            resolved->storage->Describe());
@@ -257,8 +268,8 @@ int RunVerify(const VerifyArgs& args, const Output& out) {
     return 0;
   }
   out.Line(summary + std::to_string(report->bad.size()) + " bad");
-  std::fprintf(stderr, "aura-agent: error: %zu bad object(s) in %s\n", report->bad.size(),
-               resolved->storage->Describe().c_str());
+  std::cerr << "aura-agent: error: " << report->bad.size() << " bad object(s) in "
+            << EscapeForTerminal(resolved->storage->Describe()) << "\n";
   return ExitCode(Corruption("bad objects"));
 }
 

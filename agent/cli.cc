@@ -7,6 +7,7 @@
 #include <string>
 
 #include "agent/commands.h"
+#include "agent/log_format.h"
 #include "agent/service_command.h"
 #include "common/progress.h"
 #include "common/version.h"
@@ -34,7 +35,7 @@ void AddConfigFlags(CLI::App* cmd, RepoArgs& r) {
 
 void SetupLogging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("aura");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  SetEscapedLogPattern(*logger, "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
 }

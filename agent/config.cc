@@ -10,6 +10,8 @@
 
 #include "agent/toml_reader.h"
 #include "common/file_io.h"
+#include "common/url_credentials.h"
+#include "scheduler/calendar.h"
 
 namespace aura::agent {
 
@@ -19,6 +21,20 @@ bool ValidHourMinute(const std::string& s) {
   return s.size() == 5 && s[2] == ':' && std::isdigit(s[0]) && std::isdigit(s[1]) &&
          std::isdigit(s[3]) && std::isdigit(s[4]) && std::stoi(s.substr(0, 2)) < 24 &&
          std::stoi(s.substr(3, 2)) < 60;
+}
+
+// A `timezone` key: "local" (the default), "UTC" or an IANA name. A written one is resolved
+// now, so that a typo (or "") is an error at its line instead of a policy the daemon cannot
+// schedule; the default is resolved when the daemon starts (a host whose local zone cannot be
+// determined then shows the job as not scheduled, and the database unhealthy).
+std::string TimeZoneKey(TableReader& r, const std::string& context) {
+  std::optional<std::string> zone = r.String("timezone");
+  if (!zone) return "local";
+  auto resolved = scheduler::ResolveTimeZone(*zone);
+  if (!resolved.ok()) {
+    r.ErrorAtKey("timezone", "'timezone' in " + context + ": " + resolved.status().message());
+  }
+  return *zone;
 }
 
 void ReadPolicy(TableReader& parent, const std::string& kind, PolicyConfig& p,
@@ -35,7 +51,7 @@ void ReadPolicy(TableReader& parent, const std::string& kind, PolicyConfig& p,
                                                     : 1;
   p.full_every = static_cast<int>(r.Int("full_every", 1, 1000).value_or(default_full_every));
   p.targets = r.StringArray("targets");
-  p.timezone = r.String("timezone").value_or("local");
+  p.timezone = TimeZoneKey(r, context + "." + kind);
   if (kind == "hourly") {
     p.minute = static_cast<int>(r.Int("minute", 0, 59).value_or(0));
   } else {
@@ -65,7 +81,7 @@ void ReadCheck(TableReader& parent, const std::string& kind, CheckConfig& c,
   c.day = r.String("day").value_or("");
   static const std::set<std::string> kDays = {"", "mon", "tue", "wed", "thu", "fri", "sat", "sun"};
   if (!kDays.count(c.day)) r.ErrorHere("'day' in " + context + "." + kind + " must be mon..sun");
-  c.timezone = r.String("timezone").value_or("local");
+  c.timezone = TimeZoneKey(r, context + "." + kind);
   if (kind == "check") {
     c.level = r.String("level").value_or("full");
     if (c.level != "quick" && c.level != "full") {
@@ -114,7 +130,7 @@ void ReadMigrations(TableReader& r, MigrationsConfig& m, const std::string& cont
   if (!ValidWindow(m.window)) {
     mr.ErrorHere(context + ".migrations.window must be \"HH:MM-HH:MM\", e.g. \"02:00-04:00\"");
   }
-  m.timezone = mr.String("timezone").value_or("local");
+  m.timezone = TimeZoneKey(mr, context + ".migrations");
   m.product_version = mr.String("product_version").value_or("8.0.11");
   m.stale_lock_after_s = DurationKey(mr, "stale_lock_after", 3600, 1, 3650LL * 86400);
   m.assertions = mr.StringArray("assert");
@@ -168,6 +184,17 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   cfg.databases.push_back(std::move(d));
 }
 
+// A target's `url` or `endpoint` holding userinfo ("http://user:secret@host") is refused: S3
+// credentials come from the environment, a profile or credentials_file (the agent never takes
+// them from a URL), and the error quotes the URL without them (common/url_credentials.h).
+void RefuseCredentialsInUrl(TableReader& r, const std::string& key, const TargetConfig& tc) {
+  const std::string& url = key == "url" ? tc.url : *tc.s3.endpoint;
+  if (!UrlHasCredentials(url)) return;
+  r.ErrorAtKey(key, "target '" + tc.name + "': " + key + " " + RedactUrlCredentials(url) +
+                        " holds credentials; remove them from the URL and give S3 keys by "
+                        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profile or credentials_file");
+}
+
 void ReadTarget(const toml::table& t, int index, const std::string& file, Config& cfg,
                 std::vector<std::string>& errors) {
   TableReader r(t, "[[target]] #" + std::to_string(index + 1), file, errors);
@@ -180,8 +207,10 @@ void ReadTarget(const toml::table& t, int index, const std::string& file, Config
   if (tc.encryption != "aes-256-gcm" && tc.encryption != "none") {
     r.ErrorHere("target '" + tc.name + "': encryption must be \"aes-256-gcm\" or \"none\"");
   }
+  RefuseCredentialsInUrl(r, "url", tc);
   S3TargetOptions& o = tc.s3;
   o.endpoint = r.String("endpoint");
+  if (o.endpoint) RefuseCredentialsInUrl(r, "endpoint", tc);
   o.region = r.String("region");
   o.profile = r.String("profile");
   o.credentials_file = r.String("credentials_file");

@@ -2,11 +2,17 @@
 // stderr ("aura-agent: error: <what failed>: <what to do>"), and with --json also a JSON object
 // on stdout, so scripts never parse prose. The process exit code is the Status code number
 // (docs/CLI.md lists them).
+//
+// Human text is escaped for the terminal (common/terminal_text.h): a name holding an escape
+// sequence or a NUL is printed as "\e[31m", "\x00". JSON keeps names exact (the encoder
+// escapes control characters as \u001b); bytes that are not UTF-8, which JSON cannot hold, are
+// replaced by U+FFFD instead of failing the command.
 #pragma once
 
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "common/progress.h"
 #include "common/status.h"
@@ -23,11 +29,12 @@ class Output {
   // Every print below ends the line first, so it never runs into the command's output.
   Progress* progress() const { return progress_.get(); }
 
-  // Prints a human line (nothing in JSON mode).
+  // Prints a human line, escaped (nothing in JSON mode).
   void Line(const std::string& text) const;
   // Prints the JSON document (nothing in human mode).
   void Json(const nlohmann::json& doc) const;
-  // Reports `status` and returns its exit code.
+  // Reports `status` and returns its exit code. On stderr each line of the message is escaped
+  // (a config error lists one problem per line).
   int Fail(const Status& status) const { return Fail(status, nlohmann::json::object()); }
   // Same, with JSON mode printing `doc` (what the command did before it failed) plus "error".
   int Fail(const Status& status, nlohmann::json doc) const;
@@ -42,6 +49,14 @@ class Output {
 };
 
 int ExitCode(const Status& status);
+
+// `doc` as the agent prints it: indented by 2, invalid UTF-8 replaced rather than thrown on.
+std::string JsonText(const nlohmann::json& doc);
+
+// Table cells: `text` escaped for the terminal, then padded with spaces to `width` bytes (on the
+// right, or on the left for numbers). Longer text is not cut.
+std::string PadRight(std::string_view text, size_t width);
+std::string PadLeft(std::string_view text, size_t width);
 
 // "1011.2 MiB"
 inline std::string HumanBytes(uint64_t bytes) { return FormatBytes(bytes); }

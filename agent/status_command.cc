@@ -1,4 +1,5 @@
 // status: a client of the daemon's status endpoint; prints a table (or the JSON with --json).
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -11,6 +12,7 @@
 
 #include "agent/commands.h"
 #include "agent/config.h"
+#include "common/terminal_text.h"
 
 namespace aura::agent {
 
@@ -100,7 +102,15 @@ void ReplicationColumns(const json& d, std::string& lag, std::string& spool) {
   spool = HumanBytes(bytes) + " (" + std::to_string(pending) + " tx)";
 }
 
-void PrintRow(const json& d, TimePoint now) {
+// One row of the table, each cell escaped (names and paths come from the config and the
+// targets: common/terminal_text.h).
+std::string Row(const std::array<std::string, 8>& c) {
+  return PadRight(c[0], 16) + " " + PadRight(c[1], 8) + " " + PadRight(c[2], 24) + " " +
+         PadLeft(c[3], 10) + " " + PadLeft(c[4], 10) + " " + PadRight(c[5], 9) + " " +
+         PadRight(c[6], 18) + " " + EscapeForTerminal(c[7]);
+}
+
+std::string TableRow(const json& d, TimePoint now) {
   std::string last, size, stored, lag, spool;
   SnapshotColumns(d, now, last, size, stored);
   ReplicationColumns(d, lag, spool);
@@ -112,13 +122,12 @@ void PrintRow(const json& d, TimePoint now) {
       next = job + " " + Ago(best, now);
     }
   }
-  std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", d["name"].get<std::string>().c_str(),
-              d["healthy"].get<bool>() ? "ok" : "PROBLEM", last.c_str(), size.c_str(),
-              stored.c_str(), lag.c_str(), spool.c_str(), next.c_str());
+  return Row({d["name"].get<std::string>(), d["healthy"].get<bool>() ? "ok" : "PROBLEM", last, size,
+              stored, lag, spool, next});
 }
 
 // Under the table: each database's last check and drill, then every problem.
-void PrintNotes(const json& st, TimePoint now) {
+void PrintNotes(const json& st, TimePoint now, const Output& out) {
   for (const json& d : st["databases"]) {
     std::string line;
     for (const char* job : {"check", "drill"}) {
@@ -127,21 +136,25 @@ void PrintNotes(const json& st, TimePoint now) {
       line += std::string(line.empty() ? "" : "; ") + job + " " +
               (o.value("result", "") == "ok" ? "ok " : "FAILED ") + Ago(o["finished"], now);
     }
-    if (!line.empty()) {
-      std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), line.c_str());
-    }
+    if (!line.empty()) out.Line("  " + d["name"].get<std::string>() + ": " + line);
   }
   for (const json& d : st["databases"]) {
     for (const json& p : d["problems"]) {
-      std::printf("  %s: %s\n", d["name"].get<std::string>().c_str(), p.get<std::string>().c_str());
+      out.Line("  " + d["name"].get<std::string>() + ": " + p.get<std::string>());
     }
   }
 }
 
 // The [[standby]] files the agent keeps current, with their lag, then their problems.
-void PrintStandbys(const json& st) {
+void PrintStandbys(const json& st, const Output& out) {
   if (!st.contains("standbys") || st["standbys"].empty()) return;
-  std::printf("\n%-16s %-10s %12s %10s %s\n", "STANDBY", "STATE", "TXID", "LAG", "PATH");
+  auto row = [](const std::string& name, const std::string& state, const std::string& txid,
+                const std::string& lag, const std::string& path) {
+    return PadRight(name, 16) + " " + PadRight(state, 10) + " " + PadLeft(txid, 12) + " " +
+           PadLeft(lag, 10) + " " + EscapeForTerminal(path);
+  };
+  out.Line("");
+  out.Line(row("STANDBY", "STATE", "TXID", "LAG", "PATH"));
   for (const json& s : st["standbys"]) {
     std::string lag = "-";
     if (s["lag_seconds"].is_number()) {
@@ -149,33 +162,32 @@ void PrintStandbys(const json& st) {
       std::snprintf(buf, sizeof buf, "%.1fs", s["lag_seconds"].get<double>());
       lag = buf;
     }
-    std::printf("%-16s %-10s %12llu %10s %s\n", s["name"].get<std::string>().c_str(),
-                s["state"].get<std::string>().c_str(),
-                static_cast<unsigned long long>(s["txid"].get<uint64_t>()), lag.c_str(),
-                s["path"].get<std::string>().c_str());
+    out.Line(row(s["name"].get<std::string>(), s["state"].get<std::string>(),
+                 std::to_string(s["txid"].get<uint64_t>()), lag, s["path"].get<std::string>()));
   }
   for (const json& s : st["standbys"]) {
-    for (const json& p : s["problems"]) std::printf("  %s\n", p.get<std::string>().c_str());
+    for (const json& p : s["problems"]) out.Line("  " + p.get<std::string>());
   }
 }
 
-void PrintTable(const json& st) {
+void PrintTable(const json& st, const Output& out) {
   const TimePoint now = SystemClock::Instance().Now();
   const json& a = st["agent"];
-  std::printf("aura-agent %s, pid %lld, up %s, config %s\n",
-              a["version"].get<std::string>().c_str(), a["pid"].get<long long>(),
-              Duration(a["uptime_seconds"].get<int64_t>()).c_str(),
-              a["config_path"].get<std::string>().c_str());
+  out.Line("aura-agent " + a["version"].get<std::string>() + ", pid " +
+           std::to_string(a["pid"].get<long long>()) + ", up " +
+           Duration(a["uptime_seconds"].get<int64_t>()) + ", config " +
+           a["config_path"].get<std::string>());
   if (!a["config_error"].is_null()) {
-    std::printf("  last reload REJECTED (still running the previous config): %s\n",
-                a["config_error"].get<std::string>().c_str());
+    out.Line("  last reload REJECTED (still running the previous config): " +
+             a["config_error"].get<std::string>());
   }
-  std::printf("overall: %s\n\n", st["healthy"].get<bool>() ? "healthy" : "UNHEALTHY");
-  std::printf("%-16s %-8s %-24s %10s %10s %-9s %-18s %s\n", "DATABASE", "HEALTH", "LAST SNAPSHOT",
-              "SIZE", "STORED", "WAL LAG", "SPOOL", "NEXT");
-  for (const json& d : st["databases"]) PrintRow(d, now);
-  PrintNotes(st, now);
-  PrintStandbys(st);
+  out.Line(std::string("overall: ") + (st["healthy"].get<bool>() ? "healthy" : "UNHEALTHY"));
+  out.Line("");
+  out.Line(
+      Row({"DATABASE", "HEALTH", "LAST SNAPSHOT", "SIZE", "STORED", "WAL LAG", "SPOOL", "NEXT"}));
+  for (const json& d : st["databases"]) out.Line(TableRow(d, now));
+  PrintNotes(st, now, out);
+  PrintStandbys(st, out);
 }
 
 }  // namespace
@@ -227,7 +239,7 @@ int RunStatus(const StatusArgs& args, const Output& out) {
   if (out.json()) {
     out.Json(st);
   } else {
-    PrintTable(st);
+    PrintTable(st, out);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 #include "agent/config.h"
 #include "backup/storage/local_storage.h"
 #include "backup/storage/s3_storage.h"
+#include "common/url_credentials.h"
 
 namespace aura::agent {
 
@@ -20,7 +21,7 @@ Result<std::shared_ptr<backup::Storage>> OpenStorageUrl(const std::string& url) 
       return std::shared_ptr<backup::Storage>(
           std::make_shared<backup::LocalStorage>(url.substr(7)));
     }
-    return InvalidArgument("unsupported target URL '" + url +
+    return InvalidArgument("unsupported target URL '" + RedactUrlCredentials(url) +
                            "': use a folder path or s3://bucket/prefix");
   }
   return std::shared_ptr<backup::Storage>(std::make_shared<backup::LocalStorage>(url));

@@ -23,11 +23,16 @@ class TableReader {
               std::vector<std::string>& errors)
       : table_(table), context_(std::move(context)), file_(file), errors_(errors) {}
 
+  // A string value. One holding a NUL ("\u0000") is an error: no name or path can hold one (the
+  // OS would cut a path short at it), but the value is still returned so that the checks after
+  // this one can name it.
   std::optional<std::string> String(const std::string& key, bool required = false) {
     const toml::node* n = Take(key, required);
     if (n == nullptr) return std::nullopt;
     if (!n->is_string()) return Wrong(*n, key, "a string");
-    return n->value<std::string>();
+    std::optional<std::string> v = n->value<std::string>();
+    NoNul(*n, key, *v);
+    return v;
   }
 
   std::optional<int64_t> Int(const std::string& key, int64_t min, int64_t max) {
@@ -65,6 +70,7 @@ class TableReader {
         continue;
       }
       out.push_back(*e.value<std::string>());
+      NoNul(e, key, out.back());
     }
     return out;
   }
@@ -103,6 +109,16 @@ class TableReader {
     errors_.push_back(file_ + ":" + std::to_string(table_.source().begin.line) + ": " + msg);
   }
 
+  // An error at the line of `key` (when the table has it), else at the table's.
+  void ErrorAtKey(const std::string& key, const std::string& msg) {
+    const toml::node* n = table_.get(key);
+    if (n != nullptr) {
+      Error(*n, msg);
+    } else {
+      ErrorHere(msg);
+    }
+  }
+
   int line() const { return static_cast<int>(table_.source().begin.line); }
 
   // Marks `key` as known without reading it (the caller reads it another way).
@@ -114,6 +130,12 @@ class TableReader {
     const toml::node* n = table_.get(key);
     if (n == nullptr && required) ErrorHere("missing required key '" + key + "' in " + context_);
     return n;
+  }
+
+  void NoNul(const toml::node& n, const std::string& key, const std::string& value) {
+    if (value.find('\0') != std::string::npos) {
+      Error(n, "'" + key + "' in " + context_ + " holds a NUL character (\\u0000)");
+    }
   }
 
   template <typename T = std::string>

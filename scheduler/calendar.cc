@@ -130,19 +130,24 @@ Result<Schedule> MakeSchedule(Period period, int minute, const std::string& at,
     s.monthday = day.empty() ? 1 : std::atoi(day.c_str());
     if (s.monthday < 1 || s.monthday > 28) return ConfigError("monthly 'day' must be 1..28");
   }
-  if (timezone == "UTC" || timezone == "utc") {
-    s.zone = nullptr;
-  } else {
-    try {
-      s.zone = timezone == "local" || timezone.empty() ? date::current_zone()
-                                                       : date::locate_zone(timezone);
-    } catch (const std::exception& e) {
-      return ConfigError("unknown time zone '" + timezone +
-                         "' (use an IANA name such as "
-                         "Europe/Berlin, or \"local\" or \"UTC\")");
-    }
-  }
+  AURA_ASSIGN_OR_RETURN(s.zone, ResolveTimeZone(timezone));
   return s;
+}
+
+Result<const date::time_zone*> ResolveTimeZone(const std::string& name) {
+  static constexpr char kUse[] = "use an IANA name such as Europe/Berlin, or \"local\" or \"UTC\"";
+  if (name == "UTC" || name == "utc") return static_cast<const date::time_zone*>(nullptr);
+  if (name.empty()) return ConfigError(std::string("empty time zone: ") + kUse);
+  try {
+    return name == "local" ? date::current_zone() : date::locate_zone(name);
+  } catch (const std::exception& e) {
+    if (name == "local") {
+      return ConfigError(std::string("the local time zone cannot be determined (") + e.what() +
+                         "): set timezone = \"UTC\" or an IANA name such as Europe/Berlin, or "
+                         "install the tz database (tzdata) and set /etc/localtime");
+    }
+    return ConfigError("unknown time zone '" + name + "' (" + kUse + ")");
+  }
 }
 
 std::chrono::seconds JitterFor(const std::string& key, std::chrono::seconds max) {

@@ -36,9 +36,16 @@ struct Schedule {
   std::chrono::seconds PeriodLength() const;
 };
 
+// The zone a policy's `timezone` names: nullptr for "UTC", the host's zone for "local", else the
+// IANA zone of that name from the tz database. kConfig, saying what to write instead, for an
+// empty or unknown name, and for "local" on a host whose zone cannot be determined (no
+// /etc/localtime). The config checks every written `timezone` with it (agent/config.cc), so a
+// typo is refused before the daemon runs instead of dropping the policy.
+Result<const date::time_zone*> ResolveTimeZone(const std::string& name);
+
 // Builds a schedule from policy settings: `at` "HH:MM" (daily/weekly/monthly), `minute`
 // (hourly), `day` ("mon".."sun" for weekly, "1".."28" for monthly), `timezone` ("local", "UTC"
-// or an IANA name). kConfig with the reason on a bad value.
+// or an IANA name: ResolveTimeZone). kConfig with the reason on a bad value.
 Result<Schedule> MakeSchedule(Period period, int minute, const std::string& at,
                               const std::string& day, const std::string& timezone);
 

@@ -12,6 +12,7 @@
 #include "agent/daemon/daemon_internal.h"
 #include "agent/output.h"
 #include "common/platform.h"
+#include "common/terminal_text.h"
 #include "common/version.h"
 
 namespace aura::agent {
@@ -23,7 +24,8 @@ namespace {
 
 // An error before the daemon serves: to stderr (systemd's journal, a terminal) and to the service
 // manager's hooks (the Windows event log), with the process exit code.
-int FailedToStart(ServiceHooks* hooks, const Status& status, const std::string& text) {
+int FailedToStart(ServiceHooks* hooks, const Status& status, const std::string& message) {
+  const std::string text = EscapeLinesForTerminal(message);  // a config error: a line a problem
   std::fprintf(stderr, "%s\n", text.c_str());
   if (hooks != nullptr) hooks->Failed(text);
   return ExitCode(status);

@@ -8,6 +8,7 @@
 
 #include "agent/daemon/daemon_internal.h"
 #include "agent/jobs.h"
+#include "agent/output.h"
 #include "common/version.h"
 
 namespace aura::agent {
@@ -41,7 +42,7 @@ std::optional<std::string> PercentDecode(const std::string& in) {
 }
 
 HttpResponse JsonResponse(int status, const json& j) {
-  return {status, "application/json", j.dump(2) + "\n"};
+  return {status, "application/json", JsonText(j) + "\n"};
 }
 
 HttpResponse Error(int status, const std::string& message) {

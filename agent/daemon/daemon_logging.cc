@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "agent/daemon/daemon_internal.h"
+#include "agent/log_format.h"
 #include "common/file_io.h"
 
 namespace aura::agent {
@@ -16,7 +17,7 @@ Status SetupDaemonLogging(const AgentSettings& a) {
   if (managed || a.log_file == "-") {
     logger =
         std::make_shared<spdlog::logger>("aura", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    logger->set_pattern(managed ? "%l %v" : "%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    SetEscapedLogPattern(*logger, managed ? "%l %v" : "%Y-%m-%dT%H:%M:%S.%e%z %l %v");
   } else {
     std::string file = a.log_file.empty() ? a.state_dir + "/logs/agent.log" : a.log_file;
     AURA_RETURN_IF_ERROR(CreateDirectories(DirName(file), 0750));
@@ -26,7 +27,7 @@ Status SetupDaemonLogging(const AgentSettings& a) {
     } catch (const spdlog::spdlog_ex& e) {
       return IOError(std::string("cannot open the log file: ") + e.what());
     }
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    SetEscapedLogPattern(*logger, "%Y-%m-%dT%H:%M:%S.%e%z %l %v");
   }
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);

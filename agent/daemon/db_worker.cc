@@ -35,7 +35,10 @@ void DbWorker::AddSchedules() {
                  const std::string& day, const std::string& tz) {
     auto s = scheduler::MakeSchedule(period, minute, at, day, tz);
     if (!s.ok()) {
-      spdlog::error("db={} job={}: {}", db_.name, JobName(job), s.status().message());
+      // The config resolves every zone it names; this is the default "local" on a host whose
+      // zone cannot be determined. Never silent: the database is unhealthy until it is fixed.
+      spdlog::error("db={} job={} not scheduled: {}", db_.name, JobName(job), s.status().message());
+      unscheduled_[job] = s.status().message();
       return;
     }
     // Jitter below a quarter of the period, fixed per (database, job).
@@ -58,6 +61,11 @@ void DbWorker::AddSchedules() {
   }
   if (db_.verify.enabled && !db_.targets.empty()) {
     add(JobKind::kVerify, Period::kHourly, 45, "", "", "local");  // its share of the cycle
+  }
+  const MigrationsConfig& mc = db_.migrations;
+  if (mc.enabled && mc.auto_apply && !mc.window.empty()) {
+    auto zone = scheduler::ResolveTimeZone(mc.timezone);  // else the window never opens
+    if (!zone.ok()) unscheduled_[JobKind::kMigrate] = zone.status().message();
   }
 }
 
@@ -155,7 +163,8 @@ JobOutcome DbWorker::Execute(JobKind job) {
                            out.detail.value("snapshot", std::string())),
       db_.name, "record the run of " + name);
   if (out.ok()) {
-    spdlog::info("db={} op={} ok in {} ms {}", db_.name, name, out.duration_ms, out.detail.dump());
+    spdlog::info("db={} op={} ok in {} ms {}", db_.name, name, out.duration_ms,
+                 out.detail.dump(-1, ' ', false, json::error_handler_t::replace));
   } else {
     spdlog::error("db={} op={} failed after {} ms: {}", db_.name, name, out.duration_ms,
                   out.status.message());

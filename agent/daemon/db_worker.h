@@ -101,6 +101,9 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   std::shared_ptr<const Config> config_;
   DatabaseConfig db_;
   std::map<JobKind, scheduler::Schedule> schedules_;
+  // Jobs the config asks for whose schedule could not be built, with the reason: each one is a
+  // health problem (db_worker_report.cc), not just a line in the log.
+  std::map<JobKind, std::string> unscheduled_;
   std::shared_ptr<RepoCache> repos_;
   boost::asio::strand<boost::asio::thread_pool::executor_type> heavy_;
   std::vector<std::shared_ptr<ReplicationUnit>> units_;

@@ -152,6 +152,9 @@ void DbWorker::ReplicationProblems(TimePoint now, std::vector<std::string>& out)
 }
 
 void DbWorker::ScheduleProblems(TimePoint now, std::vector<std::string>& out) const {
+  for (const auto& [job, why] : unscheduled_) {
+    out.push_back(JobName(job) + " is not scheduled (it never runs): " + why);
+  }
   for (const auto& [job, sched] : schedules_) {
     if (!IsPolicy(job)) continue;
     // Due at the latest occurrence that is more than a grace period old (a quarter of the

@@ -10,6 +10,7 @@
 
 #include "backup/storage/aws_sigv4.h"
 #include "common/hashing.h"
+#include "common/url_credentials.h"
 
 namespace aura::backup {
 
@@ -113,6 +114,7 @@ S3Client::S3Client(S3Config config) : config_(std::move(config)) {
   std::string host = config_.endpoint.substr(scheme_end + 3);
   host_header_ = config_.path_style ? host : config_.bucket + "." + host;
   scheme_host_ = scheme + host_header_;
+  endpoint_shown_ = RedactUrlCredentials(config_.endpoint);
 }
 
 S3Client::~S3Client() {
@@ -215,8 +217,8 @@ Result<S3Response> S3Client::SendOnce(const S3Request& req, Attempt& a) {
   curl_slist_free_all(list);
   Release(h);
   if (rc != CURLE_OK) {
-    std::string what =
-        std::string(curl_easy_strerror(rc)) + " (" + url.substr(0, url.find('?')) + ")";
+    std::string what = std::string(curl_easy_strerror(rc)) + " (" +
+                       RedactUrlCredentials(url.substr(0, url.find('?'))) + ")";
     return RetryableCurl(rc) ? Unavailable(what) : IOError(what);
   }
   return std::move(a.resp);
@@ -259,27 +261,27 @@ Result<S3Response> S3Client::Send(const S3Request& req, std::vector<long> accept
       continue;
     }
     if (code == "SignatureDoesNotMatch") {
-      return PermissionDenied("S3 signature mismatch at " + config_.endpoint +
+      return PermissionDenied("S3 signature mismatch at " + endpoint_shown_ +
                               ": check the secret "
                               "key for access key " +
                               config_.credentials.access_key_id +
                               " (AWS_SECRET_ACCESS_KEY or the credentials file) and the clock");
     }
     if (code == "InvalidAccessKeyId") {
-      return PermissionDenied("S3 at " + config_.endpoint + " does not know access key " +
+      return PermissionDenied("S3 at " + endpoint_shown_ + " does not know access key " +
                               config_.credentials.access_key_id + "; check AWS_ACCESS_KEY_ID");
     }
     if (st == 403)
       return PermissionDenied("S3 denied " + req.method + " on " + where + " (" + code + ")");
     if (code == "NoSuchBucket") {
-      return NotFound("bucket " + config_.bucket + " does not exist at " + config_.endpoint);
+      return NotFound("bucket " + config_.bucket + " does not exist at " + endpoint_shown_);
     }
     if (st == 404) return NotFound("object " + req.key + " not found in " + config_.Describe());
     if (st == 412) return AlreadyExists(where + " already exists");
     return IOError("S3 " + req.method + " on " + where + " failed: HTTP " + std::to_string(st) +
                    (code.empty() ? "" : " " + code + ": " + XmlField(r->body, "Message")));
   }
-  return Unavailable("S3 at " + config_.endpoint + " is unavailable after " +
+  return Unavailable("S3 at " + endpoint_shown_ + " is unavailable after " +
                      std::to_string(config_.max_attempts) + " attempts: " + last.message());
 }
 

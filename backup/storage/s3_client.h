@@ -69,6 +69,8 @@ class S3Client {
   S3Config config_;
   std::string scheme_host_;  // "http://127.0.0.1:9000"
   std::string host_header_;  // "127.0.0.1:9000" or "bucket.s3.amazonaws.com"
+  // The endpoint as messages name it: without credentials (common/url_credentials.h).
+  std::string endpoint_shown_;
   std::mutex mu_;
   std::vector<CURL*> idle_;
 };

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/file_io.h"
+#include "common/url_credentials.h"
 
 extern char** environ;
 
@@ -71,8 +72,8 @@ Result<SigV4Credentials> ReadSharedCredentials(const std::string& path,
 
 Result<S3Config> S3ConfigFromUrl(const std::string& url,
                                  const std::map<std::string, std::string>& env) {
-  if (url.rfind("s3://", 0) != 0 || url.size() <= 5) {
-    return InvalidArgument("'" + url + "' is not an s3://bucket/prefix URL");
+  if (url.rfind("s3://", 0) != 0 || url.size() <= 5 || UrlHasCredentials(url)) {
+    return InvalidArgument("'" + RedactUrlCredentials(url) + "' is not an s3://bucket/prefix URL");
   }
   S3Config c;
   std::string rest = url.substr(5);
@@ -116,8 +117,14 @@ Result<S3Config> S3ConfigFromUrl(const std::string& url,
 }
 
 Status ValidateS3Config(const S3Config& c) {
+  const std::string endpoint = RedactUrlCredentials(c.endpoint);
   if (c.endpoint.rfind("http://", 0) != 0 && c.endpoint.rfind("https://", 0) != 0) {
-    return ConfigError("S3 endpoint '" + c.endpoint + "' must start with http:// or https://");
+    return ConfigError("S3 endpoint '" + endpoint + "' must start with http:// or https://");
+  }
+  if (UrlHasCredentials(c.endpoint)) {
+    return ConfigError("S3 endpoint '" + endpoint +
+                       "' holds credentials; remove them from the URL and give S3 keys by "
+                       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a credentials file");
   }
   if (c.part_size < (5u << 20) || c.part_size > (5ull << 30)) {
     return ConfigError("S3 part size must be between 5 MiB and 5 GiB");
