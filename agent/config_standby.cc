@@ -15,7 +15,12 @@ void ReadStandby(const toml::table& t, int index, const std::string& file, Confi
   s.line = r.line();
   s.source = TableText(t);
   s.name = r.String("name", true).value_or("");
-  if (!s.name.empty()) context = "[[standby]] '" + s.name + "'";
+  if (!s.name.empty()) {
+    context = "[[standby]] '" + s.name + "'";
+    // The same rules as a database's name: it becomes a metrics label and a log field.
+    Status valid = backup::ValidateDatabaseName(s.name);
+    if (!valid.ok()) r.ErrorHere(context + ": name: " + valid.message());
+  }
   s.path = r.String("path", true).value_or("");
   s.from = r.String("from", true).value_or("");
   s.database = r.String("database").value_or("");

@@ -260,6 +260,14 @@ TEST(Config, AStandbyTableIsReadWithItsDefaults) {
   EXPECT_NE(m.find("s.toml:5: [[standby]] 'a'.check must be"), std::string::npos) << m;
   EXPECT_NE(m.find("s.toml:10: duplicate standby 'a'"), std::string::npos) << m;
   EXPECT_NE(m.find("already follows /s/a.db"), std::string::npos) << m;
+
+  auto escape = ParseConfig(
+      "[[target]]\nname = \"t\"\nurl = \"/r\"\nencryption = \"none\"\n"
+      "[[standby]]\nname = \"a\\u001b[31m\"\npath = \"/s/a.db\"\nfrom = \"t\"\n",
+      "s.toml");
+  ASSERT_EQ(escape.status().code(), Code::kConfig);
+  EXPECT_NE(escape.status().message().find("invalid database name"), std::string::npos)
+      << escape.status().message();
 }
 
 TEST(Config, PassphraseFromAnUnsetVariableIsAKeyError) {
