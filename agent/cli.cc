@@ -10,6 +10,7 @@
 #include "agent/log_format.h"
 #include "agent/service_command.h"
 #include "common/progress.h"
+#include "common/sqlite_version.h"
 #include "common/version.h"
 
 namespace aura::agent {
@@ -108,7 +109,7 @@ Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
 }
 
 void Cli::AddGlobal() {
-  app_.set_version_flag("--version", std::string("aura-agent ") + kAgentVersion);
+  app_.set_version_flag("--version", VersionLine(kAgentVersion));
   app_.require_subcommand(1);
   app_.add_option("--log-level", log_level_, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

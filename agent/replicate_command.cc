@@ -16,6 +16,7 @@
 #include "backup/compactor.h"
 #include "backup/replicator.h"
 #include "common/file_io.h"
+#include "common/sqlite_version.h"
 
 namespace aura::agent {
 
@@ -117,6 +118,7 @@ int RunReplicate(const ReplicateArgs& args, const Output& out) {
     compactor.Adopt(path, h);
   });
   InstallStopHandlers();
+  if (std::string w = WalResetBugWarning(); !w.empty()) spdlog::warn("replicate: {}", w);
   Status started = r.Start();
   if (!started.ok()) return out.Fail(started.WithContext("replicate " + job.db_path));
   out.Line("replicating " + job.db_path + " -> " + job.storage->Describe() + " (database \"" +

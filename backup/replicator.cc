@@ -257,15 +257,25 @@ Status Replicator::MaybeCheckpoint() {
   // Nothing new since the last attempt (an idle database): checkpointing again would only
   // burn CPU and fsyncs.
   if (pos_ == last_checkpoint_pos_) return Status::Ok();
-  last_checkpoint_pos_ = pos_;
-  if (pos_.frame > opts_.checkpoint_pages) {
-    auto c = follower_->Checkpoint("PASSIVE", 0);
-    if (!c.ok()) return c.status();
-    spdlog::debug("replicate {}: PASSIVE checkpoint at frame {}: {} of {} frames backfilled{}",
-                  opts_.database, pos_.frame, c->backfilled, c->wal_frames,
-                  c->busy ? " (busy)" : "");
-  }
   const auto now = std::chrono::steady_clock::now();
+  if (pos_.frame > opts_.checkpoint_pages &&
+      now - last_checkpoint_try_ > std::chrono::milliseconds(250)) {
+    last_checkpoint_try_ = now;
+    // Under the write lock (taken without a long wait; busy: next time), so no writer can reset
+    // the WAL while this checkpoint runs: SQLite's WAL-reset bug needs exactly that overlap
+    // (docs/REPLICATION.md, "SQLite's WAL-reset bug").
+    Status s = follower_->WithWriteLock([&]() -> Status {
+      auto c = follower_->Checkpoint("PASSIVE", 0);
+      if (!c.ok()) return c.status();
+      spdlog::debug("replicate {}: PASSIVE checkpoint at frame {}: {} of {} frames backfilled{}",
+                    opts_.database, pos_.frame, c->backfilled, c->wal_frames,
+                    c->busy ? " (busy)" : "");
+      return Status::Ok();
+    });
+    if (s.code() == Code::kBusy) return Status::Ok();  // a writer holds the lock: later
+    if (!s.ok()) return s;
+    last_checkpoint_pos_ = pos_;
+  }
   if (pos_.frame > opts_.restart_pages && now - last_restart_try_ > std::chrono::seconds(1)) {
     last_restart_try_ = now;
     return RestartDance();

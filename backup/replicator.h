@@ -17,7 +17,9 @@
 //
 // Checkpoints: the follower's lock stops checkpoints at what has been shipped, never blocks
 // writers, and is refreshed at least every segment. The replicator runs PASSIVE checkpoints when
-// the WAL holds more than `checkpoint_pages` frames, and when it holds more than
+// the WAL holds more than `checkpoint_pages` frames (at most every 250 ms, each under the write
+// lock taken without waiting, so no WAL reset can overlap one: SQLite's WAL-reset bug), and
+// when it holds more than
 // `restart_pages` it makes a WAL restart possible by holding the write lock for a few
 // milliseconds (never waiting for it) while it ships the tail and checkpoints. See
 // docs/REPLICATION.md.
@@ -157,6 +159,7 @@ class Replicator {
   std::unique_ptr<WalFollower> follower_;
   FollowPosition pos_;
   FollowPosition last_checkpoint_pos_;
+  std::chrono::steady_clock::time_point last_checkpoint_try_{};
   bool pos_under_lock_ = false;
   bool retry_ = false;
   bool no_wal_ = false;  // the last poll found no WAL content

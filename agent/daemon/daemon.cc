@@ -12,6 +12,7 @@
 #include "agent/daemon/daemon_internal.h"
 #include "agent/output.h"
 #include "common/platform.h"
+#include "common/sqlite_version.h"
 #include "common/terminal_text.h"
 #include "common/version.h"
 
@@ -81,9 +82,11 @@ int Daemon::Run() {
     spdlog::critical("op=start {}", opened.message());
     return FailedToStart(hooks_, opened, "aura-agent: error: " + opened.message());
   }
-  spdlog::info("op=start aura-agent {} pid {} config {} databases {} socket {}", kAgentVersion,
-               ::getpid(), config_path_, config_->databases.size(), config_->agent.status_socket);
+  spdlog::info("op=start aura-agent {} (SQLite {}) pid {} config {} databases {} socket {}",
+               kAgentVersion, SqliteLibraryVersion(), ::getpid(), config_path_,
+               config_->databases.size(), config_->agent.status_socket);
   WarnIfTooFewFiles();
+  if (std::string w = WalResetBugWarning(); !w.empty()) spdlog::warn("op=start {}", w);
   for (const DatabaseConfig& db : config_->databases) StartWorker(db);
   for (const StandbyConfig& sb : config_->standbys) StartStandby(sb);
   WaitSignal();

@@ -9,6 +9,7 @@
 #include "agent/daemon/daemon_internal.h"
 #include "agent/jobs.h"
 #include "agent/output.h"
+#include "common/sqlite_version.h"
 #include "common/version.h"
 
 namespace aura::agent {
@@ -174,7 +175,9 @@ json Daemon::StatusJson() {
                 {"config_error", config_error_.empty() ? json(nullptr) : json(config_error_)},
                 {"state_dir", config_->agent.state_dir},
                 {"status_socket", config_->agent.status_socket},
-                {"stopping", stopping_}};
+                {"stopping", stopping_},
+                {"sqlite_version", SqliteLibraryVersion()},
+                {"sqlite_wal_reset_bug", SqliteLibraryHasWalResetBug()}};
   return {{"agent", agent},
           {"healthy", healthy && !stopping_},
           {"databases", dbs},
@@ -185,6 +188,12 @@ std::string Daemon::MetricsText() {
   agent::MetricsText m;
   const TimePoint now = clock_.Now();
   m.Sample("aura_up", "gauge", "1 while the agent runs.", {{"version", kAgentVersion}}, 1);
+  m.Sample("aura_sqlite_info", "gauge",
+           "The SQLite library the agent runs with; wal_reset_bug=\"true\" when it has the "
+           "WAL-reset bug (docs/REPLICATION.md).",
+           {{"version", SqliteLibraryVersion()},
+            {"wal_reset_bug", SqliteLibraryHasWalResetBug() ? "true" : "false"}},
+           1);
   m.Sample("aura_uptime_seconds", "gauge", "Seconds since the agent started.", {},
            double(std::chrono::duration_cast<seconds>(now - started_).count()));
   m.Sample("aura_databases", "gauge", "Configured databases.", {}, double(workers_.size()));

@@ -3,6 +3,7 @@
 // SIGHUP with a broken config, SIGTERM, catch-up of a missed run after downtime, and the socket
 // under hundreds of concurrent clients and garbage while the agent keeps shipping the WAL.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
@@ -15,6 +16,7 @@
 
 #include "agent/state_store.h"
 #include "common/file_io.h"
+#include "common/sqlite_version.h"
 #include "integrity/logical_checksum.h"
 #include "scheduler/calendar.h"
 #include "tests/e2e/daemon_fixture.h"
@@ -51,6 +53,17 @@ TEST_F(DaemonTest, StatusMetricsHealthAndTriggersThenACleanStop) {
 
   json st = Status();
   EXPECT_EQ(st["agent"]["config_path"], std::string(dir_ / "agent.toml"));
+  // The SQLite library and whether it has the WAL-reset bug, in status, metrics and --version.
+  const std::string sqlite = sqlite3_libversion();
+  EXPECT_EQ(st["agent"]["sqlite_version"], sqlite);
+  EXPECT_EQ(st["agent"]["sqlite_wal_reset_bug"].get<bool>(), SqliteLibraryHasWalResetBug());
+  EXPECT_NE(UnixHttp(Socket(), "GET", "/metrics")
+                .body.find("aura_sqlite_info{version=\"" + sqlite + "\""),
+            std::string::npos);
+  EXPECT_NE(Agent({"--version"}).out.find("(SQLite " + sqlite), std::string::npos);
+  if (SqliteLibraryHasWalResetBug()) {
+    EXPECT_NE(Log().find("has the WAL-reset bug"), std::string::npos) << "no warning at start";
+  }
   EXPECT_TRUE(st["healthy"].get<bool>()) << st.dump(2);
   const json* live = FindDb(st, "live");
   ASSERT_NE(live, nullptr);
