@@ -22,6 +22,7 @@ struct ResumePoint {
   uint32_t db_pages = 0;
   FollowPosition pos;
   std::string from;
+  uint64_t uploaded_txid = 0;  // the newest txid of this generation in the repository
   bool newer_than(const ResumePoint& o) const {
     return std::tie(generation, txid) > std::tie(o.generation, o.txid);
   }
@@ -48,11 +49,15 @@ Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::
   std::optional<ResumePoint> best;
   AURA_ASSIGN_OR_RETURN(std::optional<ReplicatedEnd> end, FindReplicatedEnd(repo, database));
   if (end) best = FromEnd(std::move(*end));
+  const std::optional<ResumePoint> uploaded = best;
   AURA_ASSIGN_OR_RETURN(std::vector<SpooledSegment> spooled, ListSpool(spool_dir));
   if (!spooled.empty()) {
     AURA_ASSIGN_OR_RETURN(SegmentHeader h, ReadSpooledHeader(spooled.back().path));
     ResumePoint p = FromSegment(h, spooled.back().path);
     if (!best || p.newer_than(*best)) best = std::move(p);
+  }
+  if (best && uploaded && uploaded->generation == best->generation) {
+    best->uploaded_txid = uploaded->txid;
   }
   return best;
 }
@@ -164,6 +169,7 @@ Status Replicator::Resume() {
     std::lock_guard<std::mutex> lock(mu_);
     status_.generation = generation_;
     status_.spooled_txid = rp->txid;
+    status_.uploaded_txid = std::max(status_.uploaded_txid, rp->uploaded_txid);
   }
   return CutSegment();
 }

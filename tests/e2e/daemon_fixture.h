@@ -186,6 +186,22 @@ class DaemonTest : public ::testing::Test {
         << Status().dump(2);
   }
 
+  // After the writer stopped: everything committed is uploaded (uploaded equals spooled and stays
+  // so for a second; the agent polls every 20 ms). Returns the uploaded txid.
+  uint64_t WaitAllShipped() {
+    uint64_t shipped = 0;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          WaitCaughtUp();
+          const uint64_t before = Uploaded();
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          shipped = Uploaded();
+          return shipped == before && Spooled() == shipped;
+        },
+        std::chrono::seconds(30)));
+    return shipped;
+  }
+
   // Restores the newest replicated transaction and checks it equals the source at that step.
   void CheckLatestRestore(const std::string& repo, const std::vector<std::string>& env = {}) {
     ProcessResult r = Agent({"restore", "--from", repo, "--name", "live", "--latest", "--to",

@@ -490,6 +490,29 @@ TEST_F(DaemonTest, TcpOnlyStatusEndpointServesTheCli) {
   EXPECT_EQ(StopAgent(), 0);
 }
 
+// issue 14: "replicate stopped at txid 0" was logged after shipping, and after a restart that
+// shipped nothing new.
+TEST_F(DaemonTest, ReplicateStoppedAtTxidZeroAfterShipping) {
+  WriteConfig(Config());
+  uint64_t shipped = 0;
+  {
+    Writer writer(dir_ / "live.db", 1, {"--interval-ms", "20"});
+    StartAgent();
+    ASSERT_TRUE(WaitUntil([&] { return Uploaded() >= 5; }, 30s)) << Status().dump(2) << Log();
+  }
+  shipped = WaitAllShipped();
+  EXPECT_EQ(StopAgent(), 0);
+  const std::string stopped = "op=replicate stopped at txid " + std::to_string(shipped);
+  EXPECT_NE(Log().find(stopped), std::string::npos) << Log();
+  // A start that ships nothing new stops at the same txid, not 0.
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] { return Uploaded() == shipped; }, 30s)) << Status().dump(2);
+  EXPECT_EQ(StopAgent(), 0);
+  const std::string log = Log();
+  EXPECT_NE(log.find(stopped, log.find(stopped) + 1), std::string::npos) << log;
+  EXPECT_EQ(log.find("op=replicate stopped at txid 0"), std::string::npos) << log;
+}
+
 TEST_F(DaemonTest, RefusesABadConfigAndASecondAgent) {
   WriteConfig("[agent]\nstate_dir = 3\n");
   ProcessResult bad = Agent({"run", "--config", dir_ / "agent.toml"});

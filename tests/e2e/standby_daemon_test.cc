@@ -60,18 +60,7 @@ TEST_F(StandbyDaemonTest, KeepsAStandbyCurrentShowsItsLagAndLetsGoForAPromotion)
     ASSERT_TRUE(WaitUntil([&] { return Standby()["txid"].get<uint64_t>() > seen; }, 30s))
         << Status().dump(2);
   }
-  // Everything committed is shipped: uploaded equals spooled and stays so for a second (the
-  // agent polls every 20 ms).
-  uint64_t shipped = 0;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        WaitCaughtUp();
-        const uint64_t before = Uploaded();
-        std::this_thread::sleep_for(1s);
-        shipped = Uploaded();
-        return shipped == before && Spooled() == shipped;
-      },
-      30s));
+  const uint64_t shipped = WaitAllShipped();
   ASSERT_TRUE(WaitUntil([&] { return Standby()["txid"].get<uint64_t>() == shipped; }, 30s))
       << Status().dump(2);
 
