@@ -110,6 +110,10 @@ class Replicator {
   Status Flush();
   // Uploads spooled segments in order until the spool is empty or an upload fails.
   Status Upload();
+  // Ends shipping for good: lets go of the WAL (the follower's read lock) and of the spool's
+  // lock, so a replicator started next (a reload) takes them at once. Step and Upload fail
+  // afterwards; status() still answers.
+  void Close();
 
   // A snapshot (a policy one) standing exactly at the newest txid shipped so far, so WAL chains
   // can start from it: polls and cuts the open segment, then reads the image at the follower's
@@ -159,6 +163,7 @@ class Replicator {
   std::unique_ptr<WalFollower> follower_;
   FollowPosition pos_;
   FollowPosition last_checkpoint_pos_;
+  bool closed_ = false;
   std::chrono::steady_clock::time_point last_checkpoint_try_{};
   bool pos_under_lock_ = false;
   bool retry_ = false;

@@ -227,7 +227,15 @@ Result<SnapshotResult> Replicator::SnapshotHere(SnapshotOptions o) {
   return r;
 }
 
+void Replicator::Close() {
+  builder_.reset();
+  follower_.reset();
+  closed_ = true;
+  spool_lock_ = platform::FileLock();
+}
+
 Status Replicator::Upload() {
+  if (closed_) return Unavailable("replication of " + opts_.database + " was stopped");
   AURA_ASSIGN_OR_RETURN(std::vector<SpooledSegment> spooled, ListSpool(opts_.spool_dir));
   {
     std::lock_guard<std::mutex> lock(mu_);

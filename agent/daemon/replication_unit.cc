@@ -103,6 +103,7 @@ void ReplicationUnit::FinishStop(std::function<void()> done) {
       spdlog::info("db={} target={} op=replicate stopped at txid {}", opts_.database, target_,
                    st.uploaded_txid);
     }
+    rep_->Close();  // the spool's lock is free for the worker a reload starts next
   }
   net::post(io_, std::move(done));
 }

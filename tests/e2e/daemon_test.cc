@@ -513,6 +513,33 @@ TEST_F(DaemonTest, ReplicateStoppedAtTxidZeroAfterShipping) {
   EXPECT_EQ(log.find("op=replicate stopped at txid 0"), std::string::npos) << log;
 }
 
+// issue 14: every reload that restarted a database logged a false "another aura-agent is already
+// replicating" (the stopped shipping still held its spool lock when the new one started).
+TEST_F(DaemonTest, AReloadLoggedAFalseAnotherAgentIsAlreadyReplicating) {
+  WriteConfig(Config());
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] { return Spooled() > 0; }, 30s)) << Status().dump(2) << Log();
+  for (int i = 0; i < 3; ++i) {
+    // A changed [[database]] table: its worker restarts.
+    WriteConfig(Config("", "", "busy_timeout_ms = " + std::to_string(4000 + i) + "\n"));
+    agent_->Signal(SIGHUP);
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          const std::string log = Log();
+          size_t n = 0;
+          for (size_t at = log.find("op=replicate started"); at != std::string::npos;
+               at = log.find("op=replicate started", at + 1)) {
+            ++n;
+          }
+          return n == size_t(i) + 2;
+        },
+        30s))
+        << Log();
+  }
+  EXPECT_EQ(Log().find("already replicating"), std::string::npos) << Log();
+  EXPECT_EQ(StopAgent(), 0);
+}
+
 TEST_F(DaemonTest, RefusesABadConfigAndASecondAgent) {
   WriteConfig("[agent]\nstate_dir = 3\n");
   ProcessResult bad = Agent({"run", "--config", dir_ / "agent.toml"});
