@@ -56,12 +56,14 @@ void ReadPolicy(TableReader& parent, const std::string& kind, PolicyConfig& p,
     p.minute = static_cast<int>(r.Int("minute", 0, 59).value_or(0));
   } else {
     p.at = r.String("at").value_or("00:00");
-    if (!ValidHourMinute(p.at)) r.ErrorHere("'at' in " + context + "." + kind + " must be HH:MM");
+    if (!ValidHourMinute(p.at))
+      r.ErrorAtKey("at", "'at' in " + context + "." + kind + " must be HH:MM");
   }
   if (kind == "weekly") {
     static const std::set<std::string> kDays = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
     p.day = r.String("day").value_or("sun");
-    if (!kDays.count(p.day)) r.ErrorHere("'day' in " + context + ".weekly must be mon..sun");
+    if (!kDays.count(p.day))
+      r.ErrorAtKey("day", "'day' in " + context + ".weekly must be mon..sun");
   } else if (kind == "monthly") {
     auto d = r.Int("day", 1, 28);
     p.day = d ? std::to_string(*d) : "1";
@@ -77,26 +79,28 @@ void ReadCheck(TableReader& parent, const std::string& kind, CheckConfig& c,
   TableReader r(*t, context + "." + kind, file, errors);
   c.enabled = r.Bool("enabled").value_or(true);
   c.at = r.String("at").value_or(kind == "check" ? "03:30" : "04:30");
-  if (!ValidHourMinute(c.at)) r.ErrorHere("'at' in " + context + "." + kind + " must be HH:MM");
+  if (!ValidHourMinute(c.at))
+    r.ErrorAtKey("at", "'at' in " + context + "." + kind + " must be HH:MM");
   c.day = r.String("day").value_or("");
   static const std::set<std::string> kDays = {"", "mon", "tue", "wed", "thu", "fri", "sat", "sun"};
-  if (!kDays.count(c.day)) r.ErrorHere("'day' in " + context + "." + kind + " must be mon..sun");
+  if (!kDays.count(c.day))
+    r.ErrorAtKey("day", "'day' in " + context + "." + kind + " must be mon..sun");
   c.timezone = TimeZoneKey(r, context + "." + kind);
   if (kind == "check") {
     c.level = r.String("level").value_or("full");
     if (c.level != "quick" && c.level != "full") {
-      r.ErrorHere("'level' in " + context + ".check must be \"quick\" or \"full\"");
+      r.ErrorAtKey("level", "'level' in " + context + ".check must be \"quick\" or \"full\"");
     }
     c.quick = r.String("quick").value_or("hourly");
     if (c.quick != "hourly" && c.quick != "off") {
-      r.ErrorHere("'quick' in " + context + ".check must be \"hourly\" or \"off\"");
+      r.ErrorAtKey("quick", "'quick' in " + context + ".check must be \"hourly\" or \"off\"");
     }
     r.Finish("enabled, at, day, timezone, level, quick");
   } else {
     c.assertions = r.StringArray("assert");
     c.point = r.String("point").value_or("latest");
     if (c.point != "latest" && c.point != "random") {
-      r.ErrorHere("'point' in " + context + ".drill must be \"latest\" or \"random\"");
+      r.ErrorAtKey("point", "'point' in " + context + ".drill must be \"latest\" or \"random\"");
     }
     r.Finish("enabled, at, day, timezone, assert, point");
   }
@@ -128,7 +132,8 @@ void ReadMigrations(TableReader& r, MigrationsConfig& m, const std::string& cont
   m.auto_apply = mr.Bool("auto_apply").value_or(false);
   m.window = mr.String("window").value_or("");
   if (!ValidWindow(m.window)) {
-    mr.ErrorHere(context + ".migrations.window must be \"HH:MM-HH:MM\", e.g. \"02:00-04:00\"");
+    mr.ErrorAtKey("window",
+                  context + ".migrations.window must be \"HH:MM-HH:MM\", e.g. \"02:00-04:00\"");
   }
   m.timezone = TimeZoneKey(mr, context + ".migrations");
   m.product_version = mr.String("product_version").value_or("8.0.11");
@@ -154,7 +159,7 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   if (!d.name.empty()) {
     context = "[[database]] '" + d.name + "'";
     Status s = backup::ValidateDatabaseName(d.name);
-    if (!s.ok()) r.ErrorHere(s.message());
+    if (!s.ok()) r.ErrorAtKey("name", s.message());
   }
   d.path = r.String("path", true).value_or("");
   d.targets = r.StringArray("targets");
@@ -172,9 +177,10 @@ void ReadDatabase(const toml::table& t, int index, const std::string& file, Conf
   d.rpo_s = DurationKey(r, "rpo", 0, 1, 3650LL * 86400);
   d.generation_interval_s = DurationKey(r, "generation_interval", 86400, 0, 3650LL * 86400);
   if (d.generation_interval_s > 0 && d.generation_interval_s < 600) {
-    r.ErrorHere(context +
-                ".generation_interval must be 0 (never) or at least 10m: each "
-                "generation starts with a full snapshot");
+    r.ErrorAtKey("generation_interval",
+                 context +
+                     ".generation_interval must be 0 (never) or at least 10m: each "
+                     "generation starts with a full snapshot");
   }
   ReadMigrations(r, d.migrations, context, file, errors);
   r.Finish(
@@ -205,7 +211,8 @@ void ReadTarget(const toml::table& t, int index, const std::string& file, Config
   tc.url = r.String("url", true).value_or("");
   tc.encryption = r.String("encryption").value_or("aes-256-gcm");
   if (tc.encryption != "aes-256-gcm" && tc.encryption != "none") {
-    r.ErrorHere("target '" + tc.name + "': encryption must be \"aes-256-gcm\" or \"none\"");
+    r.ErrorAtKey("encryption",
+                 "target '" + tc.name + "': encryption must be \"aes-256-gcm\" or \"none\"");
   }
   RefuseCredentialsInUrl(r, "url", tc);
   S3TargetOptions& o = tc.s3;
@@ -229,11 +236,13 @@ void ReadTarget(const toml::table& t, int index, const std::string& file, Config
   o.max_attempts = r.Int("max_attempts", 1, 100);
   if (o.object_lock_mode && *o.object_lock_mode != "GOVERNANCE" &&
       *o.object_lock_mode != "COMPLIANCE") {
-    r.ErrorHere("target '" + tc.name +
-                "': object_lock_mode must be \"GOVERNANCE\" or \"COMPLIANCE\"");
+    r.ErrorAtKey(
+        "object_lock_mode",
+        "target '" + tc.name + "': object_lock_mode must be \"GOVERNANCE\" or \"COMPLIANCE\"");
   }
   if (o.object_lock_mode.has_value() != o.object_lock_days.has_value()) {
-    r.ErrorHere("target '" + tc.name + "': object_lock_mode and object_lock_days go together");
+    r.ErrorAtKey("object_lock_mode",
+                 "target '" + tc.name + "': object_lock_mode and object_lock_days go together");
   }
   bool s3 = tc.url.rfind("s3://", 0) == 0;
   if (!s3 && (o.endpoint || o.region || o.part_size_mb || o.object_lock_mode)) {
@@ -331,14 +340,15 @@ void ReadStatusTcp(TableReader& ar, AgentSettings& a) {
   a.status_token_file = ar.String("status_token_file").value_or(a.status_token_file);
   if (a.status_tcp.empty()) {
     if (a.status_socket.empty()) {
-      ar.ErrorHere(
-          "[agent] has no status endpoint: set status_socket (a Unix socket path) or "
-          "status_tcp with status_token_file");
+      ar.ErrorAtKey("status_tcp",
+                    "[agent] has no status endpoint: set status_socket (a Unix socket path) or "
+                    "status_tcp with status_token_file");
     }
     return;
   }
   if (a.status_token_file.empty()) {
-    ar.ErrorHere("[agent] status_tcp needs status_token_file (a file holding the bearer token)");
+    ar.ErrorAtKey("status_tcp",
+                  "[agent] status_tcp needs status_token_file (a file holding the bearer token)");
   }
   const auto colon = a.status_tcp.rfind(':');
   std::string host = colon == std::string::npos ? "" : a.status_tcp.substr(0, colon);
@@ -351,9 +361,9 @@ void ReadStatusTcp(TableReader& ar, AgentSettings& a) {
   const bool port_ok = perr == std::errc() && end == port_text.data() + port_text.size() &&
                        port >= 1 && port <= 65535;
   if (!port_ok || (host != "127.0.0.1" && host != "::1" && host.rfind("127.", 0) != 0)) {
-    ar.ErrorHere(
-        "[agent] status_tcp must be a loopback address and port, \"127.0.0.1:PORT\" "
-        "or \"[::1]:PORT\" (the endpoint is never exposed beyond this host)");
+    ar.ErrorAtKey("status_tcp",
+                  "[agent] status_tcp must be a loopback address and port, \"127.0.0.1:PORT\" "
+                  "or \"[::1]:PORT\" (the endpoint is never exposed beyond this host)");
     return;
   }
   a.status_tcp_host = host;
@@ -379,11 +389,12 @@ void ReadAgent(const toml::table& t, const std::string& path, AgentSettings& a,
   if (auto interval = ar.String("upload_interval")) {
     auto ms = ParseDurationMillis(*interval);
     if (!ms.ok() || *ms < 100 || *ms > 600000) {
-      ar.ErrorHere(
-          "'upload_interval' must be a duration such as \"1s\", \"10s\", \"1m\" or "
-          "\"500ms\" between 100ms and 10m");
+      ar.ErrorAtKey("upload_interval",
+                    "'upload_interval' must be a duration such as \"1s\", \"10s\", \"1m\" or "
+                    "\"500ms\" between 100ms and 10m");
     } else if (segment_ms) {
-      ar.ErrorHere("set 'upload_interval' or its older name 'segment_ms', not both");
+      ar.ErrorAtKey("upload_interval",
+                    "set 'upload_interval' or its older name 'segment_ms', not both");
     } else {
       a.segment_ms = *ms;
     }
@@ -393,7 +404,8 @@ void ReadAgent(const toml::table& t, const std::string& path, AgentSettings& a,
   ReadStatusTcp(ar, a);
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
   if (!kLevels.count(a.log_level)) {
-    ar.ErrorHere("[agent] log_level must be one of trace, debug, info, warn, error, off");
+    ar.ErrorAtKey("log_level",
+                  "[agent] log_level must be one of trace, debug, info, warn, error, off");
   }
   ar.Finish(
       "state_dir, status_socket, log_level, log_file, workers, max_concurrent_snapshots, "
@@ -439,6 +451,11 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   r.Finish("agent, keys, target, database, standby");
   CrossCheck(cfg, path, errors);
   CrossCheckStandbys(cfg, path, errors);
+  if (errors.empty() && cfg.databases.empty() && cfg.standbys.empty()) {
+    errors.push_back(path +
+                     ": configures no database: add a [[database]] table (name, path, targets) "
+                     "or a [[standby]]; examples/agent.toml shows every key");
+  }
   if (errors.empty()) return cfg;
   std::string all;
   for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;

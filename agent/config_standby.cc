@@ -19,26 +19,27 @@ void ReadStandby(const toml::table& t, int index, const std::string& file, Confi
     context = "[[standby]] '" + s.name + "'";
     // The same rules as a database's name: it becomes a metrics label and a log field.
     Status valid = backup::ValidateDatabaseName(s.name);
-    if (!valid.ok()) r.ErrorHere(context + ": name: " + valid.message());
+    if (!valid.ok()) r.ErrorAtKey("name", context + ": name: " + valid.message());
   }
   s.path = r.String("path", true).value_or("");
   s.from = r.String("from", true).value_or("");
   s.database = r.String("database").value_or("");
   if (!s.database.empty()) {
     Status valid = backup::ValidateDatabaseName(s.database);
-    if (!valid.ok()) r.ErrorHere(context + ": " + valid.message());
+    if (!valid.ok()) r.ErrorAtKey("database", context + ": " + valid.message());
   }
   if (auto poll = r.String("poll_interval")) {
     auto ms = ParseDurationMillis(*poll);
     if (!ms.ok() || *ms < 10 || *ms > 3600 * 1000) {
-      r.ErrorHere(context + ".poll_interval must be a duration between 10ms and 1h, e.g. \"1s\"");
+      r.ErrorAtKey("poll_interval",
+                   context + ".poll_interval must be a duration between 10ms and 1h, e.g. \"1s\"");
     } else {
       s.poll_ms = *ms;
     }
   }
   s.check = r.String("check").value_or("quick");
   if (!ParseIntegrityLevel(s.check).ok()) {
-    r.ErrorHere(context + ".check must be \"none\", \"quick\" or \"full\"");
+    r.ErrorAtKey("check", context + ".check must be \"none\", \"quick\" or \"full\"");
   }
   s.max_lag_s = DurationKey(r, "max_lag", 300, 1, 30 * 86400);
   r.Finish("name, path, from, database, poll_interval, check, max_lag");

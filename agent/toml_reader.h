@@ -165,10 +165,10 @@ inline int64_t DurationKey(TableReader& r, const std::string& key, int64_t dflt,
   if (!text) return dflt;
   auto v = ParseDurationSeconds(*text);
   if (!v.ok() || *v < min || *v > max) {
-    r.ErrorHere("'" + key +
-                "' must be a duration such as \"90s\", \"15m\", \"12h\" or \"7d\" "
-                "between " +
-                std::to_string(min) + "s and " + std::to_string(max) + "s");
+    r.ErrorAtKey(key, "'" + key +
+                          "' must be a duration such as \"90s\", \"15m\", \"12h\" or \"7d\" "
+                          "between " +
+                          std::to_string(min) + "s and " + std::to_string(max) + "s");
     return dflt;
   }
   return *v;

@@ -257,7 +257,7 @@ TEST(Config, AStandbyTableIsReadWithItsDefaults) {
       "s.toml");
   ASSERT_EQ(dup.status().code(), Code::kConfig);
   const std::string m = dup.status().message();
-  EXPECT_NE(m.find("s.toml:5: [[standby]] 'a'.check must be"), std::string::npos) << m;
+  EXPECT_NE(m.find("s.toml:9: [[standby]] 'a'.check must be"), std::string::npos) << m;
   EXPECT_NE(m.find("s.toml:10: duplicate standby 'a'"), std::string::npos) << m;
   EXPECT_NE(m.find("already follows /s/a.db"), std::string::npos) << m;
 
@@ -268,6 +268,37 @@ TEST(Config, AStandbyTableIsReadWithItsDefaults) {
   ASSERT_EQ(escape.status().code(), Code::kConfig);
   EXPECT_NE(escape.status().message().find("invalid database name"), std::string::npos)
       << escape.status().message();
+}
+
+// issue 14: errors about a key cited the line of its [[database]] table, not the key's.
+TEST(Config, ConfigErrorsCitedTheDatabaseLineInsteadOfTheKeys) {
+  auto cfg = ParseConfig(
+      "[[target]]\nname = \"t\"\nurl = \"/r\"\nencryption = \"none\"\n"  // 1-4
+      "[[database]]\n"                                                   // 5
+      "name = \"aura\"\npath = \"/a.db\"\ntargets = [\"t\"]\n"           // 6-8
+      "generation_interval = \"5m\"\n"                                   // 9
+      "pitr_window = \"soon\"\n"                                         // 10
+      "[[standby]]\nname = \"s\"\npath = \"/s.db\"\nfrom = \"t\"\n"      // 11-14
+      "poll_interval = \"1ms\"\n",                                       // 15
+      "c.toml");
+  ASSERT_EQ(cfg.status().code(), Code::kConfig);
+  const std::string m = cfg.status().message();
+  EXPECT_NE(m.find("c.toml:9: [[database]] 'aura'.generation_interval"), std::string::npos) << m;
+  EXPECT_NE(m.find("c.toml:10: 'pitr_window' must be a duration"), std::string::npos) << m;
+  EXPECT_NE(m.find("c.toml:15: [[standby]] 's'.poll_interval"), std::string::npos) << m;
+  EXPECT_EQ(m.find("c.toml:5:"), std::string::npos) << m;
+}
+
+// issue 14: a config without a database was "valid" and the daemon ran, protecting nothing.
+TEST(Config, AnEmptyConfigWasValidAndRanWithNoDatabase) {
+  for (const char* text : {"", "[agent]\nlog_level = \"info\"\n",
+                           "[[target]]\nname = \"t\"\nurl = \"/r\"\nencryption = \"none\"\n"}) {
+    auto cfg = ParseConfig(text, "e.toml");
+    ASSERT_EQ(cfg.status().code(), Code::kConfig) << text;
+    EXPECT_NE(cfg.status().message().find("e.toml: configures no database: add a [[database]]"),
+              std::string::npos)
+        << cfg.status().message();
+  }
 }
 
 TEST(Config, PassphraseFromAnUnsetVariableIsAKeyError) {
