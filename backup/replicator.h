@@ -80,6 +80,10 @@ struct ReplicationStatus {
   uint64_t generations_started = 0;
   uint64_t gaps_detected = 0;
   uint64_t segments_uploaded = 0;
+  // The newest generation snapshot this replicator took (empty id: none in this run).
+  std::string generation_snapshot;
+  TimePoint generation_snapshot_created{};
+  uint64_t generation_snapshot_size = 0, generation_snapshot_stored = 0;
   std::string last_error;
   int64_t last_error_us = 0;
 };
@@ -92,6 +96,8 @@ struct ReplicatedEnd {
   FollowPosition pos;      // the WAL position it was read at
   uint32_t db_pages = 0;
   std::string from;  // the object it comes from
+  // The newest snapshot with a replication point (a generation snapshot), if any.
+  std::optional<SnapshotSummary> generation_snapshot;
 };
 Result<std::optional<ReplicatedEnd>> FindReplicatedEnd(Repository& repo,
                                                        const std::string& database);
@@ -141,6 +147,7 @@ class Replicator {
  private:
   struct Undo;
   Status Resume();
+  void RecordGenerationSnapshot(const SnapshotSummary& s);
   Status StartGeneration(const std::string& why, bool routine = false);
   Status ConsumeTxn(const WalTxn& txn, bool catch_up);
   // Reads each page of a transaction into page_at(i) and applies it to the checksum, noting

@@ -23,6 +23,7 @@ struct ResumePoint {
   FollowPosition pos;
   std::string from;
   uint64_t uploaded_txid = 0;  // the newest txid of this generation in the repository
+  std::optional<SnapshotSummary> generation_snapshot;
   bool newer_than(const ResumePoint& o) const {
     return std::tie(generation, txid) > std::tie(o.generation, o.txid);
   }
@@ -38,8 +39,10 @@ ResumePoint FromSegment(const SegmentHeader& h, std::string from) {
 }
 
 ResumePoint FromEnd(ReplicatedEnd e) {
-  return ResumePoint{e.point.generation, e.point.txid, e.point.db_checksum,
-                     e.db_pages,         e.pos,        std::move(e.from)};
+  ResumePoint p{e.point.generation, e.point.txid, e.point.db_checksum,
+                e.db_pages,         e.pos,        std::move(e.from)};
+  p.generation_snapshot = std::move(e.generation_snapshot);
+  return p;
 }
 
 // The newest point replication reached: the last spooled segment, or the newest uploaded one or
@@ -58,6 +61,7 @@ Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::
   }
   if (best && uploaded && uploaded->generation == best->generation) {
     best->uploaded_txid = uploaded->txid;
+    best->generation_snapshot = uploaded->generation_snapshot;
   }
   return best;
 }
@@ -113,6 +117,7 @@ Result<std::optional<ReplicatedEnd>> FindReplicatedEnd(Repository& repo,
     if (m.wal) pos = FollowPosition{m.wal->salt1, m.wal->salt2, m.wal->frame, m.wal->checksum};
     consider(ReplicatedEnd{*m.replication, pos, static_cast<uint32_t>(m.summary.page_count),
                            it->ManifestName()});
+    best->generation_snapshot = m.summary;
     break;  // older snapshots stand at older points
   }
   return best;
@@ -170,8 +175,19 @@ Status Replicator::Resume() {
     status_.generation = generation_;
     status_.spooled_txid = rp->txid;
     status_.uploaded_txid = std::max(status_.uploaded_txid, rp->uploaded_txid);
+    if (rp->generation_snapshot && rp->generation_snapshot->generation == generation_) {
+      RecordGenerationSnapshot(*rp->generation_snapshot);
+    }
   }
   return CutSegment();
+}
+
+// With mu_ held.
+void Replicator::RecordGenerationSnapshot(const SnapshotSummary& s) {
+  status_.generation_snapshot = s.snapshot;
+  status_.generation_snapshot_created = s.created;
+  status_.generation_snapshot_size = s.size;
+  status_.generation_snapshot_stored = s.stored_size;
 }
 
 Status Replicator::StartGeneration(const std::string& why, bool routine) {
@@ -201,6 +217,7 @@ Status Replicator::StartGeneration(const std::string& why, bool routine) {
   catch_up_before_.reset();
   std::lock_guard<std::mutex> lock(mu_);
   ++status_.generations_started;
+  RecordGenerationSnapshot(m.summary);
   status_.generation = gen;
   status_.spooled_txid = txid;
   status_.uploaded_txid = txid;

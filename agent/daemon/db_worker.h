@@ -87,6 +87,7 @@ class DbWorker : public std::enable_shared_from_this<DbWorker> {
   void Record(JobKind job, const JobOutcome& out);
   int64_t RpoSeconds() const;
   nlohmann::json LastSnapshotJson() const;
+  nlohmann::json PolicySnapshotFromState() const;
   nlohmann::json ReplicationJson(TimePoint now) const;
   nlohmann::json LastJobJson(JobKind job) const;
   void ReplicationProblems(TimePoint now, std::vector<std::string>& out) const;

@@ -34,7 +34,25 @@ constexpr JobKind kPolicies[] = {JobKind::kHourly, JobKind::kDaily, JobKind::kWe
 int64_t DbWorker::RpoSeconds() const { return db_.rpo_s > 0 ? db_.rpo_s : 60; }
 
 json DbWorker::LastSnapshotJson() const {
-  if (last_snapshot_) return OutcomeJson(*last_snapshot_);
+  json last = last_snapshot_ ? OutcomeJson(*last_snapshot_) : PolicySnapshotFromState();
+  // Continuous shipping's generation snapshots are snapshots too (status showed "-" while one
+  // existed): the newest of them when it is newer than the policies' last.
+  for (const auto& u : units_) {
+    const backup::ReplicationStatus& s = u->published().status;
+    if (s.generation_snapshot.empty()) continue;
+    const std::string finished = Rfc(s.generation_snapshot_created);
+    if (!last.is_null() && last.value("finished", "") >= finished) continue;
+    last = {{"result", "ok"},
+            {"finished", finished},
+            {"policy", "generation"},
+            {"snapshot", s.generation_snapshot},
+            {"size", s.generation_snapshot_size},
+            {"stored_size", s.generation_snapshot_stored}};
+  }
+  return last;
+}
+
+json DbWorker::PolicySnapshotFromState() const {
   // After a restart: what the state database remembers.
   json last = nullptr;
   for (JobKind p : kPolicies) {

@@ -540,6 +540,31 @@ TEST_F(DaemonTest, AReloadLoggedAFalseAnotherAgentIsAlreadyReplicating) {
   EXPECT_EQ(StopAgent(), 0);
 }
 
+// issue 14: `status` showed LAST SNAPSHOT "-" while continuous shipping's generation snapshot
+// existed (the hourly policy not due yet), and again after a restart that resumed it.
+TEST_F(DaemonTest, StatusShowedNoLastSnapshotWhileAGenerationSnapshotExisted) {
+  WriteConfig(Config());
+  for (int run = 0; run < 2; ++run) {
+    StartAgent();
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          json st = Status();
+          const json* d = FindDb(st, "live");
+          return d != nullptr && !(*d)["last_snapshot"].is_null();
+        },
+        30s))
+        << "run " << run << ": " << Status().dump(2);
+    json st = Status();
+    const json& last = (*FindDb(st, "live"))["last_snapshot"];
+    EXPECT_EQ(last["policy"], "generation") << last;
+    EXPECT_EQ(last["result"], "ok") << last;
+    EXPECT_GT(last["size"].get<uint64_t>(), 0u) << last;
+    ProcessResult table = Agent({"status", "--config", dir_ / "agent.toml"});
+    EXPECT_NE(table.out.find("(generation)"), std::string::npos) << table.out;
+    EXPECT_EQ(StopAgent(), 0);
+  }
+}
+
 TEST_F(DaemonTest, RefusesABadConfigAndASecondAgent) {
   WriteConfig("[agent]\nstate_dir = 3\n");
   ProcessResult bad = Agent({"run", "--config", dir_ / "agent.toml"});
