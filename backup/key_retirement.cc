@@ -193,16 +193,30 @@ Result<Trailer> Stage(RetireRun& run, const std::string& name, bool manifest) {
   return t;
 }
 
+// Puts the verified staged copy in place of the old object and verifies what the repository now
+// holds; a read-back that fails is put and checked once more (the staged copy is known good).
+Status Replace(RetireRun& run, const std::string& name, const Trailer& t) {
+  Status s;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    AURA_RETURN_IF_ERROR(CopyObject(run.scratch, run.repo.storage(), name));
+    s = VerifyObject(run.repo.storage(), name, run.only_new, t);
+    if (s.ok()) return s;
+    spdlog::warn("{}: read back after re-sealing failed ({}); putting it again", name, s.message());
+  }
+  return s.WithContext("read back after re-sealing");
+}
+
 // Steps 1 and 2 for one object: stage, verify the staged copy with only the new key, replace the
-// old object with it, verify what the repository now holds.
+// old object with it, verify what the repository now holds. An object deleted since the listing
+// is skipped.
 Status ResealOne(RetireRun& run, const std::string& name, bool manifest) {
-  AURA_ASSIGN_OR_RETURN(Trailer t, Stage(run, name, manifest));
-  auto staged_ok = VerifyObject(run.scratch, name, run.only_new, t);
+  auto t = Stage(run, name, manifest);
+  if (t.status().code() == Code::kNotFound) return Status::Ok();
+  if (!t.ok()) return t.status();
+  auto staged_ok = VerifyObject(run.scratch, name, run.only_new, *t);
   if (!staged_ok.ok()) return staged_ok.WithContext("re-sealed copy (nothing replaced)");
   AURA_ASSIGN_OR_RETURN(ObjectInfo staged, run.scratch.Stat(name));
-  AURA_RETURN_IF_ERROR(CopyObject(run.scratch, run.repo.storage(), name));
-  AURA_RETURN_IF_ERROR(VerifyObject(run.repo.storage(), name, run.only_new, t)
-                           .WithContext("read back after re-sealing"));
+  AURA_RETURN_IF_ERROR(Replace(run, name, *t));
   (void)run.scratch.Delete(name);
   ++(manifest ? run.report.manifests_rewritten : run.report.resealed);
   ++run.report.old_removed;

@@ -125,19 +125,22 @@ class KeyRetireTest : public ::testing::Test {
     Replicate(segments_steps);
   }
 
-  // How many objects in the repository are sealed with `key_hex`.
-  int SealedWith(const std::string& key_hex) {
+  // The objects in the repository sealed with `key_hex`.
+  std::vector<std::string> ObjectsSealedWith(const std::string& key_hex) {
     backup::LocalStorage storage(dir_ / "repo");
     auto id = backup::ParseKeyId(key_hex);
-    int n = 0;
+    std::vector<std::string> out;
     for (const backup::ObjectInfo& o : *storage.List("")) {
       if (o.name == backup::kRepositoryConfigName) continue;
       auto in = storage.Open(o.name, 0, backup::kToEnd);
       auto h = backup::ReadObjectHeader(**in, o.name);
       EXPECT_TRUE(h.ok()) << h.status().ToString();
-      if (h.ok() && h->key_id == *id) ++n;
+      if (h.ok() && h->key_id == *id) out.push_back(o.name);
     }
-    return n;
+    return out;
+  }
+  int SealedWith(const std::string& key_hex) {
+    return static_cast<int>(ObjectsSealedWith(key_hex).size());
   }
 
   // Every object file of the repository and its SHA-256.
@@ -307,6 +310,24 @@ TEST_F(KeyRetireRefusalTest, ARunningAgentHoldingTheStateDirectoryMakesItBusyAnd
   auto lock = agent::StateDirLock::Acquire(dir_ / "state");
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
   ExpectRefused({"key", "retire", key_a_, "--config", dir_ / "agent.toml"}, 7, "stop it");
+}
+
+TEST_F(KeyRetireRefusalTest, ADamagedObjectIsNeverReplacedAndTheRunStopsWithCorruption) {
+  std::string victim;
+  for (const std::string& name : ObjectsSealedWith(key_a_)) {
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".data") victim = dir_ / "repo" / name;
+  }
+  ASSERT_FALSE(victim.empty());
+  auto bytes = ReadFileToString(victim, 1 << 30);
+  ASSERT_TRUE(bytes.ok());
+  (*bytes)[bytes->size() / 2] ^= 0x40;
+  ASSERT_TRUE(WriteFileAtomic(victim, *bytes).ok());
+  const std::string damaged = aura::testing::FileSha256(victim);
+  ProcessResult r =
+      Agent({"key", "retire", key_a_, "--from", dir_ / "repo", "--key-file", dir_ / "k"});
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+  EXPECT_EQ(aura::testing::FileSha256(victim), damaged) << "a damaged object was replaced";
+  EXPECT_FALSE(ObjectsSealedWith(key_a_).empty());
 }
 
 TEST_F(KeyRetireRefusalTest, WithTheConfigFormItRetiresWhenNoAgentRuns) {
