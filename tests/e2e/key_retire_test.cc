@@ -315,7 +315,8 @@ TEST_F(KeyRetireRefusalTest, ARunningAgentHoldingTheStateDirectoryMakesItBusyAnd
 TEST_F(KeyRetireRefusalTest, ADamagedObjectIsNeverReplacedAndTheRunStopsWithCorruption) {
   std::string victim;
   for (const std::string& name : ObjectsSealedWith(key_a_)) {
-    if (name.size() > 5 && name.substr(name.size() - 5) == ".data") victim = dir_ / "repo" / name;
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".data")
+      victim = dir_ / ("repo/" + name);
   }
   ASSERT_FALSE(victim.empty());
   auto bytes = ReadFileToString(victim, 1 << 30);
