@@ -130,7 +130,10 @@ class KeyRetireTest : public ::testing::Test {
     backup::LocalStorage storage(dir_ / "repo");
     auto id = backup::ParseKeyId(key_hex);
     std::vector<std::string> out;
-    for (const backup::ObjectInfo& o : *storage.List("")) {
+    auto listed = storage.List("");
+    EXPECT_TRUE(listed.ok()) << listed.status().ToString();
+    if (!listed.ok()) return {};
+    for (const backup::ObjectInfo& o : *listed) {
       if (o.name == backup::kRepositoryConfigName) continue;
       auto in = storage.Open(o.name, 0, backup::kToEnd);
       auto h = backup::ReadObjectHeader(**in, o.name);
