@@ -123,6 +123,15 @@ class KeyRetireTest : public ::testing::Test {
     ASSERT_FALSE(key_b_.empty());
     PolicyBackup(5);
     Replicate(segments_steps);
+    // What the history must hold for the tests to mean anything.
+    int segments_a = 0, increments = 0;
+    for (const std::string& n : ObjectsSealedWith(key_a_)) segments_a += n.ends_with(".seg");
+    ProcessResult l = Agent({"list", "--from", dir_ / "repo", "--json"});
+    const json listed = json::parse(l.out);
+    for (const json& snap : listed["snapshots"]) increments += snap["kind"] == "incremental";
+    EXPECT_GT(segments_a, 0) << "no WAL segment sealed with A";
+    EXPECT_GE(increments, 2) << "no incremental snapshot under A and under B";
+    EXPECT_GT(SealedWith(key_b_), 0);
   }
 
   // The objects in the repository sealed with `key_hex`.
