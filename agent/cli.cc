@@ -59,6 +59,7 @@ class Cli {
   void AddCheck();
   void AddDrill();
   void AddKeyConfig();
+  void AddKeyRetire(CLI::App* k);
   void AddMigrate();
   void AddService() {
     service_.Add(app_, [this](CLI::App* c) { AddJson(c); });
@@ -82,6 +83,7 @@ class Cli {
   ReplicateArgs repl_;
   ListArgs list_;
   VerifyArgs verify_;
+  RetireArgs retire_;
   CheckArgs check_;
   DrillArgs drill_;
   MigrateArgs migrate_;
@@ -90,8 +92,8 @@ class Cli {
   std::string config_path_;
   CLI::App *backup_cmd_, *run_cmd_, *status_cmd_, *prune_cmd_, *restore_cmd_, *repl_cmd_,
       *list_cmd_, *verify_cmd_, *check_cmd_, *drill_cmd_, *key_generate_cmd_, *key_add_cmd_,
-      *config_check_cmd_, *migrate_list_cmd_, *migrate_apply_cmd_, *migrate_rollback_cmd_,
-      *migrate_script_cmd_, *migrate_repair_cmd_;
+      *key_retire_cmd_, *config_check_cmd_, *migrate_list_cmd_, *migrate_apply_cmd_,
+      *migrate_rollback_cmd_, *migrate_script_cmd_, *migrate_repair_cmd_;
 };
 
 Cli::Cli(DaemonEntry run_daemon) : run_daemon_(run_daemon) {
@@ -266,6 +268,19 @@ void Cli::AddDrill() {
   AddJson(d);
 }
 
+void Cli::AddKeyRetire(CLI::App* k) {
+  CLI::App* r = key_retire_cmd_ = k->add_subcommand(
+      "retire", "Re-seal every object a key sealed under the newest key, so it can be dropped");
+  r->add_option("key_id", retire_.key_id, "Id of the key to retire (16 hex digits)")->required();
+  r->add_option("--from", retire_.repo.url, "Backup folder or s3:// URL");
+  r->add_option("--name", retire_.repo.database, "Only this database");
+  r->add_flag("--drop-from-key-file", retire_.drop_from_key_file,
+              "Afterwards rewrite the key file without the retired key (atomically, mode 0600)");
+  AddKeyFlags(r, retire_.repo, false);
+  AddConfigFlags(r, retire_.repo);
+  AddJson(r);
+}
+
 void Cli::AddKeyConfig() {
   CLI::App* k = app_.add_subcommand("key", "Manage backup keys");
   k->require_subcommand(1);
@@ -275,6 +290,7 @@ void Cli::AddKeyConfig() {
   key_add_cmd_ = k->add_subcommand("add", "Rotate: append a new key that seals new backups");
   key_add_cmd_->add_option("--file", key_path_, "Existing key file")->required();
   AddJson(key_add_cmd_);
+  AddKeyRetire(k);
 
   CLI::App* c = app_.add_subcommand("config", "Configuration tools");
   c->require_subcommand(1);
@@ -369,6 +385,7 @@ int Cli::Dispatch() {
   if (drill_cmd_->parsed()) return RunDrillCommand(drill_, out);
   if (key_generate_cmd_->parsed()) return RunKeyGenerate(key_path_, out);
   if (key_add_cmd_->parsed()) return RunKeyAdd(key_path_, out);
+  if (key_retire_cmd_->parsed()) return RunKeyRetire(retire_, out);
   if (config_check_cmd_->parsed()) return RunConfigCheck(config_path_, out);
   if (migrate_list_cmd_->parsed()) return RunMigrateList(migrate_, out);
   if (migrate_apply_cmd_->parsed()) return RunMigrateApply(migrate_, out);

@@ -101,6 +101,13 @@ struct VerifyArgs {
   int threads = 0;
 };
 
+// key retire KEY_ID (backup/key_retirement.h).
+struct RetireArgs {
+  RepoArgs repo;
+  std::string key_id;
+  bool drop_from_key_file = false;
+};
+
 // migrate list|apply|rollback|script|repair (docs/MIGRATIONS.md).
 struct MigrateArgs {
   RepoArgs repo;  // --backup-to (url) and the key flags; or --config/--database/--target
@@ -144,6 +151,7 @@ int RunStandby(const RestoreArgs& args, const Output& out);
 Result<std::optional<backup::PointInTime>> RestorePointFromArgs(const RestoreArgs& args);
 int RunKeyGenerate(const std::string& path, const Output& out);
 int RunKeyAdd(const std::string& path, const Output& out);
+int RunKeyRetire(const RetireArgs& args, const Output& out);
 int RunConfigCheck(const std::string& path, const Output& out);
 
 }  // namespace aura::agent

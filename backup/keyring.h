@@ -10,8 +10,9 @@
 //   aura-key-v1 <base64 of 32 bytes>
 //   aura-key-v1 <base64 of 32 bytes>      <- the last key is the newest: it seals new objects
 //
-// Rotation appends a key (`aura-agent key add`); older keys stay to read history, which is
-// never re-encrypted.
+// Rotation appends a key (`aura-agent key add`); older keys stay to read history, which rotation
+// never re-encrypts. Retirement (`aura-agent key retire`, key_retirement.h) re-seals what one
+// key sealed under the newest key, so that key can leave the file.
 //
 // Passphrases: a key is derived with scrypt (N=2^15, r=8, p=1) and a per-repository random salt
 // kept in the repository's aura-repository.json, so the same passphrase gives different keys in
