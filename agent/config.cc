@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "agent/toml_reader.h"
+#include "backup/keyring.h"
 #include "common/file_io.h"
 
 namespace aura::agent {
@@ -478,8 +479,11 @@ Result<backup::KeySource> PassphraseFromEnv(const std::string& variable) {
 }
 
 Result<backup::KeySource> PassphraseFromFile(const std::string& path) {
-  auto text = ReadFileToString(path, 64 * 1024);
-  if (!text.ok()) return text.status().WithContext("passphrase file");
+  auto text = backup::ReadSecretFile(path, 64 * 1024, "passphrase file");
+  if (!text.ok()) {
+    if (text.status().code() == Code::kKeyError) return text.status();
+    return text.status().WithContext("passphrase file");
+  }
   std::string p = *text;
   while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
   backup::KeySource k;
