@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -452,6 +453,7 @@ Result<int64_t> ParseDurationMillis(const std::string& text) {
     return ConfigError("'" + text + "' is not a duration (e.g. 500ms, 1s, 10s, 1m)");
   }
   AURA_ASSIGN_OR_RETURN(int64_t s, ParseDurationSeconds(text));
+  if (s > INT64_MAX / 1000) return ConfigError("'" + text + "' is too long a duration");
   return s * 1000;
 }
 
