@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "backup/db_checksum.h"
+#include "backup/standby_files.h"
 #include "tests/support/replicated_repo.h"
 
 namespace aura::backup {
@@ -149,6 +150,17 @@ TEST_F(StandbyTest, AnExistingDatabaseIsNotReplacedWithoutForce) {
   force.force = true;
   EXPECT_NE(OpenStandby(force), nullptr);
   EXPECT_EQ(StandbyChecksum(), truth_.rbegin()->second);
+}
+
+// Regression (issue 14): a follow refused because --to is an ordinary database left the
+// standby's lock file beside it.
+TEST_F(StandbyTest, ARefusedFollowLeavesNoLockFileBesideTheDatabase) {
+  StartShipping(1);
+  ASSERT_TRUE(WriteFileAtomic(StandbyPath(), "precious").ok());
+  auto refused = Standby::Open(*repo_, StandbyPath(), {});
+  ASSERT_EQ(refused.status().code(), Code::kAlreadyExists);
+  EXPECT_FALSE(PathExists(StandbyLockPath(StandbyPath())));
+  EXPECT_EQ(*ReadFileToString(StandbyPath()), "precious");
 }
 
 // Regression (issue 14): seeding a standby with --force over an existing file gave it the
