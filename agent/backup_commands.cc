@@ -10,6 +10,7 @@
 #include "agent/commands.h"
 #include "agent/jobs.h"
 #include "agent/repo_resolver.h"
+#include "backup/database_image.h"
 #include "backup/pitr_restore.h"
 #include "backup/restore.h"
 #include "backup/snapshot.h"
@@ -48,6 +49,13 @@ bool IsRegularFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// What the snapshot would refuse about the database and its name, checked before the target is
+// created: a backup of a missing database used to leave aura-repository.json behind.
+Status CheckBackupSource(const ResolvedRepo& job) {
+  AURA_RETURN_IF_ERROR(backup::ValidateDatabaseName(job.database));
+  return backup::CheckDatabaseFile(job.db_path).status();
+}
+
 }  // namespace
 
 int RunBackup(const BackupArgs& args, const Output& out) {
@@ -60,6 +68,11 @@ int RunBackup(const BackupArgs& args, const Output& out) {
   if (!jobs.ok()) return out.Fail(jobs.status());
   json results = json::array();
   for (ResolvedRepo& job : *jobs) {
+    Status source = CheckBackupSource(job);
+    if (!source.ok()) {
+      return out.Fail(source.WithContext("backup of " + job.db_path + " to " +
+                                         job.storage->Describe() + " refused"));
+    }
     auto repo = backup::Repository::OpenForWrite(job.storage, job.keys, SystemClock::Instance());
     if (!repo.ok()) return out.Fail(repo.status());
     backup::SnapshotOptions o;

@@ -4,8 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "agent/cli_errors.h"
 #include "agent/commands.h"
 #include "agent/log_format.h"
 #include "agent/service_command.h"
@@ -128,9 +131,9 @@ void Cli::AddBackup() {
   b->add_option("--label", backup_.label, "Free text stored with the snapshot");
   b->add_option("--busy-timeout", backup_.busy_timeout_ms,
                 "Milliseconds to wait for a lock held by another process")
-      ->check(CLI::Range(0, 3600000));
+      ->check(WholeNumber(0, 3600000));
   b->add_option("--threads", backup_.threads, "Worker threads (default: one per core)")
-      ->check(CLI::Range(0, 64));
+      ->check(WholeNumber(0, 64));
   b->add_option("--policy", backup_.policy,
                 "With --config: take this policy's snapshot on its incremental chain, as the "
                 "daemon does (hourly, daily, weekly, monthly)")
@@ -172,14 +175,14 @@ void Cli::AddRestore() {
   r->add_option("--at", restore_.at,
                 "Restore the database as of this time (RFC 3339, e.g. 2026-11-24T20:14:05Z)");
   r->add_option("--txid", restore_.txid, "Restore the database as of this replicated transaction")
-      ->check(CLI::NonNegativeNumber);
+      ->check(WholeNumber(0, INT64_MAX));
   r->add_option("--name", restore_.repo.database, "Database name in the repository");
   r->add_flag("--force", restore_.force, "Replace an existing --to (stop the application first)");
   r->add_flag("--dry-run", restore_.dry_run,
               "Print the plan (objects, bytes to fetch, resulting txid and time); write nothing");
   r->add_option("--check", restore_.check, "Integrity check before renaming: full, quick, none")
       ->check(CLI::IsMember({"full", "quick", "none"}));
-  r->add_option("--threads", restore_.threads, "Worker threads")->check(CLI::Range(0, 64));
+  r->add_option("--threads", restore_.threads, "Worker threads")->check(WholeNumber(0, 64));
   r->add_flag("--follow", restore_.follow,
               "Keep --to as a warm standby: seed it, then apply new WAL segments as they arrive "
               "until Ctrl-C or SIGTERM (resumes where it stopped)");
@@ -203,16 +206,17 @@ void Cli::AddReplicate() {
   rp->add_option("--spool", repl_.spool, "Local spool directory (default: beside the database)");
   rp->add_option("--status-file", repl_.status_file, "Write JSON status here every second");
   rp->add_option("--busy-timeout", repl_.busy_timeout_ms, "Milliseconds to wait for locks")
-      ->check(CLI::Range(0, 3600000));
+      ->check(WholeNumber(0, 3600000));
   rp->add_option("--poll-ms", repl_.poll_ms, "How often to look for new commits")
-      ->check(CLI::Range(1, 10000));
+      ->check(WholeNumber(1, 10000));
   rp->add_option("--segment-ms", repl_.segment_ms,
                  "Longest a commit waits to be cut into a segment")
-      ->check(CLI::Range(1, 600000));
+      ->check(WholeNumber(1, 600000));
   rp->add_option("--upload-interval", repl_.upload_interval,
                  "How often segments leave for the target, the RPO (\"1s\", \"10s\", \"500ms\"); "
                  "replaces --segment-ms");
-  rp->add_option("--run-seconds", repl_.run_seconds, "Stop after this many seconds (tests)");
+  rp->add_option("--run-seconds", repl_.run_seconds, "Stop after this many seconds (tests)")
+      ->check(SecondsBetween(0, 31536000));
   AddKeyFlags(rp, repl_.repo, true);
   AddConfigFlags(rp, repl_.repo);
   AddJson(rp);
@@ -231,7 +235,7 @@ void Cli::AddListVerify() {
   v->add_option("--from", verify_.repo.url, "Backup folder or s3:// URL");
   v->add_option("--name", verify_.repo.database, "Only this database");
   v->add_option("--snapshot", verify_.snapshot, "Only this snapshot");
-  v->add_option("--threads", verify_.threads, "Worker threads")->check(CLI::Range(0, 64));
+  v->add_option("--threads", verify_.threads, "Worker threads")->check(WholeNumber(0, 64));
   AddKeyFlags(v, verify_.repo, false);
   AddConfigFlags(v, verify_.repo);
   AddJson(v);
@@ -314,7 +318,7 @@ CLI::App* Cli::AddMigrateCommand(CLI::App* m, const std::string& name, const std
   c->add_option("--product-version", a.product_version,
                 "ProductVersion written to __EFMigrationsHistory (default 8.0.11)");
   c->add_option("--busy-timeout", a.busy_timeout_ms, "Milliseconds to wait for the write lock")
-      ->check(CLI::Range(0, 3600000));
+      ->check(WholeNumber(0, 3600000));
   c->add_flag("--break-stale-lock", a.break_stale_lock,
               "Take over an EF Core __EFMigrationsLock row older than --stale-lock-after");
   c->add_option("--stale-lock-after", a.stale_lock_after,
@@ -354,13 +358,25 @@ void Cli::AddMigrate() {
       m, "repair", "Accept reviewed drift (changed files, unknown ids, out-of-order migrations)");
 }
 
+// Whether --json is anywhere on the command line: a command line the parser refused still
+// gets its error as JSON when the caller asked for JSON.
+bool JsonAnywhere(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--json") return true;
+  }
+  return false;
+}
+
 int Cli::Main(int argc, char** argv) {
   try {
     app_.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app_.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    int rc = app_.exit(e);
-    return rc == 0 ? 0 : 2;
+    return Output(JsonAnywhere(argc, argv)).Fail(UsageError(e, app_));
   }
+  // `backup --db --json` parses with "--json" as the --db value; its error is still JSON.
+  json_ = json_ || JsonAnywhere(argc, argv);
   if (run_cmd_->parsed()) return run_daemon_(run_config_, nullptr);
   if (service_.parsed() && service_.run_parsed()) return service_.Run(run_daemon_);
   SetupLogging(log_level_);

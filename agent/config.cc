@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <set>
 #include <sstream>
 
 #include "agent/toml_reader.h"
+#include "backup/keyring.h"
 #include "common/file_io.h"
 #include "common/url_credentials.h"
 #include "scheduler/calendar.h"
@@ -500,6 +502,7 @@ Result<int64_t> ParseDurationMillis(const std::string& text) {
     return ConfigError("'" + text + "' is not a duration (e.g. 500ms, 1s, 10s, 1m)");
   }
   AURA_ASSIGN_OR_RETURN(int64_t s, ParseDurationSeconds(text));
+  if (s > INT64_MAX / 1000) return ConfigError("'" + text + "' is too long a duration");
   return s * 1000;
 }
 
@@ -527,8 +530,11 @@ Result<backup::KeySource> PassphraseFromEnv(const std::string& variable) {
 }
 
 Result<backup::KeySource> PassphraseFromFile(const std::string& path) {
-  auto text = ReadFileToString(path, 64 * 1024);
-  if (!text.ok()) return text.status().WithContext("passphrase file");
+  auto text = backup::ReadSecretFile(path, 64 * 1024, "passphrase file");
+  if (!text.ok()) {
+    if (text.status().code() == Code::kKeyError) return text.status();
+    return text.status().WithContext("passphrase file");
+  }
   std::string p = *text;
   while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
   backup::KeySource k;

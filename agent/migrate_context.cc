@@ -1,15 +1,25 @@
 #include "agent/migrate_context.h"
 
+#include <optional>
+
 #include "agent/migrate_snapshots.h"
 #include "agent/repo_resolver.h"
+#include "backup/database_image.h"
 #include "common/file_io.h"
 
 namespace aura::agent {
 
 namespace {
 
+// Where the snapshot of a config's database goes, kept from locating it until the database and
+// its migrations are known to be usable.
+struct ConfigTarget {
+  Config config;
+  DatabaseConfig db;
+};
+
 // --config: the configured database's path, migrations settings and snapshot target.
-Status FromConfig(const MigrateArgs& args, bool with_snapshots, MigrateContext& c) {
+Result<ConfigTarget> FromConfig(const MigrateArgs& args, MigrateContext& c) {
   if (!args.db.empty() || !args.dir.empty() || !args.repo.url.empty()) {
     return InvalidArgument("give either --config or --db/--dir/--backup-to, not both");
   }
@@ -30,20 +40,25 @@ Status FromConfig(const MigrateArgs& args, bool with_snapshots, MigrateContext& 
   c.dir = db.migrations.dir;
   c.settings = db.migrations;
   c.state_dir = cfg.agent.state_dir;
-  if (!with_snapshots) return Status::Ok();
+  DatabaseConfig copy = db;
+  return ConfigTarget{std::move(cfg), std::move(copy)};
+}
+
+// The config's first target (or --target) for the pre-migration snapshot.
+Status SnapshotsFromConfig(const MigrateArgs& args, const ConfigTarget& where, MigrateContext& c) {
   RepoArgs ra = args.repo;
-  ra.database = db.name;
+  ra.database = where.db.name;
   AURA_ASSIGN_OR_RETURN(std::vector<ResolvedRepo> targets, ResolveForBackup(ra, ""));
   ResolvedRepo& t = targets.front();
   AURA_ASSIGN_OR_RETURN(
       auto repo, backup::Repository::OpenForWrite(t.storage, t.keys, SystemClock::Instance()));
   c.snapshots = std::make_unique<RepositorySnapshots>(
-      db, std::shared_ptr<backup::Repository>(std::move(repo)), t.storage->Describe());
+      where.db, std::shared_ptr<backup::Repository>(std::move(repo)), t.storage->Describe());
   return Status::Ok();
 }
 
-// --db/--dir [--backup-to URL and a key]: a repository when given, else a plain copy.
-Status FromFlags(const MigrateArgs& args, bool with_snapshots, MigrateContext& c) {
+// --db/--dir.
+Status FromFlags(const MigrateArgs& args, MigrateContext& c) {
   if (args.db.empty())
     return InvalidArgument("--db is required (the database to migrate), or --config");
   if (args.dir.empty())
@@ -55,7 +70,11 @@ Status FromFlags(const MigrateArgs& args, bool with_snapshots, MigrateContext& c
   c.db_path = args.db;
   c.name = backup::DefaultDatabaseName(args.db);
   c.dir = args.dir;
-  if (!with_snapshots) return Status::Ok();
+  return Status::Ok();
+}
+
+// --backup-to URL and a key: a repository; else a plain copy beside the database.
+Status SnapshotsFromFlags(const MigrateArgs& args, MigrateContext& c) {
   if (args.repo.url.empty()) {
     if (!args.repo.key_file.empty() || !args.repo.passphrase_env.empty() ||
         !args.repo.passphrase_file.empty()) {
@@ -99,10 +118,19 @@ Status ApplyFlagOverrides(const MigrateArgs& args, MigrationsConfig& s) {
 
 Result<MigrateContext> ResolveMigrate(const MigrateArgs& args, bool with_snapshots) {
   MigrateContext c;
-  AURA_RETURN_IF_ERROR(args.repo.config.empty() ? FromFlags(args, with_snapshots, c)
-                                                : FromConfig(args, with_snapshots, c));
+  std::optional<ConfigTarget> where;
+  if (args.repo.config.empty()) {
+    AURA_RETURN_IF_ERROR(FromFlags(args, c));
+  } else {
+    AURA_ASSIGN_OR_RETURN(where, FromConfig(args, c));
+  }
   AURA_RETURN_IF_ERROR(ApplyFlagOverrides(args, c.settings));
   AURA_ASSIGN_OR_RETURN(c.sources, migrations::LoadMigrations(c.dir));
+  if (!with_snapshots) return c;
+  // Only now may the snapshot target be created: a refused migrate (no migrations folder, a file
+  // that is not a database) used to leave a new repository behind.
+  AURA_RETURN_IF_ERROR(backup::CheckDatabaseFile(c.db_path).status());
+  AURA_RETURN_IF_ERROR(where ? SnapshotsFromConfig(args, *where, c) : SnapshotsFromFlags(args, c));
   return c;
 }
 

@@ -5,6 +5,7 @@
 #include "agent/commands.h"
 #include "agent/config.h"
 #include "agent/jobs.h"
+#include "backup/database_image.h"
 
 namespace aura::agent {
 
@@ -47,6 +48,9 @@ int RunBackupPolicy(const BackupArgs& args, const Output& out) {
   for (const DatabaseConfig* db : *dbs) {
     const PolicyConfig* p = FindPolicy(*db, args.policy);
     if (p == nullptr || !p->enabled) continue;
+    // Before the targets are opened (and created): a missing database leaves nothing in them.
+    auto source = backup::CheckDatabaseFile(db->path);
+    if (!source.ok()) return out.Fail(source.status().WithContext("backup of " + db->name));
     auto targets = OpenTargets(*cfg, Only(PolicyTargets(*db, *p), args.repo.target));
     if (!targets.ok()) return out.Fail(targets.status());
     for (const TargetHandle& t : *targets) {

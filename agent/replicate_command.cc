@@ -14,7 +14,9 @@
 #include "agent/repo_resolver.h"
 #include "agent/stop_signal.h"
 #include "backup/compactor.h"
+#include "backup/database_image.h"
 #include "backup/replicator.h"
+#include "backup/wal_follower.h"
 #include "common/file_io.h"
 #include "common/sqlite_version.h"
 
@@ -87,6 +89,15 @@ Result<int64_t> UploadIntervalMs(const ReplicateArgs& args) {
   return ms;
 }
 
+// What Replicator::Start would refuse about the database, before the target is created: a
+// missing file, one that is not SQLite, one not in WAL mode, a bad --name.
+Status CheckReplicationSource(const ResolvedRepo& job) {
+  AURA_RETURN_IF_ERROR(backup::ValidateDatabaseName(job.database));
+  AURA_ASSIGN_OR_RETURN(backup::JournalMode mode, backup::CheckDatabaseFile(job.db_path));
+  if (mode != backup::JournalMode::kWal) return backup::NotInWalMode(job.db_path, "rollback");
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunReplicate(const ReplicateArgs& args, const Output& out) {
@@ -99,6 +110,8 @@ int RunReplicate(const ReplicateArgs& args, const Output& out) {
         "replicate ships one database to one target; pass --database and --target"));
   }
   ResolvedRepo& job = jobs->front();
+  Status source = CheckReplicationSource(job);
+  if (!source.ok()) return out.Fail(source.WithContext("replicate " + job.db_path));
   auto repo = backup::Repository::OpenForWrite(job.storage, job.keys, SystemClock::Instance());
   if (!repo.ok()) return out.Fail(repo.status());
   backup::ReplicatorOptions o;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "agent/cli_errors.h"
 #include "windows-service/service.h"
 #include "windows-service/service_model.h"
 
@@ -27,7 +28,7 @@ void ServiceCommand::Add(CLI::App& app, const std::function<void(CLI::App*)>& ad
   start_ = group_->add_subcommand("start", "Start the service and wait until it runs");
   stop_ = group_->add_subcommand("stop", "Stop the service and wait until it has stopped");
   for (CLI::App* c : {start_, stop_, uninstall_}) {
-    c->add_option("--wait", wait_s_, "Seconds to wait (default 90)")->check(CLI::Range(1, 3600));
+    c->add_option("--wait", wait_s_, "Seconds to wait (default 90)")->check(WholeNumber(1, 3600));
   }
   run_ = group_->add_subcommand(
       "run", "What the Service Control Manager starts (in a console: aura-agent run)");

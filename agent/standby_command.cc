@@ -59,9 +59,9 @@ int Follow(const RestoreArgs& args, const Output& out) {
   auto level = ParseIntegrityLevel(args.check);
   if (!level.ok()) return out.Fail(level.status());
   auto poll = ParseDurationMillis(args.poll_interval);
-  if (!poll.ok() || *poll <= 0) {
-    return out.Fail(InvalidArgument("--poll-interval " + args.poll_interval +
-                                    " is not a positive duration (e.g. 1s, 250ms)"));
+  if (!poll.ok() || *poll <= 0 || *poll > 3600 * 1000) {
+    return out.Fail(InvalidArgument("--poll-interval: '" + args.poll_interval +
+                                    "' is not a duration from 1ms to 1h (e.g. 1s, 250ms)"));
   }
   auto resolved = ResolveForRead(args.repo);
   if (!resolved.ok()) return out.Fail(resolved.status());

@@ -41,7 +41,27 @@ Status CheckHeader(sqlite3_file* f, const std::string& path) {
   return Status::Ok();
 }
 
+// The file handle SQLite opened `db`'s main database with.
+Result<sqlite3_file*> MainFile(SqliteDb& db, const std::string& path) {
+  sqlite3_file* f = nullptr;
+  if (sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK ||
+      f == nullptr || f->pMethods == nullptr) {
+    return InternalError("no file handle for " + path);
+  }
+  return f;
+}
+
 }  // namespace
+
+Result<JournalMode> CheckDatabaseFile(const std::string& path) {
+  AURA_RETURN_IF_ERROR(CheckDatabasePath(path));
+  AURA_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path, SQLITE_OPEN_READONLY, 0));
+  AURA_ASSIGN_OR_RETURN(sqlite3_file * f, MainFile(db, path));
+  AURA_RETURN_IF_ERROR(CheckHeader(f, path));
+  uint8_t versions[2] = {};  // header offsets 18 and 19: file format write and read versions
+  if (f->pMethods->xRead(f, versions, 2, 18) != SQLITE_OK) return IOError("cannot read " + path);
+  return versions[0] == 2 && versions[1] == 2 ? JournalMode::kWal : JournalMode::kRollback;
+}
 
 Result<std::unique_ptr<DatabaseImage>> DatabaseImage::Open(const std::string& path,
                                                            int busy_timeout_ms) {
@@ -77,10 +97,7 @@ Status DatabaseImage::Init(int busy_timeout_ms, uint64_t max_frame) {
   db_ = std::move(db).value();
   // Closing the last connection would otherwise checkpoint, rewriting the source file.
   sqlite3_db_config(db_.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-  if (sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_FILE_POINTER, &db_file_) != SQLITE_OK ||
-      db_file_ == nullptr || db_file_->pMethods == nullptr) {
-    return InternalError("no file handle for " + path_);
-  }
+  AURA_ASSIGN_OR_RETURN(db_file_, MainFile(db_, path_));
   AURA_RETURN_IF_ERROR(CheckHeader(db_file_, path_));
 
   AURA_RETURN_IF_ERROR(db_.Exec("BEGIN"));

@@ -59,6 +59,13 @@ struct WalPosition {
 // file itself: it reads it through the SQLite connection's own file handle.
 Status CheckDatabasePath(const std::string& path);
 
+// CheckDatabasePath, then the file header through an SQLite connection of its own
+// (never a descriptor of ours, see above; no lock is taken, nothing is created beside it):
+// kNotADatabase without the "SQLite format 3" header. Returns the journal mode the header
+// records (WAL when its file format bytes are 2). For commands that must refuse a wrong --db
+// before they create anything in a target, a spool or a lock file.
+Result<JournalMode> CheckDatabaseFile(const std::string& path);
+
 class DatabaseImage {
  public:
   static Result<std::unique_ptr<DatabaseImage>> Open(const std::string& path, int busy_timeout_ms);

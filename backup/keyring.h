@@ -4,7 +4,8 @@
 // v1"), shown as 16 hex digits; every object header names the id of the key that sealed it, so a
 // restore picks the right key and a wrong key is reported as such rather than as corruption.
 //
-// Key file format (text, created mode 0600 by `aura-agent key generate`):
+// Key file format (text, created mode 0600 by `aura-agent key generate`; refused when its group or
+// other users have any access to it, see ReadSecretFile):
 //
 //   # comment lines and blank lines are ignored
 //   aura-key-v1 <base64 of 32 bytes>
@@ -50,12 +51,27 @@ struct ScryptParams {
 Result<Key> DeriveKeyFromPassphrase(const std::string& passphrase, const std::vector<uint8_t>& salt,
                                     const ScryptParams& params);
 
+// The environment variable that, set to exactly "1", lets ReadSecretFile read a file others may
+// read (a file system without modes: FAT/exFAT, some SMB/9p/virtiofs mounts, a Kubernetes Secret
+// volume at its default 0644). A warning is logged for each such file.
+inline constexpr char kAllowOpenKeyFilesEnv[] = "AURA_ALLOW_OPEN_KEY_FILES";
+
+// Reads a secret (a key file, a passphrase file; `what` names it in errors) of at most
+// `max_bytes`. kKeyError naming the mode and the `chmod 600` that fixes it when the file's group
+// or other users have any permission on it, as ssh refuses such a private key: whoever can read
+// the key can read every backup. The mode is checked on the descriptor the secret is read from,
+// so the file cannot be swapped between the check and the read. kNotFound if missing. Windows:
+// no mode check (the bits mean nothing there; `key generate` sets an owner-only DACL).
+Result<std::string> ReadSecretFile(const std::string& path, size_t max_bytes,
+                                   const std::string& what);
+
 class Keyring {
  public:
   Keyring() = default;
   explicit Keyring(std::vector<Key> keys) : keys_(std::move(keys)) {}
 
-  // Reads a key file. NotFound if missing; kKeyError naming the line if malformed.
+  // Reads a key file. NotFound if missing; kKeyError naming the line if malformed, or naming the
+  // mode if others may read it (ReadSecretFile).
   static Result<Keyring> LoadFile(const std::string& path);
 
   bool empty() const { return keys_.empty(); }
@@ -78,7 +94,8 @@ std::string FormatKeyFile(const std::vector<Key>& keys);
 // Creates a new key file with one fresh key, mode 0600. AlreadyExists if `path` exists.
 Result<Key> CreateKeyFile(const std::string& path);
 
-// Appends a fresh key to an existing key file (atomically rewritten, mode 0600).
+// Appends a fresh key to an existing key file (atomically rewritten, mode 0600, with the owner and
+// group the file had: a key the agent's account owns stays readable to it when root rotates).
 Result<Key> AddKeyToFile(const std::string& path);
 
 }  // namespace aura::backup

@@ -1,6 +1,7 @@
 #include "backup/replicator.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +30,23 @@ Replicator::Replicator(ReplicatorOptions options, std::shared_ptr<Repository> re
 Replicator::~Replicator() = default;
 
 Status Replicator::Start() {
+  // The database first: a refused one (missing, not WAL) must leave no spool beside it.
+  AURA_ASSIGN_OR_RETURN(follower_, WalFollower::Open(opts_.db_path, opts_.busy_timeout_ms));
+  page_buf_.resize(follower_->page_size());
+  const bool new_spool = !PathExists(opts_.spool_dir);
+  Status s = OpenSpool();
+  if (s.ok()) {
+    last_refresh_ = std::chrono::steady_clock::now();
+    s = Resume();
+  }
+  if (!s.ok()) {
+    follower_.reset();
+    if (new_spool) RemoveNewSpool();
+  }
+  return s;
+}
+
+Status Replicator::OpenSpool() {
   AURA_RETURN_IF_ERROR(CreatePrivateDirectories(opts_.spool_dir));
   // One replicator per spool: two would ship the same transactions twice and delete each
   // other's segments. The lock file's lock (flock on POSIX) is independent of SQLite's locks.
@@ -40,11 +58,14 @@ Status Replicator::Start() {
   }
   AURA_RETURN_IF_ERROR(lock.status());
   spool_lock_ = std::move(*lock);
-  AURA_RETURN_IF_ERROR(ListSpool(opts_.spool_dir, /*clean=*/true).status());
-  AURA_ASSIGN_OR_RETURN(follower_, WalFollower::Open(opts_.db_path, opts_.busy_timeout_ms));
-  page_buf_.resize(follower_->page_size());
-  last_refresh_ = std::chrono::steady_clock::now();
-  return Resume();
+  return ListSpool(opts_.spool_dir, /*clean=*/true).status();
+}
+
+// Removes the lock file and the spool folder a failed Start created, when nothing else is in it
+// (what a failed first start wrote into it is of no use to the next one either way).
+void Replicator::RemoveNewSpool() {
+  if (spool_lock_.held()) spool_lock_.ReleaseAndRemove();
+  ::rmdir(opts_.spool_dir.c_str());
 }
 
 void Replicator::RecordError(const Status& s) {

@@ -107,8 +107,9 @@ class Replicator {
   Replicator(ReplicatorOptions options, std::shared_ptr<Repository> repo);
   ~Replicator();
 
-  // Opens the follower and resumes (or starts a generation). kUnsupported for a database not
-  // in WAL mode.
+  // Opens the follower, then the spool (created if missing, and locked), and resumes (or starts
+  // a generation). kUnsupported for a database not in WAL mode, refused before the spool is
+  // touched; a spool folder this call created is removed again when it fails.
   Status Start();
   // One poll cycle. Errors are also recorded in status(); the caller keeps calling.
   Status Step();
@@ -148,6 +149,8 @@ class Replicator {
   struct Undo;
   Status Resume();
   void RecordGenerationSnapshot(const SnapshotSummary& s);
+  Status OpenSpool();
+  void RemoveNewSpool();
   Status StartGeneration(const std::string& why, bool routine = false);
   Status ConsumeTxn(const WalTxn& txn, bool catch_up);
   // Reads each page of a transaction into page_at(i) and applies it to the checksum, noting

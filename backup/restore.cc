@@ -74,6 +74,9 @@ Status FinishRestore(TempFile& temp, const std::string& target, const RestoreOpt
                      RestoreResult& result) {
   AURA_RETURN_IF_ERROR(temp.file().Sync());
   AURA_RETURN_IF_ERROR(CheckTempCopy(temp.temp_path(), o, result));
+  // A replaced database keeps its owner, group and mode: `restore --force` as root over
+  // nobody:nogroup 0664 left root:root 0640, and the application could no longer open it.
+  AURA_RETURN_IF_ERROR(temp.KeepAttributesOf(target, TempFile::Keep::kOwnerAndMode));
   for (const char* suffix : kSidecars) {
     if (::unlink((target + suffix).c_str()) != 0 && errno != ENOENT) {
       return ErrnoStatus(errno, "remove stale", target + suffix);

@@ -4,9 +4,10 @@
 // Steps: refuse an existing target unless forced (and, when forced, refuse a target that a
 // process still has open); stream into a temp file beside the target; check the plaintext
 // SHA-256 against the manifest; fsync; run PRAGMA integrity_check (or quick_check) on the temp
-// file; remove the target's stale -wal/-shm/-journal (an old WAL replayed onto the restored file
-// would corrupt it); rename into place; fsync the directory. Any failure deletes the temp file
-// and leaves the target as it was.
+// file; give it the owner, group and mode of the file it replaces (a new target is the agent's,
+// mode 0640); remove the target's stale -wal/-shm/-journal (an old WAL replayed onto the restored
+// file would corrupt it); rename into place; fsync the directory. Any failure deletes the temp
+// file and leaves the target as it was.
 //
 // Thread-safety: independent calls may run concurrently on different targets.
 #pragma once
@@ -78,8 +79,9 @@ Result<TempFile> RestoreSnapshotToTemp(Repository& repo, const SnapshotRef& ref,
 Result<std::vector<SnapshotRef>> SnapshotChain(Repository& repo, const SnapshotRef& ref,
                                                std::vector<Manifest>* manifests = nullptr);
 
-// fsync, integrity check (options.check) and options.copy_check, removal of the target's stale
-// -wal/-shm/-journal, rename into place.
+// fsync, integrity check (options.check) and options.copy_check, the replaced target's owner,
+// group and mode (kPermissionDenied when they cannot be kept: nothing is replaced), removal of the
+// target's stale -wal/-shm/-journal, rename into place.
 Status FinishRestore(TempFile& temp, const std::string& target, const RestoreOptions& options,
                      RestoreResult& result);
 

@@ -135,6 +135,7 @@ Status RemoveRedo(const std::string& db) {
 Result<std::unique_ptr<Standby>> Standby::Open(Repository& repo, const std::string& path,
                                                const StandbyOptions& o) {
   std::unique_ptr<Standby> sb(new Standby(repo, path, o));
+  const bool new_lock_file = !PathExists(StandbyLockPath(path));
   auto lock = platform::FileLock::TryAcquire(StandbyLockPath(path));
   if (lock.status().code() == Code::kBusy) {
     auto note = ReadFileToString(StandbyLockPath(path), 4096);
@@ -165,12 +166,19 @@ Result<std::unique_ptr<Standby>> Standby::Open(Repository& repo, const std::stri
     return sb;
   }
   if (state.status().code() != Code::kNotFound) return state.status();
+  // Refused before anything is written: the lock file this call created goes too.
+  auto refuse = [&](Status s) {
+    if (new_lock_file) sb->lock_.ReleaseAndRemove();
+    return s;
+  };
   if (PathExists(path) && !o.force) {
-    return AlreadyExists(path +
-                         " already exists and is not a standby; choose another --to, or pass "
-                         "--force to replace it with the standby");
+    return refuse(AlreadyExists(path +
+                                " already exists and is not a standby; choose another --to, or "
+                                "pass --force to replace it with the standby"));
   }
-  AURA_ASSIGN_OR_RETURN(sb->state_.database, PickDatabase(repo, o.database));
+  auto database = PickDatabase(repo, o.database);
+  if (!database.ok()) return refuse(database.status());
+  sb->state_.database = *database;
   AURA_RETURN_IF_ERROR(sb->Seed());
   return sb;
 }

@@ -30,6 +30,13 @@ int RetrySoon(void* /*unused*/, int attempts) {
 
 }  // namespace
 
+Status NotInWalMode(const std::string& db_path, const std::string& mode) {
+  return Unsupported(db_path + " is in " + mode +
+                     " journal mode; continuous WAL shipping needs WAL mode. Stop the "
+                     "application and run: sqlite3 " +
+                     db_path + " 'PRAGMA journal_mode=WAL;' (snapshots keep working meanwhile)");
+}
+
 Result<std::unique_ptr<WalFollower>> WalFollower::Open(const std::string& db_path,
                                                        int busy_timeout_ms) {
   std::unique_ptr<WalFollower> f(new WalFollower());
@@ -43,13 +50,7 @@ Result<std::unique_ptr<WalFollower>> WalFollower::Open(const std::string& db_pat
     // kept for as long as the database is followed.
     AURA_ASSIGN_OR_RETURN(SqliteDb probe, OpenConnection(db_path, busy_timeout_ms));
     AURA_ASSIGN_OR_RETURN(std::string mode, probe.QueryText("PRAGMA journal_mode"));
-    if (mode != "wal") {
-      return Unsupported(db_path + " is in " + mode +
-                         " journal mode; continuous WAL shipping needs WAL mode. Stop the "
-                         "application and run: sqlite3 " +
-                         db_path +
-                         " 'PRAGMA journal_mode=WAL;' (snapshots keep working meanwhile)");
-    }
+    if (mode != "wal") return NotInWalMode(db_path, mode);
     AURA_ASSIGN_OR_RETURN(int64_t ps, probe.QueryInt("PRAGMA page_size"));
     f->page_size_ = static_cast<uint32_t>(ps);
   }

@@ -57,6 +57,10 @@ struct CheckpointResult {
   int64_t backfilled = 0;  // frames copied into the database file
 };
 
+// kUnsupported for `db_path`, which is in journal mode `mode` ("delete", "rollback", ...):
+// continuous WAL shipping needs WAL mode; the message gives the command that switches it.
+Status NotInWalMode(const std::string& db_path, const std::string& mode);
+
 class WalFollower {
  public:
   // Opens the database (which must be in WAL mode: kUnsupported otherwise, with the fix in the

@@ -192,8 +192,12 @@ std::vector<std::string> ListDirectory(const std::string& dir) {
 
 Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
   AURA_ASSIGN_OR_RETURN(File f, File::OpenForRead(path));
+  return ReadFileToString(f, max_bytes);
+}
+
+Result<std::string> ReadFileToString(File& f, size_t max_bytes) {
   AURA_ASSIGN_OR_RETURN(uint64_t size, f.Size());
-  if (size > max_bytes) return IOError(path + " is larger than " + std::to_string(max_bytes));
+  if (size > max_bytes) return IOError(f.path() + " is larger than " + std::to_string(max_bytes));
   std::string out(size, '\0');
   AURA_ASSIGN_OR_RETURN(size_t n, f.ReadFull({reinterpret_cast<uint8_t*>(out.data()), out.size()}));
   out.resize(n);
@@ -235,6 +239,28 @@ TempFile& TempFile::operator=(TempFile&& other) noexcept {
     other.temp_path_.clear();
   }
   return *this;
+}
+
+Status TempFile::KeepAttributesOf(const std::string& replaced, Keep what) {
+  struct stat old;
+  if (::stat(replaced.c_str(), &old) != 0) {
+    return errno == ENOENT ? Status::Ok() : ErrnoStatus(errno, "stat", replaced);
+  }
+  struct stat mine;
+  if (::fstat(file_.fd(), &mine) != 0) return ErrnoStatus(errno, "stat", temp_path_);
+  // The owner first: chown clears the set-id bits a later chmod may set.
+  if ((mine.st_uid != old.st_uid || mine.st_gid != old.st_gid) &&
+      ::fchown(file_.fd(), old.st_uid, old.st_gid) != 0) {
+    if (errno != EPERM) return ErrnoStatus(errno, "chown", temp_path_);
+    return PermissionDenied("cannot give the new " + replaced + " the owner of the file it would " +
+                            "replace (uid " + std::to_string(old.st_uid) + ", gid " +
+                            std::to_string(old.st_gid) + "); nothing was replaced: run this as " +
+                            "root or as that user");
+  }
+  if (what == Keep::kOwnerAndMode && ::fchmod(file_.fd(), old.st_mode & 07777) != 0) {
+    return ErrnoStatus(errno, "chmod", temp_path_);
+  }
+  return Status::Ok();
 }
 
 Status TempFile::CommitTo(const std::string& final_path, bool no_replace) {

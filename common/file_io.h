@@ -87,6 +87,8 @@ std::vector<std::string> ListDirectory(const std::string& dir);
 
 // Reads a whole file; fails with kIOError if it is larger than max_bytes.
 Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 64 << 20);
+// The same from an open file, from its current offset.
+Result<std::string> ReadFileToString(File& file, size_t max_bytes);
 
 // A file being written under a temporary name beside its final name. Destroying it without
 // Commit() deletes the temp file, so an interrupted write never leaves a partial file visible.
@@ -104,6 +106,14 @@ class TempFile {
   const std::string& temp_path() const { return temp_path_; }
   const std::string& final_path() const { return final_path_; }
 
+  // Gives the temp file the owner and group of `replaced` (normally final_path()), and with
+  // kOwnerAndMode its permission bits too, so the file that replaces it stays usable by whoever
+  // used it (a database the application's account owns, a key the agent's account reads). Call
+  // it before Commit. Nothing to do when `replaced` does not exist. kPermissionDenied, naming the
+  // owner, when this process may not give the file away (not root, and `replaced` is another
+  // user's or in a group this user is not in): the caller then replaces nothing.
+  enum class Keep { kOwner, kOwnerAndMode };
+  Status KeepAttributesOf(const std::string& replaced, Keep what);
   // fsync, rename to the final path, fsync the directory. With no_replace, fails with
   // AlreadyExists (and keeps nothing) when the final path already exists.
   Status Commit(bool no_replace);

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include "common/file_io.h"
 #include "tests/support/test_env.h"
@@ -46,10 +50,67 @@ TEST(Keyring, AddedKeyWritesAndOldKeysStillRead) {
 
 TEST(Keyring, MalformedLineNamesTheLine) {
   TempDir dir;
-  ASSERT_TRUE(WriteFileAtomic(dir / "k", "# comment\n\naura-key-v1 notbase64!!\n").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir / "k", "# comment\n\naura-key-v1 notbase64!!\n", 0600).ok());
   auto ring = Keyring::LoadFile(dir / "k");
   EXPECT_EQ(ring.status().code(), Code::kKeyError);
   EXPECT_NE(ring.status().message().find(":3:"), std::string::npos) << ring.status().message();
+}
+
+// Regression (issue 14): a key file others may read (0644, 0666) was loaded without a word, as
+// ssh refuses such a private key.
+TEST(Keyring, AKeyFileOthersMayReadOrWriteIsRefusedNamingTheModeAndTheFix) {
+  TempDir dir;
+  const std::string path = dir / "k";
+  ASSERT_TRUE(CreateKeyFile(path).ok());
+  for (mode_t mode : {0644, 0666, 0640, 0604, 0620, 0602, 0700}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    auto ring = Keyring::LoadFile(path);
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+    if (mode == 0700) {
+      EXPECT_TRUE(ring.ok()) << "the owner's own bits are the owner's business";
+      continue;
+    }
+    ASSERT_EQ(ring.status().code(), Code::kKeyError) << octal;
+    const std::string& m = ring.status().message();
+    EXPECT_NE(m.find(std::string("mode ") + octal), std::string::npos) << m;
+    EXPECT_NE(m.find("chmod 600 " + path), std::string::npos) << m;
+    EXPECT_NE(m.find("AURA_ALLOW_OPEN_KEY_FILES=1"), std::string::npos) << m;
+    EXPECT_EQ(AddKeyToFile(path).status().code(), Code::kKeyError) << "key add refuses it too";
+  }
+  for (mode_t mode : {0600, 0400}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    EXPECT_TRUE(Keyring::LoadFile(path).ok()) << mode;
+  }
+}
+
+TEST(Keyring, TheOverrideLoadsAnOpenKeyFile) {
+  TempDir dir;
+  ASSERT_TRUE(CreateKeyFile(dir / "k").ok());
+  ASSERT_EQ(::chmod((dir / "k").c_str(), 0644), 0);
+  ASSERT_EQ(::setenv("AURA_ALLOW_OPEN_KEY_FILES", "1", 1), 0);
+  auto ring = Keyring::LoadFile(dir / "k");
+  ::unsetenv("AURA_ALLOW_OPEN_KEY_FILES");
+  EXPECT_TRUE(ring.ok()) << ring.status().ToString();
+}
+
+// Regression (issue 14): `key add` rewrote the file as the user who ran it (root:root), so the
+// agent's account could no longer read the key it owned.
+TEST(Keyring, AddingAKeyKeepsTheFilesOwnerAndGroup) {
+  TempDir dir;
+  const std::string path = dir / "k";
+  ASSERT_TRUE(CreateKeyFile(path).ok());
+  const bool root = ::geteuid() == 0;
+  const uid_t uid = root ? 65534 : ::geteuid();
+  const gid_t gid = root ? 65534 : ::getegid();
+  ASSERT_EQ(::chown(path.c_str(), uid, gid), 0);
+  ASSERT_TRUE(AddKeyToFile(path).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, uid);
+  EXPECT_EQ(st.st_gid, gid);
+  if (!root) GTEST_SKIP() << "the owner part needs root (chown to another uid)";
 }
 
 TEST(Keyring, MissingFileSaysHowToCreateOne) {

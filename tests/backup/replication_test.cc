@@ -142,6 +142,40 @@ TEST_F(ReplicationTest, SecondReplicatorOnTheSameSpoolIsRefused) {
   EXPECT_NE(s.message().find("already replicating"), std::string::npos) << s.ToString();
 }
 
+// Regression (issue 14): a Start refused because of the database (rollback journal, missing)
+// left the spool folder and its lock file beside it; so did a Start that failed later on.
+TEST_F(ReplicationTest, ARefusedStartLeavesNoSpoolBehind) {
+  ASSERT_TRUE(aura::testing::MakeTestDb(dir_ / "j.db", false, 10).ok());
+  ReplicatorOptions journal = Options();
+  journal.db_path = dir_ / "j.db";
+  journal.spool_dir = dir_ / "j-spool";
+  Replicator refused(journal, repo_);
+  EXPECT_EQ(refused.Start().code(), Code::kUnsupported);
+  EXPECT_FALSE(PathExists(journal.spool_dir));
+  ReplicatorOptions missing = journal;
+  missing.db_path = dir_ / "absent.db";
+  Replicator absent(missing, repo_);
+  EXPECT_FALSE(absent.Start().ok());
+  EXPECT_FALSE(PathExists(journal.spool_dir));
+
+  faulty_->FailNth(StorageOp::kList, 1, Unavailable("target unreachable (injected)"), true);
+  Replicator unreachable(Options(), repo_);
+  EXPECT_EQ(unreachable.Start().code(), Code::kUnavailable);
+  EXPECT_FALSE(PathExists(dir_ / "spool")) << "a spool this start created";
+  faulty_->Clear();
+  ASSERT_TRUE(CreateDirectories(dir_ / "spool").ok());
+  faulty_->FailNth(StorageOp::kList, 1, Unavailable("target unreachable (injected)"), true);
+  {
+    Replicator again(Options(), repo_);
+    EXPECT_EQ(again.Start().code(), Code::kUnavailable);
+  }
+  EXPECT_TRUE(PathExists(dir_ / "spool")) << "a spool that was there stays";
+  faulty_->Clear();
+  Replicator ok(Options(), repo_);
+  Status started = ok.Start();
+  EXPECT_TRUE(started.ok()) << started.ToString();
+}
+
 TEST_F(ReplicationTest, UnwritableTargetNeverBlocksWritersAndCatchesUp) {
   Replicator r(Options(), repo_);
   ASSERT_TRUE(r.Start().ok());

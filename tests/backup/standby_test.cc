@@ -4,8 +4,11 @@
 #include "backup/standby.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "backup/db_checksum.h"
+#include "backup/standby_files.h"
 #include "tests/support/replicated_repo.h"
 
 namespace aura::backup {
@@ -146,6 +149,37 @@ TEST_F(StandbyTest, AnExistingDatabaseIsNotReplacedWithoutForce) {
   StandbyOptions force;
   force.force = true;
   EXPECT_NE(OpenStandby(force), nullptr);
+  EXPECT_EQ(StandbyChecksum(), truth_.rbegin()->second);
+}
+
+// Regression (issue 14): a follow refused because --to is an ordinary database left the
+// standby's lock file beside it.
+TEST_F(StandbyTest, ARefusedFollowLeavesNoLockFileBesideTheDatabase) {
+  StartShipping(1);
+  ASSERT_TRUE(WriteFileAtomic(StandbyPath(), "precious").ok());
+  auto refused = Standby::Open(*repo_, StandbyPath(), {});
+  ASSERT_EQ(refused.status().code(), Code::kAlreadyExists);
+  EXPECT_FALSE(PathExists(StandbyLockPath(StandbyPath())));
+  EXPECT_EQ(*ReadFileToString(StandbyPath()), "precious");
+}
+
+// Regression (issue 14): seeding a standby with --force over an existing file gave it the
+// agent's owner and mode 0640 instead of those of the file it replaced.
+TEST_F(StandbyTest, AForcedSeedKeepsTheReplacedFilesOwnerGroupAndMode) {
+  StartShipping(1);
+  ASSERT_TRUE(WriteFileAtomic(StandbyPath(), "precious", 0664).ok());
+  const bool root = ::geteuid() == 0;
+  const uid_t uid = root ? 65534 : ::geteuid();
+  const gid_t gid = root ? 65534 : ::getegid();
+  ASSERT_EQ(::chown(StandbyPath().c_str(), uid, gid), 0);
+  StandbyOptions force;
+  force.force = true;
+  ASSERT_NE(OpenStandby(force), nullptr);
+  struct stat st;
+  ASSERT_EQ(::stat(StandbyPath().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0664u);
+  EXPECT_EQ(st.st_uid, uid);
+  EXPECT_EQ(st.st_gid, gid);
   EXPECT_EQ(StandbyChecksum(), truth_.rbegin()->second);
 }
 

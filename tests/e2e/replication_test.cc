@@ -344,6 +344,7 @@ TEST_F(ReplicationE2eTest, StandbyArgumentErrorsHaveTheirExitCodesAndCreateNothi
   ProcessResult refused = RunProcess(over_live);
   EXPECT_EQ(refused.exit_code, 9) << refused.err;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "live.db.aura-standby"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "live.db.aura-standby.lock"));
 }
 
 // A damaged segment: `--once` fails with exit 5 naming it, and the standby stays at the point
