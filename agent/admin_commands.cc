@@ -39,6 +39,8 @@ int RunConfigCheck(const std::string& path, const Output& out) {
               << "aura-agent: error: " << EscapeForTerminal(path) << " is not valid\n";
     return ExitCode(cfg.status());
   }
+  const std::string warning = NothingConfiguredWarning(*cfg);
+  if (!warning.empty()) std::fprintf(stderr, "aura-agent: warning: %s\n", warning.c_str());
   json dbs = json::array();
   for (const DatabaseConfig& d : cfg->databases) {
     dbs.push_back(
@@ -61,7 +63,8 @@ int RunConfigCheck(const std::string& path, const Output& out) {
             {"valid", true},
             {"databases", dbs},
             {"targets", targets},
-            {"standbys", standbys}});
+            {"standbys", standbys},
+            {"warnings", warning.empty() ? json::array() : json::array({warning})}});
   out.Line(path + " is valid");
   return 0;
 }

@@ -453,15 +453,18 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   r.Finish("agent, keys, target, database, standby");
   CrossCheck(cfg, path, errors);
   CrossCheckStandbys(cfg, path, errors);
-  if (errors.empty() && cfg.databases.empty() && cfg.standbys.empty()) {
-    errors.push_back(path +
-                     ": configures no database: add a [[database]] table (name, path, targets) "
-                     "or a [[standby]]; examples/agent.toml shows every key");
-  }
+
   if (errors.empty()) return cfg;
   std::string all;
   for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;
   return ConfigError(all);
+}
+
+std::string NothingConfiguredWarning(const Config& cfg) {
+  if (!cfg.databases.empty() || !cfg.standbys.empty()) return "";
+  return cfg.path +
+         " configures no database: the agent runs protecting nothing; add a [[database]] table "
+         "(name, path, targets) or a [[standby]] (examples/agent.toml shows every key)";
 }
 
 Result<std::vector<const DatabaseConfig*>> SelectDatabases(const Config& cfg,

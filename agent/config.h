@@ -172,6 +172,10 @@ struct Config {
 
 // Parses and validates. kConfig with every problem found, one per line, each "file:line: ...".
 Result<Config> ParseConfig(std::string_view text, const std::string& path);
+// "" when the config protects something; else the warning `config check` and `run` print (a
+// packaged default config has no database yet: valid, but never silently).
+std::string NothingConfiguredWarning(const Config& cfg);
+
 // Reads the file, then ParseConfig. kNotFound if it does not exist.
 Result<Config> LoadConfig(const std::string& path);
 

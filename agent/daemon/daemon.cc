@@ -87,6 +87,9 @@ int Daemon::Run() {
                config_->databases.size(), config_->agent.status_socket);
   WarnIfTooFewFiles();
   if (std::string w = WalResetBugWarning(); !w.empty()) spdlog::warn("op=start {}", w);
+  if (std::string w = NothingConfiguredWarning(*config_); !w.empty()) {
+    spdlog::warn("op=start {}", w);
+  }
   for (const DatabaseConfig& db : config_->databases) StartWorker(db);
   for (const StandbyConfig& sb : config_->standbys) StartStandby(sb);
   WaitSignal();

@@ -46,7 +46,7 @@ bool WaitUntil(F&& pred, std::chrono::milliseconds timeout) {
   return pred();
 }
 
-class HostileInputTest : public ::testing::Test {
+class HostileNamesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(aura::testing::MakeTestDb(dir_ / "aura.db", true, 200).ok());
@@ -113,7 +113,7 @@ class HostileInputTest : public ::testing::Test {
 
 // --- Terminal escape sequences, NUL bytes and invalid UTF-8 in names -------------------------
 
-TEST_F(HostileInputTest, EscInAFolderNameAndALabelReachedTheTerminalRawThroughList) {
+TEST_F(HostileNamesTest, EscInAFolderNameAndALabelReachedTheTerminalRawThroughList) {
   ProcessResult b = Agent({"backup", "--db", dir_ / "aura.db", "--to", dir_ / "repo", "--name",
                            "aura", "--no-encryption", "--label", std::string("label") + kRed});
   ASSERT_EQ(b.exit_code, 0) << b.err;
@@ -139,7 +139,7 @@ TEST_F(HostileInputTest, EscInAFolderNameAndALabelReachedTheTerminalRawThroughLi
   EXPECT_TRUE(labels.count(std::string("label") + kRed)) << j.out;
 }
 
-TEST_F(HostileInputTest, InvalidUtf8InAFolderNameMadeListJsonFail) {
+TEST_F(HostileNamesTest, InvalidUtf8InAFolderNameMadeListJsonFail) {
   ProcessResult b = Agent({"backup", "--db", dir_ / "aura.db", "--to", dir_ / "repo", "--name",
                            "aura", "--no-encryption"});
   ASSERT_EQ(b.exit_code, 0) << b.err;
@@ -157,7 +157,7 @@ TEST_F(HostileInputTest, InvalidUtf8InAFolderNameMadeListJsonFail) {
   EXPECT_EQ(listed["snapshots"].size(), 2u) << j.out;
 }
 
-TEST_F(HostileInputTest, ALabelThatIsNotUtf8AbortedTheBackup) {
+TEST_F(HostileNamesTest, ALabelThatIsNotUtf8AbortedTheBackup) {
   ProcessResult b = Agent({"backup", "--db", dir_ / "aura.db", "--to", dir_ / "repo", "--name",
                            "aura", "--no-encryption", "--label", "caf\xe9"});
   EXPECT_EQ(b.exit_code, 2) << b.err;
@@ -165,7 +165,7 @@ TEST_F(HostileInputTest, ALabelThatIsNotUtf8AbortedTheBackup) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "repo/aura/snapshots"));
 }
 
-TEST_F(HostileInputTest, EscInAConfiguredNameReachedConfigCheckAndTheDaemonLogRaw) {
+TEST_F(HostileNamesTest, EscInAConfiguredNameReachedConfigCheckAndTheDaemonLogRaw) {
   // A name is validated: the error quoting it must not colour the terminal.
   WriteConfig(AgentAndTarget() + "[[database]]\nname = \"aura\\u001b[31m\"\npath = \"" +
               std::string(dir_ / "aura.db") + "\"\ntargets = [\"main\"]\n");
@@ -199,7 +199,7 @@ TEST_F(HostileInputTest, EscInAConfiguredNameReachedConfigCheckAndTheDaemonLogRa
   EXPECT_NE(log.find("aura\\e[31m.db"), std::string::npos) << log;
 }
 
-TEST_F(HostileInputTest, NulInAConfigStringCutTheErrorMessageShort) {
+TEST_F(HostileNamesTest, NulInAConfigStringCutTheErrorMessageShort) {
   WriteConfig(AgentAndTarget() + "[[database]]\nname = \"a\\u0000b-rest-of-the-name\"\npath = \"" +
               std::string(dir_ / "aura.db") + "\"\ntargets = [\"main\"]\n");
   for (const char* command : {"check", "run"}) {
@@ -223,7 +223,7 @@ constexpr char kSecretEndpoint[] = "http://user:secret@127.0.0.1:1";  // nothing
 const std::vector<std::string> kS3Keys = {"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=xyz",
                                           "AWS_REGION=us-east-1"};
 
-TEST_F(HostileInputTest, EndpointCredentialsWereEchoedInCliErrors) {
+TEST_F(HostileNamesTest, EndpointCredentialsWereEchoedInCliErrors) {
   std::vector<std::string> env = kS3Keys;
   env.push_back(std::string("AWS_ENDPOINT_URL=") + kSecretEndpoint);
   for (bool as_json : {false, true}) {
@@ -242,7 +242,7 @@ TEST_F(HostileInputTest, EndpointCredentialsWereEchoedInCliErrors) {
   }
 }
 
-TEST_F(HostileInputTest, EndpointCredentialsInAConfigWereEchoedByTheDaemon) {
+TEST_F(HostileNamesTest, EndpointCredentialsInAConfigWereEchoedByTheDaemon) {
   const std::string s3_target =
       std::string("[[target]]\nname = \"offsite\"\nurl = \"s3://bucket/x\"\n") +
       "encryption = \"none\"\nendpoint = \"" + kSecretEndpoint + "\"\nmax_attempts = 1\n\n";
@@ -292,7 +292,7 @@ TEST_F(HostileInputTest, EndpointCredentialsInAConfigWereEchoedByTheDaemon) {
 
 // --- Time zones -------------------------------------------------------------------------------
 
-TEST_F(HostileInputTest, MisspelledOrEmptyTimeZonePassedConfigCheck) {
+TEST_F(HostileNamesTest, MisspelledOrEmptyTimeZonePassedConfigCheck) {
   for (const std::string zone : {"Europe/Berln", ""}) {
     WriteConfig(AgentAndTarget() + "[[database]]\nname = \"aura\"\npath = \"" +
                 std::string(dir_ / "aura.db") + "\"\ntargets = [\"main\"]\n" +
