@@ -39,8 +39,10 @@ int RunConfigCheck(const std::string& path, const Output& out) {
               << "aura-agent: error: " << EscapeForTerminal(path) << " is not valid\n";
     return ExitCode(cfg.status());
   }
-  const std::string warning = NothingConfiguredWarning(*cfg);
-  if (!warning.empty()) std::fprintf(stderr, "aura-agent: warning: %s\n", warning.c_str());
+  const std::vector<std::string> warnings = ConfigWarnings(*cfg);
+  for (const std::string& w : warnings) {
+    std::fprintf(stderr, "aura-agent: warning: %s\n", EscapeForTerminal(w).c_str());
+  }
   json dbs = json::array();
   for (const DatabaseConfig& d : cfg->databases) {
     dbs.push_back(
@@ -64,7 +66,7 @@ int RunConfigCheck(const std::string& path, const Output& out) {
             {"databases", dbs},
             {"targets", targets},
             {"standbys", standbys},
-            {"warnings", warning.empty() ? json::array() : json::array({warning})}});
+            {"warnings", warnings}});
   out.Line(path + " is valid");
   return 0;
 }

@@ -28,7 +28,7 @@ Result<std::vector<Target>> TargetsOf(const CheckArgs& args) {
     return InvalidArgument("check needs --db PATH (a database file) or --config FILE");
   }
   if (!args.db.empty()) return std::vector<Target>{{args.db, args.db, args.level, 5000}};
-  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfig(args.config));
+  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfigAndWarn(args.config));
   AURA_ASSIGN_OR_RETURN(auto dbs, SelectDatabases(cfg, args.database));
   std::vector<Target> out;
   for (const DatabaseConfig* d : dbs) {

@@ -460,13 +460,6 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   return ConfigError(all);
 }
 
-std::string NothingConfiguredWarning(const Config& cfg) {
-  if (!cfg.databases.empty() || !cfg.standbys.empty()) return "";
-  return cfg.path +
-         " configures no database: the agent runs protecting nothing; add a [[database]] table "
-         "(name, path, targets) or a [[standby]] (examples/agent.toml shows every key)";
-}
-
 Result<std::vector<const DatabaseConfig*>> SelectDatabases(const Config& cfg,
                                                            const std::string& name) {
   std::vector<const DatabaseConfig*> out;

@@ -175,6 +175,15 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path);
 // "" when the config protects something; else the warning `config check` and `run` print (a
 // packaged default config has no database yet: valid, but never silently).
 std::string NothingConfiguredWarning(const Config& cfg);
+// One warning per target with `verify_tls = false` (TLS certificates not checked): printed by
+// `config check`, logged at every start and reload of `run` and by every command that loads the
+// config, so verification is never off silently.
+std::vector<std::string> InsecureTlsWarnings(const Config& cfg);
+// Every warning above, in that order.
+std::vector<std::string> ConfigWarnings(const Config& cfg);
+// LoadConfig, then each of InsecureTlsWarnings logged as a warning (stderr for a command): what
+// the commands that act on a config's targets use.
+Result<Config> LoadConfigAndWarn(const std::string& path);
 
 // Reads the file, then ParseConfig. kNotFound if it does not exist.
 Result<Config> LoadConfig(const std::string& path);

@@ -77,7 +77,7 @@ struct Configured {
 
 Result<Configured> OpenConfigured(const DrillArgs& args) {
   Configured c;
-  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfig(args.repo.config));
+  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfigAndWarn(args.repo.config));
   c.config = std::make_unique<Config>(std::move(cfg));
   AURA_ASSIGN_OR_RETURN(c.databases, SelectDatabases(*c.config, args.repo.database));
   auto state = StateStore::Open(c.config->agent.state_dir);

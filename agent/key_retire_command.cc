@@ -31,7 +31,7 @@ std::chrono::milliseconds StepDelayFromEnv() {
 // deleted, or meet objects still sealed with the old key. kBusy while it is held.
 Result<std::optional<StateDirLock>> LockWriters(const RetireArgs& args) {
   if (args.repo.config.empty()) return std::optional<StateDirLock>();
-  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfig(args.repo.config));
+  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfigAndWarn(args.repo.config));
   auto lock = StateDirLock::Acquire(cfg.agent.state_dir);
   if (!lock.ok()) {
     return Busy(lock.status().message() +

@@ -23,7 +23,7 @@ Result<ConfigTarget> FromConfig(const MigrateArgs& args, MigrateContext& c) {
   if (!args.db.empty() || !args.dir.empty() || !args.repo.url.empty()) {
     return InvalidArgument("give either --config or --db/--dir/--backup-to, not both");
   }
-  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfig(args.repo.config));
+  AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfigAndWarn(args.repo.config));
   AURA_ASSIGN_OR_RETURN(std::vector<const DatabaseConfig*> dbs,
                         SelectDatabases(cfg, args.repo.database));
   if (dbs.size() != 1) {

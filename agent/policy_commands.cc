@@ -30,7 +30,7 @@ int RunBackupPolicy(const BackupArgs& args, const Output& out) {
         InvalidArgument("--policy needs --config (the chain state lives in the "
                         "agent's state directory)"));
   }
-  auto cfg = LoadConfig(args.repo.config);
+  auto cfg = LoadConfigAndWarn(args.repo.config);
   if (!cfg.ok()) return out.Fail(cfg.status());
   auto dbs = SelectDatabases(*cfg, args.repo.database);
   if (!dbs.ok()) return out.Fail(dbs.status());
@@ -126,7 +126,7 @@ json ReportPrune(const DatabaseConfig& db, const std::string& target, const Prun
 }  // namespace
 
 int RunPruneCommand(const PruneArgs& args, const Output& out) {
-  auto cfg = LoadConfig(args.config);
+  auto cfg = LoadConfigAndWarn(args.config);
   if (!cfg.ok()) return out.Fail(cfg.status());
   auto dbs = SelectDatabases(*cfg, args.database);
   if (!dbs.ok()) return out.Fail(dbs.status());

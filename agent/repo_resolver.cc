@@ -70,7 +70,7 @@ Result<ResolvedRepo> ResolveConfigTarget(const Config& cfg, const DatabaseConfig
 Result<ResolvedRepo> ResolveForRead(const RepoArgs& args) {
   if (!args.config.empty()) {
     if (!args.url.empty()) return InvalidArgument("give either --config or --from, not both");
-    AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfig(args.config));
+    AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfigAndWarn(args.config));
     AURA_ASSIGN_OR_RETURN(const DatabaseConfig* db, PickDatabase(cfg, args.database));
     return ResolveConfigTarget(cfg, *db, args.target, args);
   }
@@ -89,7 +89,7 @@ Result<std::vector<ResolvedRepo>> ResolveForBackup(const RepoArgs& args,
     if (!args.url.empty() || !db_path.empty()) {
       return InvalidArgument("give either --config or --db/--to, not both");
     }
-    AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfig(args.config));
+    AURA_ASSIGN_OR_RETURN(Config cfg, LoadConfigAndWarn(args.config));
     std::vector<const DatabaseConfig*> dbs;
     if (!args.database.empty()) {
       AURA_ASSIGN_OR_RETURN(const DatabaseConfig* d, PickDatabase(cfg, args.database));

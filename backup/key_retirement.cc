@@ -12,6 +12,7 @@
 #include "common/file_io.h"
 #include "common/hashing.h"
 #include "common/platform.h"
+#include "common/secure_wipe.h"
 
 namespace aura::backup {
 
@@ -319,7 +320,9 @@ Status RemoveKeyFromFile(const std::string& path, KeyId id) {
     return KeyError(path + " does not hold key " + KeyHex(id));
   }
   if (keep.empty()) return KeyError(path + " holds no key but " + KeyHex(id));
-  AURA_RETURN_IF_ERROR(WriteFileAtomic(path, FormatKeyFile(keep), 0600));
+  std::string text = FormatKeyFile(keep);
+  WipeOnExit wipe_text(text);
+  AURA_RETURN_IF_ERROR(WriteFileAtomic(path, text, 0600));
   return platform::RestrictToOwner(path);
 }
 

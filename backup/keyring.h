@@ -33,9 +33,17 @@ namespace aura::backup {
 
 using KeyId = uint64_t;
 
+// Every copy of a key wipes its bytes when it is destroyed (secure_wipe.h).
 struct Key {
   std::array<uint8_t, 32> bytes{};
   KeyId id = 0;
+
+  Key() = default;
+  Key(const Key&) = default;
+  Key& operator=(const Key&) = default;
+  Key(Key&&) = default;
+  Key& operator=(Key&&) = default;
+  ~Key();
 
   static Key FromBytes(const std::array<uint8_t, 32>& bytes);
   std::string IdHex() const;

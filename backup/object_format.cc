@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common/bytes.h"
+#include "common/secure_wipe.h"
 
 namespace aura::backup {
 
@@ -164,6 +165,8 @@ Trailer DecodeTrailer(std::span<const uint8_t, kTrailerSize> b) {
   std::memcpy(t.sha256.data(), &b[16], 32);
   return t;
 }
+
+ChunkSealer::~ChunkSealer() { SecureWipe(object_key_); }
 
 Result<ChunkSealer> ChunkSealer::Create(const ObjectHeader& h, const Key* key) {
   ChunkSealer s;

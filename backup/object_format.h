@@ -144,6 +144,13 @@ class ChunkSealer {
   // `key` must be non-null when h.cipher is kAes256Gcm.
   static Result<ChunkSealer> Create(const ObjectHeader& h, const Key* key);
 
+  ChunkSealer() = default;
+  ChunkSealer(const ChunkSealer&) = default;
+  ChunkSealer& operator=(const ChunkSealer&) = default;
+  ChunkSealer(ChunkSealer&&) = default;
+  ChunkSealer& operator=(ChunkSealer&&) = default;
+  ~ChunkSealer();  // wipes the object key
+
   // Length word + sealed payload + tag, ready to append to the object.
   Result<std::vector<uint8_t>> Seal(uint64_t index, bool final,
                                     std::span<const uint8_t> plaintext) const;

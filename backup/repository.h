@@ -29,6 +29,7 @@
 #include "backup/manifest.h"
 #include "backup/storage/storage.h"
 #include "common/clock.h"
+#include "common/secure_wipe.h"
 
 namespace aura::backup {
 
@@ -39,7 +40,7 @@ struct KeySource {
   enum class Kind { kUnset, kKeyFile, kPassphrase, kNone };
   Kind kind = Kind::kUnset;
   std::string key_file;           // kKeyFile
-  std::string passphrase;         // kPassphrase, already read from its env variable or file
+  SecretString passphrase;        // kPassphrase, already read from its env variable or file
   std::string passphrase_origin;  // where it came from, for messages ("$AURA_BACKUP_PASSPHRASE")
 };
 

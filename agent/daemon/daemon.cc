@@ -87,9 +87,7 @@ int Daemon::Run() {
                config_->databases.size(), config_->agent.status_socket);
   WarnIfTooFewFiles();
   if (std::string w = WalResetBugWarning(); !w.empty()) spdlog::warn("op=start {}", w);
-  if (std::string w = NothingConfiguredWarning(*config_); !w.empty()) {
-    spdlog::warn("op=start {}", w);
-  }
+  for (const std::string& w : ConfigWarnings(*config_)) spdlog::warn("op=start {}", w);
   for (const DatabaseConfig& db : config_->databases) StartWorker(db);
   for (const StandbyConfig& sb : config_->standbys) StartStandby(sb);
   WaitSignal();
@@ -166,6 +164,7 @@ void Daemon::Reload() {
     return;
   }
   auto next = std::make_shared<const Config>(std::move(loaded).value());
+  for (const std::string& w : ConfigWarnings(*next)) spdlog::warn("op=reload {}", w);
   const AgentSettings& a = config_->agent;
   const AgentSettings& b = next->agent;
   if (a.state_dir != b.state_dir || a.status_socket != b.status_socket || a.workers != b.workers ||

@@ -308,6 +308,22 @@ TEST(Config, AnEmptyConfigWasValidAndRanWithNoDatabaseWithoutAWarning) {
   EXPECT_EQ(NothingConfiguredWarning(*one), "");
 }
 
+// issue 14: `verify_tls = false` was taken without a word; it is warned about, naming the
+// target's line and the fix.
+TEST(Config, TlsVerificationTurnedOffIsWarnedAboutAtTheTargetsLine) {
+  auto cfg = ParseConfig(
+      "[[target]]\nname = \"a\"\nurl = \"s3://b/p\"\nencryption = \"none\"\n"
+      "[[target]]\nname = \"b\"\nurl = \"s3://b/q\"\nverify_tls = false\nencryption = \"none\"\n"
+      "[[target]]\nname = \"c\"\nurl = \"s3://b/r\"\nverify_tls = true\nencryption = \"none\"\n"
+      "[[database]]\nname = \"d\"\npath = \"/d.db\"\ntargets = [\"a\"]\n",
+      "t.toml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  std::vector<std::string> w = ConfigWarnings(*cfg);
+  ASSERT_EQ(w.size(), 1U);
+  EXPECT_EQ(w[0].rfind("t.toml:5: target 'b' sets verify_tls = false", 0), 0U) << w[0];
+  EXPECT_NE(w[0].find("ca_bundle"), std::string::npos) << w[0];
+}
+
 TEST(Config, PassphraseFromAnUnsetVariableIsAKeyError) {
   ::unsetenv("AURA_TEST_UNSET_PASSPHRASE");
   EXPECT_EQ(PassphraseFromEnv("AURA_TEST_UNSET_PASSPHRASE").status().code(), Code::kKeyError);

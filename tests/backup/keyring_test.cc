@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 
 #include "common/file_io.h"
 #include "tests/support/test_env.h"
@@ -129,6 +131,25 @@ TEST(Keyring, PassphraseDerivationDependsOnSalt) {
   EXPECT_EQ(a->bytes, b->bytes);
   EXPECT_NE(a->bytes, c->bytes);
   EXPECT_EQ(DeriveKeyFromPassphrase("", salt1, fast).status().code(), Code::kKeyError);
+}
+
+}  // namespace
+}  // namespace aura::backup
+
+namespace aura::backup {
+namespace {
+
+// issue 14: key material stayed in memory after use. Every copy of a key wipes its bytes when it
+// is destroyed; the storage a key lived in holds zeros afterwards.
+TEST(Keyring, KeyBytesWereLeftInMemoryAfterTheKeyWasDestroyed) {
+  std::array<uint8_t, 32> secret{};
+  secret.fill(0xAB);
+  alignas(Key) unsigned char storage[sizeof(Key)];
+  Key* k = new (storage) Key(Key::FromBytes(secret));
+  ASSERT_EQ(k->bytes, secret);
+  k->~Key();
+  const unsigned char* after = storage + offsetof(Key, bytes);
+  for (size_t i = 0; i < secret.size(); ++i) EXPECT_EQ(after[i], 0) << "byte " << i;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "common/file_io.h"
 #include "common/hashing.h"
 #include "common/ordered_pipeline.h"
+#include "common/secure_wipe.h"
 #include "common/sqlite.h"
 #include "common/status.h"
 #include "tests/support/test_env.h"
@@ -135,6 +136,38 @@ TEST(OrderedPipeline, FirstErrorSticks) {
   for (int i = 0; i < 100 && last.ok(); ++i) last = p.Submit(int(i));
   Status fin = p.Finish();
   EXPECT_EQ(fin.code(), Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace aura
+
+namespace aura {
+namespace {
+
+// A wiped string's whole buffer is zeroed in place (its capacity, not only its size: a shrunk
+// passphrase leaves its tail there), and the string is left empty.
+TEST(SecureWipe, AStringIsZeroedOverItsWholeCapacityInPlace) {
+  std::string s(300, 's');
+  s.resize(40);
+  const size_t capacity = s.capacity();
+  ASSERT_GE(capacity, 300U);
+  const char* buffer = s.data();
+  SecureWipe(s);
+  EXPECT_TRUE(s.empty());
+  ASSERT_EQ(s.data(), buffer) << "wiped in place, not in a new buffer";
+  for (size_t i = 0; i < capacity; ++i) ASSERT_EQ(buffer[i], '\0') << "byte " << i;
+}
+
+TEST(SecureWipe, AnArrayAndAVectorAreZeroed) {
+  std::array<uint8_t, 32> a{};
+  a.fill(0x5A);
+  std::vector<uint32_t> v(16, 0xDEADBEEF);
+  {
+    WipeOnExit wa(a);
+    WipeOnExit wv(v);
+  }
+  for (uint8_t b : a) EXPECT_EQ(b, 0);
+  for (uint32_t w : v) EXPECT_EQ(w, 0U);
 }
 
 }  // namespace
