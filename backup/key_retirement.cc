@@ -34,7 +34,8 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 }
 
 // The objects in scope: snapshot data, manifests and WAL segments (the marker and anything that
-// is not an object of ours are not sealed, so never need a key).
+// is not an object of ours are not sealed, so never need a key; nor is an object whose database
+// part cannot name a database, which no restore reads).
 Result<std::vector<std::string>> ListObjects(Storage& storage, const std::string& database) {
   std::vector<std::string> prefixes = {""};
   if (!database.empty()) prefixes = {database + "/snapshots/", database + "/wal/"};
