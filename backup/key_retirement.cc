@@ -43,7 +43,9 @@ Result<std::vector<std::string>> ListObjects(Storage& storage, const std::string
   for (const std::string& p : prefixes) {
     AURA_ASSIGN_OR_RETURN(std::vector<ObjectInfo> infos, storage.List(p));
     for (const ObjectInfo& i : infos) {
-      if (EndsWith(i.name, ".data") || EndsWith(i.name, ".manifest") || EndsWith(i.name, ".seg")) {
+      const bool ours =
+          EndsWith(i.name, ".data") || EndsWith(i.name, ".manifest") || EndsWith(i.name, ".seg");
+      if (ours && HasUsableDatabasePart(i.name, storage)) {
         names.push_back(i.name);
       }
     }

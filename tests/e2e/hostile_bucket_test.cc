@@ -181,7 +181,10 @@ TEST_F(HostileFolderTest, AnEscapeSequenceInAFolderNameStoppedKeyRetirement) {
   EXPECT_TRUE(fs::exists(Repo() + "/" + kEsc + "/snapshots/" + ids_[0] + ".manifest"));
 }
 
-TEST_F(HostileFolderTest, PruneLeavesHostileNamesAndWhatASymlinkPointsAtAlone) {
+// Regression (issue 14): a file in the target's snapshots folder whose name held an escape
+// sequence stopped prune (exit 2, "invalid object name"), so retention stopped for good. Prune
+// must also leave the planted names, and what a symlink in the target points at, alone.
+TEST_F(HostileFolderTest, AnEscapeSequenceInASnapshotIdStoppedPrune) {
   ASSERT_NO_FATAL_FAILURE(BackUpTo(Repo()));
   Plant();
   const std::string cfg = "[agent]\nstate_dir = \"" + (dir_ / "state") +
