@@ -12,6 +12,8 @@
 #include "agent/repo_resolver.h"
 #include "agent/state_store.h"
 #include "backup/key_retirement.h"
+#include "backup/retire_workspace.h"
+#include "common/clock.h"
 
 namespace aura::agent {
 
@@ -56,19 +58,26 @@ Status CheckKeys(const ResolvedRepo& r, const backup::Repository& repo, backup::
   return backup::CheckRetirable(repo.keyring(), id, KeyOrigin(r.keys));
 }
 
+// The run's workspace under $TMPDIR (or /tmp): its lock keeps a second retirement of this
+// repository on this host out (kBusy, exit 7), and opening it removes what a killed run left.
+Result<backup::RetireWorkspace> OpenWorkspace(const RetireArgs& args, backup::Repository& repo) {
+  std::error_code ec;
+  std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+  if (ec) base = "/tmp";
+  const std::string note = "pid " + std::to_string(::getpid()) + ", key retire " + args.key_id +
+                           " of " + repo.storage().Describe() + " since " +
+                           FormatRfc3339(SystemClock::Instance().Now(), 0) + "\n";
+  return backup::RetireWorkspace::Open(base.string(), repo.info().id, note);
+}
+
 Result<backup::RetireReport> Retire(const ResolvedRepo& resolved, backup::Repository& repo,
-                                    backup::KeyId id) {
+                                    backup::KeyId id, const std::string& scratch_dir) {
   backup::RetireOptions o;
   o.retire = id;
   o.database = resolved.database;
   o.step_delay = StepDelayFromEnv();
-  std::string scratch = (std::filesystem::temp_directory_path() / "aura-retire-XXXXXX").string();
-  if (::mkdtemp(scratch.data()) == nullptr) return ErrnoStatus(errno, "mkdtemp", scratch);
-  o.scratch_dir = scratch;
-  auto report = backup::RetireKey(repo, o);
-  std::error_code ec;
-  std::filesystem::remove_all(scratch, ec);
-  return report;
+  o.scratch_dir = scratch_dir;
+  return backup::RetireKey(repo, o);
 }
 
 void Print(const RetireArgs& args, const std::string& key_file, const backup::RetireReport& r,
@@ -108,7 +117,9 @@ int RunKeyRetire(const RetireArgs& args, const Output& out) {
   if (!keys.ok()) return out.Fail(keys);
   auto lock = LockWriters(args);
   if (!lock.ok()) return out.Fail(lock.status());
-  auto report = Retire(*resolved, **repo, *id);
+  auto workspace = OpenWorkspace(args, **repo);
+  if (!workspace.ok()) return out.Fail(workspace.status());
+  auto report = Retire(*resolved, **repo, *id, workspace->scratch_dir());
   if (!report.ok()) {
     return out.Fail(report.status().WithContext(
         "key retire stopped (run it again to finish; every object still restores with the key "

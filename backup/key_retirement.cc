@@ -35,7 +35,8 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 }
 
 // The objects in scope: snapshot data, manifests and WAL segments (the marker and anything that
-// is not an object of ours are not sealed, so never need a key).
+// is not an object of ours are not sealed, so never need a key; nor is an object whose database
+// part cannot name a database, which no restore reads).
 Result<std::vector<std::string>> ListObjects(Storage& storage, const std::string& database) {
   std::vector<std::string> prefixes = {""};
   if (!database.empty()) prefixes = {database + "/snapshots/", database + "/wal/"};
@@ -43,7 +44,9 @@ Result<std::vector<std::string>> ListObjects(Storage& storage, const std::string
   for (const std::string& p : prefixes) {
     AURA_ASSIGN_OR_RETURN(std::vector<ObjectInfo> infos, storage.List(p));
     for (const ObjectInfo& i : infos) {
-      if (EndsWith(i.name, ".data") || EndsWith(i.name, ".manifest") || EndsWith(i.name, ".seg")) {
+      const bool ours =
+          EndsWith(i.name, ".data") || EndsWith(i.name, ".manifest") || EndsWith(i.name, ".seg");
+      if (ours && HasUsableDatabasePart(i.name, storage)) {
         names.push_back(i.name);
       }
     }

@@ -123,6 +123,15 @@ Status ValidateDatabaseName(const std::string& name) {
   return Status::Ok();
 }
 
+bool HasUsableDatabasePart(const std::string& name, const Storage& storage) {
+  const bool segment = name.ends_with(".seg");
+  const auto at = name.rfind(segment ? "/wal/" : kSnapshotsDir);
+  if (at == std::string::npos || at == 0) return false;
+  Status s = ValidateDatabaseName(name.substr(0, at));
+  if (!s.ok()) WarnIgnoredObject(name, storage.Describe(), s.message());
+  return s.ok();
+}
+
 Result<std::string> NewSnapshotId(TimePoint t) {
   uint8_t r[4];
   AURA_RETURN_IF_ERROR(RandomBytes(r));
@@ -223,7 +232,10 @@ Result<std::vector<SnapshotRef>> Repository::ListSnapshots(const std::string& da
   std::vector<SnapshotRef> out;
   for (const ObjectInfo& o : objects) {
     auto ref = ParseManifestName(o.name, o.size);
-    if (ref && (database.empty() || ref->database == database)) out.push_back(*ref);
+    if (ref && (database.empty() || ref->database == database) &&
+        HasUsableDatabasePart(o.name, *storage_)) {
+      out.push_back(*ref);
+    }
   }
   std::sort(out.begin(), out.end(), [](const SnapshotRef& a, const SnapshotRef& b) {
     return a.id != b.id ? a.id < b.id : a.database < b.database;

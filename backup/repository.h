@@ -73,6 +73,12 @@ struct SegmentRef {
 
 // kInvalidArgument unless `name` can name a database in a repository.
 Status ValidateDatabaseName(const std::string& name);
+// Whether a listed object name has a database part ("<db>/snapshots/<file>" or
+// "<db>/wal/<...>") that passes ValidateDatabaseName. Every reader of a listing applies it (after
+// the storage's own KeepListedName), so a planted "x/wal/y/snapshots/<id>.manifest" is no
+// snapshot of a database "x/wal/y"; one whose database part fails is warned about once
+// (WarnIgnoredObject). `storage` names the target in the warning.
+bool HasUsableDatabasePart(const std::string& name, const Storage& storage);
 // A new snapshot id for a snapshot taken at `t`.
 Result<std::string> NewSnapshotId(TimePoint t);
 

@@ -68,7 +68,9 @@ class LocalObjectReader final : public ObjectReader {
   uint64_t end_;
 };
 
-// Calls fn(relative_name, stat) for every regular file under dir, skipping names starting '.'.
+// Calls fn(relative_name, stat) for every regular file under dir, skipping names starting '.'
+// (temp files of writes in flight) and, with a warning, files and folders whose name is not a
+// valid object name (KeepListedName: an escape sequence, a backslash, a path over 1024 bytes).
 Status Walk(const std::string& root, const std::string& rel,
             const std::function<void(const std::string&, const struct stat&)>& fn) {
   std::string dir = rel.empty() ? root : root + "/" + rel;
@@ -84,6 +86,7 @@ Status Walk(const std::string& root, const std::string& rel,
   ::closedir(d);
   for (const std::string& n : names) {
     std::string child_rel = rel.empty() ? n : rel + "/" + n;
+    if (!KeepListedName(child_rel, root)) continue;
     struct stat st;
     if (::lstat((root + "/" + child_rel).c_str(), &st) != 0) continue;  // deleted meanwhile
     if (S_ISDIR(st.st_mode)) {

@@ -51,6 +51,33 @@ Result<pt::ptree> ParseXml(const std::string& body, const std::string& what) {
   }
 }
 
+// A key of a listing asked for with encoding-type=url: percent-encoded, '+' for a space (how S3
+// encodes it; botocore decodes it the same way). Asked for so that a key holding NUL or another
+// character XML 1.0 cannot carry does not make the whole listing unreadable (a key with NUL cut
+// the XML short, and every command failed). A '%' not followed by two hex digits stays as it is.
+std::string DecodeListedKey(const std::string& key) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  std::string out;
+  out.reserve(key.size());
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (key[i] == '+') {
+      out += ' ';
+    } else if (key[i] == '%' && i + 2 < key.size() && hex(key[i + 1]) >= 0 &&
+               hex(key[i + 2]) >= 0) {
+      out += static_cast<char>(hex(key[i + 1]) * 16 + hex(key[i + 2]));
+      i += 2;
+    } else {
+      out += key[i];
+    }
+  }
+  return out;
+}
+
 class S3ObjectWriter final : public ObjectWriter {
  public:
   S3ObjectWriter(std::shared_ptr<S3Client> client, std::string key, WriteOptions options)
@@ -317,7 +344,7 @@ Result<std::vector<ObjectInfo>> S3Storage::List(const std::string& prefix) {
       client_->config().list_top_prefix_only ? full.substr(0, full.find('/')) : full;
   do {
     S3Request r;
-    r.query = {{"list-type", "2"}, {"prefix", sent}};
+    r.query = {{"list-type", "2"}, {"prefix", sent}, {"encoding-type", "url"}};
     if (!token.empty()) r.query.emplace_back("continuation-token", token);
     AURA_ASSIGN_OR_RETURN(S3Response resp, client_->Send(r));
     AURA_ASSIGN_OR_RETURN(pt::ptree t, ParseXml(resp.body, "ListObjectsV2"));
@@ -325,10 +352,10 @@ Result<std::vector<ObjectInfo>> S3Storage::List(const std::string& prefix) {
     const pt::ptree& result = t.get_child("ListBucketResult", none);
     for (const auto& [tag, node] : result) {
       if (tag != "Contents") continue;
-      std::string key = node.get<std::string>("Key", "");
+      std::string key = DecodeListedKey(node.get<std::string>("Key", ""));
       if (key.compare(0, full.size(), full) != 0) continue;
       std::string name = key.substr(strip.size());
-      if (!ValidateObjectName(name).ok()) continue;
+      if (!KeepListedName(name, Describe())) continue;
       auto when = ParseRfc3339(node.get<std::string>("LastModified", ""));
       out.push_back({name, node.get<uint64_t>("Size", 0), when.ok() ? *when : TimePoint{}});
     }

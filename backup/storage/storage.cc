@@ -1,5 +1,10 @@
 #include "backup/storage/storage.h"
 
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <set>
+
 namespace aura::backup {
 
 Status ValidateObjectName(std::string_view name) {
@@ -22,6 +27,28 @@ Status ValidateObjectName(std::string_view name) {
     if (c < 0x20 || c == 0x7f || c == '\\') return bad("control character or backslash");
   }
   return Status::Ok();
+}
+
+void WarnIgnoredObject(const std::string& name, const std::string& where, const std::string& why) {
+  static std::mutex mu;
+  static std::set<std::string> warned;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (warned.size() > 10000 || !warned.insert(where + '\n' + name).second) return;
+  }
+  spdlog::warn("ignoring the object '{}' in {}: {} (not written by aura-agent; remove it)", name,
+               where, why);
+}
+
+bool KeepListedName(const std::string& name, const std::string& where) {
+  Status s = ValidateObjectName(name);
+  if (s.ok()) return true;
+  const std::string& m = s.message();
+  const auto colon = m.rfind("': ");
+  WarnIgnoredObject(
+      name, where,
+      "not a valid object name (" + (colon == std::string::npos ? m : m.substr(colon + 3)) + ")");
+  return false;
 }
 
 Status Storage::DeleteMany(const std::vector<std::string>& names) {

@@ -117,6 +117,17 @@ class Storage {
 // no control characters or backslashes.
 Status ValidateObjectName(std::string_view name);
 
+// Whether a name a listing found (a file under a local target, a key in a bucket) may enter the
+// agent as an object name: ValidateObjectName. Every backend's List applies it, so no caller
+// sees a name like "../../etc/x", "/abs", one holding an escape sequence or NUL, or one over 1024
+// bytes: nothing can be read, written or deleted under such a name anyway, and a hostile bucket
+// must not steer a path. A name left out is warned about once per process (the log escapes it);
+// `where` is the storage's Describe().
+bool KeepListedName(const std::string& name, const std::string& where);
+
+// Warns, once per process and `name`, that the object `name` in `where` is ignored and why.
+void WarnIgnoredObject(const std::string& name, const std::string& where, const std::string& why);
+
 // Writes a whole object from memory.
 Status PutObject(Storage& storage, const std::string& name, std::span<const uint8_t> data,
                  const WriteOptions& options = {});

@@ -12,6 +12,7 @@
 
 #include "common/file_io.h"
 #include "common/sqlite.h"
+#include "tests/e2e/hostile_support.h"
 #include "tests/support/test_env.h"
 
 namespace aura {
@@ -22,16 +23,7 @@ using aura::testing::RunProcess;
 using aura::testing::TempDir;
 using nlohmann::json;
 
-// Every file and folder under `dir`, relative to it; empty when `dir` does not exist.
-std::set<std::string> FilesUnder(const std::string& dir) {
-  std::set<std::string> out;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    out.insert(std::filesystem::relative(it->path(), dir).string());
-  }
-  return out;
-}
+using aura::testing::FilesUnder;
 
 struct stat StatOf(const std::string& path) {
   struct stat st = {};
