@@ -12,6 +12,7 @@
 #include "agent/toml_reader.h"
 #include "backup/keyring.h"
 #include "common/file_io.h"
+#include "common/secret_file.h"
 #include "common/url_credentials.h"
 #include "scheduler/calendar.h"
 
@@ -526,7 +527,7 @@ Result<backup::KeySource> PassphraseFromEnv(const std::string& variable) {
 }
 
 Result<backup::KeySource> PassphraseFromFile(const std::string& path) {
-  auto text = backup::ReadSecretFile(path, 64 * 1024, "passphrase file");
+  auto text = ReadSecretFile(path, 64 * 1024, "passphrase file");
   if (!text.ok()) {
     if (text.status().code() == Code::kKeyError) return text.status();
     return text.status().WithContext("passphrase file");
@@ -557,7 +558,7 @@ Result<backup::KeySource> KeySourceFor(const Config& config, const TargetConfig&
 }
 
 Result<std::string> ReadStatusToken(const std::string& file) {
-  AURA_ASSIGN_OR_RETURN(std::string text, ReadFileToString(file, 4096));
+  AURA_ASSIGN_OR_RETURN(std::string text, ReadSecretFile(file, 4096, "status token file"));
   std::string token = text.substr(0, text.find_first_of("\r\n"));
   if (token.size() < 16) {
     return ConfigError("the status token in " + file + " must be at least 16 characters");

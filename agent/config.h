@@ -189,7 +189,8 @@ Result<Config> LoadConfigAndWarn(const std::string& path);
 Result<Config> LoadConfig(const std::string& path);
 
 // The bearer token of the loopback TCP status endpoint: the first line of `file`, at least 16
-// characters (kConfig otherwise; the file's read error as is).
+// characters (kConfig otherwise). kKeyError, naming the mode and the fix, when the file's group or
+// other users may use it (ReadSecretFile); the file's read error as is.
 Result<std::string> ReadStatusToken(const std::string& file);
 
 // The key source the config gives for `target`: kNone for an unencrypted target, else the key

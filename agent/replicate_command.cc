@@ -68,7 +68,7 @@ void StepLoop(backup::Replicator& r, const ReplicateArgs& args, const Output& ou
     if (now - last_status >= std::chrono::seconds(1)) {
       last_status = now;
       if (!args.status_file.empty()) {
-        (void)WriteFileAtomic(args.status_file, r.StatusJson(SystemClock::Instance().Now()));
+        (void)WriteFileAtomic(args.status_file, r.StatusJson(SystemClock::Instance().Now()), 0640);
       }
     }
     auto idle = now - last_active > std::chrono::seconds(1);
@@ -144,7 +144,7 @@ int RunReplicate(const ReplicateArgs& args, const Output& out) {
   uploader.join();
   Status uploaded = r.Upload();
   if (!args.status_file.empty()) {
-    (void)WriteFileAtomic(args.status_file, r.StatusJson(SystemClock::Instance().Now()));
+    (void)WriteFileAtomic(args.status_file, r.StatusJson(SystemClock::Instance().Now()), 0640);
   }
   backup::ReplicationStatus s = r.status();
   out.Json(nlohmann::json::parse(r.StatusJson(SystemClock::Instance().Now())));

@@ -57,7 +57,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   AURA_RETURN_IF_ERROR(CreatePrivateDirectories(state_dir));
   std::unique_ptr<StateStore> s(new StateStore());
   s->path_ = state_dir + "/agent.db";
-  AURA_ASSIGN_OR_RETURN(s->db_, SqliteDb::OpenOrCreate(s->path_, 5000));
+  AURA_ASSIGN_OR_RETURN(s->db_, SqliteDb::OpenOrCreatePrivate(s->path_, 5000));
   AURA_RETURN_IF_ERROR(s->db_.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"));
   AURA_ASSIGN_OR_RETURN(int64_t version, s->db_.QueryInt("PRAGMA user_version"));
   if (version > kSchemaVersion) {

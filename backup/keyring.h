@@ -5,7 +5,7 @@
 // restore picks the right key and a wrong key is reported as such rather than as corruption.
 //
 // Key file format (text, created mode 0600 by `aura-agent key generate`; refused when its group or
-// other users have any access to it, see ReadSecretFile):
+// other users have any access to it, see common/secret_file.h):
 //
 //   # comment lines and blank lines are ignored
 //   aura-key-v1 <base64 of 32 bytes>
@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/secret_file.h"
 #include "common/status.h"
 
 namespace aura::backup {
@@ -58,20 +59,6 @@ struct ScryptParams {
 // Derives a key from a passphrase. kKeyError if the passphrase is empty.
 Result<Key> DeriveKeyFromPassphrase(const std::string& passphrase, const std::vector<uint8_t>& salt,
                                     const ScryptParams& params);
-
-// The environment variable that, set to exactly "1", lets ReadSecretFile read a file others may
-// read (a file system without modes: FAT/exFAT, some SMB/9p/virtiofs mounts, a Kubernetes Secret
-// volume at its default 0644). A warning is logged for each such file.
-inline constexpr char kAllowOpenKeyFilesEnv[] = "AURA_ALLOW_OPEN_KEY_FILES";
-
-// Reads a secret (a key file, a passphrase file; `what` names it in errors) of at most
-// `max_bytes`. kKeyError naming the mode and the `chmod 600` that fixes it when the file's group
-// or other users have any permission on it, as ssh refuses such a private key: whoever can read
-// the key can read every backup. The mode is checked on the descriptor the secret is read from,
-// so the file cannot be swapped between the check and the read. kNotFound if missing. Windows:
-// no mode check (the bits mean nothing there; `key generate` sets an owner-only DACL).
-Result<std::string> ReadSecretFile(const std::string& path, size_t max_bytes,
-                                   const std::string& what);
 
 class Keyring {
  public:

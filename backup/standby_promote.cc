@@ -46,8 +46,8 @@ Result<platform::FileLock> TakeOverLock(const std::string& path, std::chrono::mi
   const pid_t pid = HolderPid(note);
   const auto deadline = std::chrono::steady_clock::now() + wait;
   if (note.find("[[standby]]") != std::string::npos) {
-    AURA_RETURN_IF_ERROR(WriteFileAtomic(StandbyReleasePath(path),
-                                         "pid " + std::to_string(::getpid()) + ": promote\n"));
+    AURA_RETURN_IF_ERROR(WriteFileAtomic(
+        StandbyReleasePath(path), "pid " + std::to_string(::getpid()) + ": promote\n", 0600));
     return WaitForLock(path, "the agent's [[standby]], pid " + std::to_string(pid), deadline, wait);
   }
   if (note.find("restore --follow") == std::string::npos || pid <= 0) {

@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
   nlohmann::json st = Status(status);
   const uint64_t base = st["spooled_txid"].get<uint64_t>();
   const std::string gen_dir = repo + "/bench/wal/" + st["generation"].get<std::string>() + "/0";
-  (void)aura::CreateDirectories(gen_dir);
+  (void)aura::CreateDirectories(gen_dir, 0700);
   double lag_p50, lag_p99, lag_max;
   size_t shipped;
   {

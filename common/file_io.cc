@@ -42,7 +42,9 @@ Result<File> File::OpenForRead(const std::string& path) {
 Result<File> File::CreateExclusive(const std::string& path, int mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus(errno, "create", path);
-  return File(fd, path);
+  File f(fd, path);
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) return ErrnoStatus(errno, "chmod", path);
+  return f;
 }
 
 Result<size_t> File::Read(std::span<uint8_t> buf) {
@@ -161,9 +163,12 @@ Status CreateDirectories(const std::string& dir, int mode) {
   if (parent != dir && parent != "." && parent != "/") {
     AURA_RETURN_IF_ERROR(CreateDirectories(parent, mode));
   }
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
-    return ErrnoStatus(errno, "mkdir", dir);
+  if (::mkdir(dir.c_str(), mode) != 0) {
+    return errno == EEXIST ? Status::Ok() : ErrnoStatus(errno, "mkdir", dir);
   }
+  // mkdir gave `mode` less the umask; the folder this call made gets exactly `mode`, so a
+  // permissive umask cannot widen it and a strict one does not lock out the group it names.
+  if (::chmod(dir.c_str(), static_cast<mode_t>(mode)) != 0) return ErrnoStatus(errno, "chmod", dir);
   return Status::Ok();
 }
 

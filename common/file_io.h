@@ -32,8 +32,9 @@ class File {
 
   // Opens an existing file read-only. NotFound if it does not exist.
   static Result<File> OpenForRead(const std::string& path);
-  // Creates a new file for writing; AlreadyExists if `path` exists. `mode` as for open(2).
-  static Result<File> CreateExclusive(const std::string& path, int mode = 0644);
+  // Creates a new file for writing with exactly `mode` (whatever the umask); AlreadyExists if
+  // `path` exists.
+  static Result<File> CreateExclusive(const std::string& path, int mode);
 
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }
@@ -72,8 +73,10 @@ std::string DirName(const std::string& path);
 // Last component of a path.
 std::string BaseName(const std::string& path);
 
-// mkdir -p. Existing directories are fine.
-Status CreateDirectories(const std::string& dir, int mode = 0755);
+// mkdir -p. The folders this call creates get exactly `mode` (chmod after mkdir, so the umask
+// can neither widen nor narrow it); existing ones are left as they are. No default: every caller
+// says who may use what it creates (SECURITY.md lists the modes).
+Status CreateDirectories(const std::string& dir, int mode);
 
 // mkdir -p for a folder only the agent's account may use (state, spool): a folder this call
 // creates is made owner-only (platform::RestrictToOwner: 0700, or an owner-only DACL on

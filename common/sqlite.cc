@@ -3,6 +3,8 @@
 #include <mutex>
 #include <utility>
 
+#include "common/file_io.h"
+
 namespace aura {
 
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
@@ -145,6 +147,14 @@ Result<SqliteDb> SqliteDb::Open(const std::string& path, int flags, int busy_tim
 
 Result<SqliteDb> SqliteDb::OpenOrCreate(const std::string& path, int busy_timeout_ms) {
   return Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_timeout_ms);
+}
+
+Result<SqliteDb> SqliteDb::OpenOrCreatePrivate(const std::string& path, int busy_timeout_ms) {
+  // An empty file is an empty database; SQLite creates its -wal, -shm and -journal files with the
+  // database file's mode, so they are owner-only too.
+  auto created = File::CreateExclusive(path, 0600);
+  if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+  return OpenOrCreate(path, busy_timeout_ms);
 }
 
 Status SqliteDb::Exec(std::string_view sql) {

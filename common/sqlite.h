@@ -83,6 +83,9 @@ class SqliteDb {
   static Result<SqliteDb> Open(const std::string& path, int flags, int busy_timeout_ms);
   // Opens or creates a database read-write.
   static Result<SqliteDb> OpenOrCreate(const std::string& path, int busy_timeout_ms);
+  // The same for a database only the agent's account may read (the state database, scratch
+  // copies of an application's database): a file this call creates is 0600, whatever the umask.
+  static Result<SqliteDb> OpenOrCreatePrivate(const std::string& path, int busy_timeout_ms);
 
   sqlite3* get() const { return db_; }
   const std::string& path() const { return path_; }

@@ -51,7 +51,7 @@ void RemoveLeftovers(const std::string& dir, const std::string& prefix) {
 
 Status CopyDatabaseToFile(SqliteDb& from, const std::string& path, bool durable) {
   RemoveDatabaseFiles(path);
-  AURA_ASSIGN_OR_RETURN(SqliteDb to, SqliteDb::OpenOrCreate(path, 5000));
+  AURA_ASSIGN_OR_RETURN(SqliteDb to, SqliteDb::OpenOrCreatePrivate(path, 5000));
   if (!durable) AURA_RETURN_IF_ERROR(to.Exec("PRAGMA synchronous=OFF"));
   AURA_RETURN_IF_ERROR(RunBackup(to.get(), from.get(), "copy database to " + path));
   // A copy of a WAL database is in WAL mode too; fold its WAL in so the file stands alone.

@@ -17,7 +17,8 @@
 namespace aura::migrations {
 
 // Copies the state of `from` into a new file `path` (replaced if it exists) and, when `durable`,
-// fsyncs it (a scratch copy that is thrown away is not).
+// fsyncs it (a scratch copy that is thrown away is not). The new file is 0600 (it holds the
+// database's content); a caller that keeps it beside the database gives it that file's mode.
 Status CopyDatabaseToFile(SqliteDb& from, const std::string& path, bool durable = true);
 
 // Replaces the content of `live` with the database file `path`, in one transaction.

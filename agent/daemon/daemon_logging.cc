@@ -10,6 +10,27 @@
 
 namespace aura::agent {
 
+namespace {
+
+// The log file and its folder: the agent's user writes, its group (`aura-agent` for the Debian
+// package) may read; logs hold no secret (SECURITY.md).
+constexpr int kLogFolderMode = 0750;
+constexpr int kLogFileMode = 0640;
+
+// spdlog opens with fopen (0666 less the umask). Creating a missing file first with exactly
+// kLogFileMode means neither a permissive umask nor a chmod after the fact leaves a moment when
+// others could open it; spdlog then appends. Called again for each file rotation starts. A file
+// that exists keeps the mode its admin gave it.
+spdlog::file_event_handlers CreateLogFilesWithTheirMode() {
+  spdlog::file_event_handlers h;
+  h.before_open = [](const spdlog::filename_t& path) {
+    (void)File::CreateExclusive(path, kLogFileMode);  // exists, or fopen reports why not
+  };
+  return h;
+}
+
+}  // namespace
+
 Status SetupDaemonLogging(const AgentSettings& a) {
   const bool managed =
       std::getenv("INVOCATION_ID") != nullptr || std::getenv("JOURNAL_STREAM") != nullptr;
@@ -20,9 +41,10 @@ Status SetupDaemonLogging(const AgentSettings& a) {
     SetEscapedLogPattern(*logger, managed ? "%l %v" : "%Y-%m-%dT%H:%M:%S.%e%z %l %v");
   } else {
     std::string file = a.log_file.empty() ? a.state_dir + "/logs/agent.log" : a.log_file;
-    AURA_RETURN_IF_ERROR(CreateDirectories(DirName(file), 0750));
+    AURA_RETURN_IF_ERROR(CreateDirectories(DirName(file), kLogFolderMode));
     try {
-      auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(file, 10 << 20, 5);
+      auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+          file, 10 << 20, 5, /*rotate_on_open=*/false, CreateLogFilesWithTheirMode());
       logger = std::make_shared<spdlog::logger>("aura", sink);
     } catch (const spdlog::spdlog_ex& e) {
       return IOError(std::string("cannot open the log file: ") + e.what());

@@ -13,6 +13,7 @@
 #include "agent/daemon/repo_cache.h"
 #include "agent/migrate_context.h"
 #include "agent/migrate_snapshots.h"
+#include "common/file_io.h"
 #include "migrations/migration_source.h"
 #include "migrations/safe_apply.h"
 
@@ -97,8 +98,7 @@ JobOutcome DbWorker::Migrate() {
   }
   RepositorySnapshots seam(db_, *repo, target, TakerFor(target));
   std::string scratch = config_->agent.state_dir + "/migrate";
-  std::error_code ec;
-  std::filesystem::create_directories(scratch, ec);
+  (void)CreatePrivateDirectories(scratch);  // a failure shows when the copy is written there
   migrations::ApplyOptions o = ApplyOptionsFrom(db_.migrations, db_.path, scratch);
   o.snapshots = &seam;
   o.clock = &ctx_.clock;

@@ -116,7 +116,7 @@ Status LocalStorage::EnsureParentDirs(const std::string& name) {
     missing.push_back(d);
     if (d == "/" || d == ".") break;
   }
-  AURA_RETURN_IF_ERROR(CreateDirectories(dir));
+  AURA_RETURN_IF_ERROR(CreateDirectories(dir, kFolderMode));
   // A new directory entry is durable only once its parent is fsynced.
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
     AURA_RETURN_IF_ERROR(SyncDirectory(DirName(*it)));
@@ -128,7 +128,7 @@ Result<std::unique_ptr<ObjectWriter>> LocalStorage::Create(const std::string& na
                                                            const WriteOptions& options) {
   AURA_RETURN_IF_ERROR(ValidateObjectName(name));
   AURA_RETURN_IF_ERROR(EnsureParentDirs(name));
-  AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(PathOf(name), 0640));
+  AURA_ASSIGN_OR_RETURN(TempFile temp, TempFile::Create(PathOf(name), kObjectMode));
   return std::unique_ptr<ObjectWriter>(
       std::make_unique<LocalObjectWriter>(std::move(temp), options.no_overwrite));
 }

@@ -6,6 +6,10 @@
 // name. Temp files start with '.', which no valid object name does, so List never shows them;
 // stale ones left by a crash are removed by RemoveAbandonedWrites.
 //
+// Modes: objects are 0640 and the folders this storage creates (the root included) 0750, exactly,
+// whatever the umask: the agent's user writes, its group (`aura-agent` for the Debian package,
+// INSTALL.md) may read the backups, others nothing. Folders that exist are left as they are.
+//
 // Thread-safety: safe for concurrent use; nothing is cached.
 #pragma once
 
@@ -17,6 +21,9 @@ namespace aura::backup {
 
 class LocalStorage final : public Storage {
  public:
+  static constexpr int kObjectMode = 0640;
+  static constexpr int kFolderMode = 0750;
+
   // `root` need not exist yet; it is created on the first write.
   explicit LocalStorage(std::string root);
 

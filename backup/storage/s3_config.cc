@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "common/file_io.h"
+#include "common/secret_file.h"
 #include "common/url_credentials.h"
 
 extern char** environ;
@@ -42,7 +42,8 @@ std::map<std::string, std::string> ProcessEnvironment() {
 
 Result<SigV4Credentials> ReadSharedCredentials(const std::string& path,
                                                const std::string& profile) {
-  auto text = ReadFileToString(path, 1 << 20);
+  auto text = ReadSecretFile(path, 1 << 20, "AWS credentials file");
+  if (!text.ok() && text.status().code() == Code::kKeyError) return text.status();
   if (!text.ok()) return NotFound("no AWS credentials file at " + path);
   std::istringstream in(*text);
   std::string line, section;
@@ -105,6 +106,7 @@ Result<S3Config> S3ConfigFromUrl(const std::string& url,
     std::string profile = Get(env, "AWS_PROFILE");
     if (profile.empty()) profile = "default";
     auto creds = ReadSharedCredentials(file, profile);
+    if (!creds.ok() && creds.status().code() == Code::kKeyError) return creds.status();
     if (!creds.ok()) {
       return KeyError(
           "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "

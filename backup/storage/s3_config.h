@@ -60,7 +60,8 @@ Result<S3Config> S3ConfigFromUrl(const std::string& url,
 std::map<std::string, std::string> ProcessEnvironment();
 
 // Reads one profile of an AWS shared credentials file (INI). kNotFound if the file or the profile
-// is missing.
+// is missing; kKeyError naming the mode and the fix when the file's group or other users may use
+// it (ReadSecretFile; S3ConfigFromUrl passes that error on as is).
 Result<SigV4Credentials> ReadSharedCredentials(const std::string& path, const std::string& profile);
 
 // Checks ranges (part size >= 5 MiB, lock mode, ...). kConfig naming the field.

@@ -163,7 +163,7 @@ TEST_F(ReplicationTest, ARefusedStartLeavesNoSpoolBehind) {
   EXPECT_EQ(unreachable.Start().code(), Code::kUnavailable);
   EXPECT_FALSE(PathExists(dir_ / "spool")) << "a spool this start created";
   faulty_->Clear();
-  ASSERT_TRUE(CreateDirectories(dir_ / "spool").ok());
+  ASSERT_TRUE(CreateDirectories(dir_ / "spool", 0700).ok());
   faulty_->FailNth(StorageOp::kList, 1, Unavailable("target unreachable (injected)"), true);
   {
     Replicator again(Options(), repo_);

@@ -341,7 +341,7 @@ TEST(FaultStorage, DiskFullFailsTheWriteAndLeavesNothingVisible) {
 TEST(LocalStorage, StaleTempFilesFromACrashAreRemoved) {
   TempDir dir;
   LocalStorage local(dir / "repo");
-  ASSERT_TRUE(CreateDirectories(dir / "repo/db").ok());
+  ASSERT_TRUE(CreateDirectories(dir / "repo/db", 0750).ok());
   ASSERT_TRUE(WriteFileAtomic(dir / "repo/db/.x.data.tmp-abc123", "partial").ok());
   EXPECT_TRUE(Names(local, "").empty());
   auto removed = local.RemoveAbandonedWrites(std::chrono::seconds(0));

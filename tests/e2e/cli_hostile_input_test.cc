@@ -36,7 +36,7 @@ class HostileInputTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(aura::testing::MakeTestDb(dir_ / "aura.db", true, 400).ok());
     ASSERT_EQ(Agent({"key", "generate", "--out", Key()}).exit_code, 0);
-    ASSERT_TRUE(CreateDirectories(dir_ / "backups").ok());
+    ASSERT_TRUE(CreateDirectories(dir_ / "backups", 0750).ok());
   }
 
   ProcessResult Agent(std::vector<std::string> args, std::vector<std::string> env = {}) {
@@ -295,7 +295,7 @@ TEST_F(HostileInputTest, RefusedRestoreVerifyAndDrillLeaveNothingBehind) {
 // Regression (issue 14): `migrate apply --backup-to` created the repository before it found
 // that the migrations folder or the database was not usable.
 TEST_F(HostileInputTest, ARefusedMigrateLeavesTheBackupTargetAsItWas) {
-  ASSERT_TRUE(CreateDirectories(dir_ / "migrations").ok());
+  ASSERT_TRUE(CreateDirectories(dir_ / "migrations", 0755).ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ / "notes.db", std::string(5000, 'x')).ok());
   const std::string to = dir_ / "backups";
   const std::vector<std::vector<std::string>> refused = {

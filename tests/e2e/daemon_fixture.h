@@ -72,7 +72,7 @@ class DaemonTest : public ::testing::Test {
     return RunProcess(args, env);
   }
 
-  std::string Socket() { return dir_ / "agent.sock"; }
+  virtual std::string Socket() { return dir_ / "agent.sock"; }
 
   // The [agent] (test timings, this test's state and socket) and [keys] sections of a config.
   std::string AgentAndKeys() {

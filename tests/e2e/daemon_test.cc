@@ -438,7 +438,7 @@ uint16_t FreeLoopbackPort() {
 
 TEST_F(DaemonTest, LoopbackTcpStatusNeedsTheBearerToken) {
   const std::string token = "s3cr3t-token-0123456789";
-  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", token + "\n").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", token + "\n", 0600).ok());
   const uint16_t port = FreeLoopbackPort();
   std::string cfg = Config();  // [agent] ends where [keys] starts
   cfg.replace(cfg.find("[keys]"), 0,
@@ -460,7 +460,7 @@ TEST_F(DaemonTest, LoopbackTcpStatusNeedsTheBearerToken) {
   ProcessResult cli = Agent({"status", "--config", dir_ / "agent.toml"});
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
   EXPECT_NE(cli.out.find("live"), std::string::npos) << cli.out;
-  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", "not-the-token-at-all\n").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", "not-the-token-at-all\n", 0600).ok());
   ProcessResult refused = Agent({"status", "--config", dir_ / "agent.toml"});
   EXPECT_EQ(refused.exit_code, 13) << refused.err;
   EXPECT_NE(refused.err.find("bearer token"), std::string::npos) << refused.err;
@@ -471,7 +471,7 @@ TEST_F(DaemonTest, LoopbackTcpStatusNeedsTheBearerToken) {
 // and `aura-agent status` goes straight to TCP.
 TEST_F(DaemonTest, TcpOnlyStatusEndpointServesTheCli) {
   const std::string token = "s3cr3t-token-0123456789";
-  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", token + "\n").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "token", token + "\n", 0600).ok());
   const uint16_t port = FreeLoopbackPort();
   std::string cfg = Config();
   cfg.replace(cfg.find("status_socket = \""), 0, "status_socket = \"\"\n#");
