@@ -7,11 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
+#include <vector>
 
 #include "backup/key_retirement.h"
 #include "backup/object_codec.h"
@@ -214,6 +217,50 @@ class KeyRetireTest : public ::testing::Test {
     env.push_back("TMPDIR=" + std::string(dir_ / "tmp"));
     env.push_back("AURA_TEST_RETIRE_STEP_DELAY_MS=" + std::to_string(delay_ms));
     return env;
+  }
+
+  // `runs` retirements of A (`delay_ms` per step), each SIGKILLed at a random point around
+  // `slice_ms`, once it has re-sealed at least one object. After each kill no object went back to A
+  // and everything restores with A and B. Returns how many objects were still sealed with A after
+  // each kill.
+  std::vector<int> KillRetirementsAtRandomPoints(int runs, int delay_ms, int slice_ms,
+                                                 unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> jitter(slice_ms / 2, slice_ms * 3 / 2);
+    std::vector<int> left;
+    int remaining = SealedWith(key_a_);
+    for (int i = 0; i < runs; ++i) {
+      ChildProcess run(RetireArgs(dir_ / "k"), ScratchEnv(delay_ms));
+      std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+      // On a loaded machine the run may not have re-sealed anything yet: let it make some
+      // progress first, so the kill lands mid-way rather than before the first step.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (remaining > 0 && SealedWith(key_a_) >= remaining &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      run.Signal(SIGKILL);
+      run.Wait();
+      const int now = SealedWith(key_a_);
+      EXPECT_LE(now, remaining) << "a rerun must not undo what an earlier run finished";
+      remaining = now;
+      left.push_back(now);
+      SCOPED_TRACE("after kill " + std::to_string(i) + ", " + std::to_string(now) +
+                   " objects still sealed with A");
+      ExpectEverythingRestores(dir_ / "k");  // A and B
+    }
+    return left;
+  }
+
+  // A retirement run to its end with --drop-from-key-file on `key_file`: nothing is left sealed
+  // with A and everything restores with B alone.
+  void FinishRetirement(const std::string& key_file) {
+    std::vector<std::string> args = RetireArgs(key_file);
+    args.push_back("--drop-from-key-file");
+    ProcessResult done = RunProcess(args, ScratchEnv(0));
+    ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+    EXPECT_EQ(SealedWith(key_a_), 0);
+    ExpectEverythingRestores(key_file);  // B only
   }
 
   TempDir dir_;

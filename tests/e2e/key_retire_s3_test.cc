@@ -2,7 +2,6 @@
 // key_retire_test.cc (snapshots and WAL segments under key A, more under key B) retired from A,
 // then restored with a key file holding B alone; and runs SIGKILLed at random points, after each
 // of which everything restores with A and B, and a completing run after which B alone suffices.
-#include <random>
 
 #include "backup/storage/s3_storage.h"
 #include "tests/e2e/key_retire_fixture.h"
@@ -67,29 +66,10 @@ TEST_F(KeyRetireS3Test, SigkillDuringRetirementOnS3LeavesEverythingRestorable) {
   ASSERT_GT(initial, 3);
   constexpr int kDelayMs = 60;
   const int slice_ms = initial * (kDelayMs + 40) / 4;
-  std::mt19937 rng(1414);
-  std::uniform_int_distribution<int> jitter(slice_ms / 2, slice_ms * 3 / 2);
-  int remaining = initial;
-  for (int i = 0; i < 3; ++i) {
-    ChildProcess run(RetireArgs(dir_ / "k"), ScratchEnv(kDelayMs));
-    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
-    run.Signal(SIGKILL);
-    run.Wait();
-    const int now = SealedWith(key_a_);
-    EXPECT_LE(now, remaining);
-    remaining = now;
-    SCOPED_TRACE("after kill " + std::to_string(i) + ", " + std::to_string(now) + " of " +
-                 std::to_string(initial) + " objects still sealed with A");
-    ExpectEverythingRestores(dir_ / "k");  // A and B
-  }
-  EXPECT_LT(remaining, initial) << "no kill landed after an object was re-sealed";
+  const std::vector<int> left = KillRetirementsAtRandomPoints(3, kDelayMs, slice_ms, 1414);
+  EXPECT_LT(left.back(), initial) << "no kill landed after an object was re-sealed";
   aura::testing::CopyFile(dir_ / "k", dir_ / "k-retire");
-  std::vector<std::string> args = RetireArgs(dir_ / "k-retire");
-  args.push_back("--drop-from-key-file");
-  ProcessResult done = RunProcess(args, ScratchEnv(0));
-  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
-  EXPECT_EQ(SealedWith(key_a_), 0);
-  ExpectEverythingRestores(dir_ / "k-retire");  // B only
+  FinishRetirement(dir_ / "k-retire");
   EXPECT_TRUE(std::filesystem::is_empty(dir_ / "tmp")) << "a killed run's scratch is left";
 }
 

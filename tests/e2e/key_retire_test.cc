@@ -7,8 +7,6 @@
 // owner-only scratch folder does not outlive it, a killed run's removed by the next run.
 #include <sys/stat.h>
 
-#include <random>
-
 #include "agent/state_store.h"
 #include "tests/e2e/key_retire_fixture.h"
 
@@ -57,30 +55,12 @@ TEST_F(KeyRetireTest, SigkillAtRandomPointsLeavesEverythingRestorableAndARerunFi
   constexpr int kDelayMs = 40;
   // Each run is killed after about an eighth of the whole job's expected time, give or take.
   const int slice_ms = initial * (kDelayMs + 15) / 8;
-  std::mt19937 rng(14);
-  std::uniform_int_distribution<int> jitter(slice_ms / 2, slice_ms * 3 / 2);
   bool killed_mid_way = false;
-  int remaining = initial;
-  for (int i = 0; i < 8; ++i) {
-    ChildProcess run(RetireArgs(dir_ / "k"), ScratchEnv(kDelayMs));
-    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
-    run.Signal(SIGKILL);
-    run.Wait();
-    const int now = SealedWith(key_a_);
-    EXPECT_LE(now, remaining) << "a rerun must not undo what an earlier run finished";
+  for (int now : KillRetirementsAtRandomPoints(8, kDelayMs, slice_ms, 14)) {
     if (now > 0 && now < initial) killed_mid_way = true;
-    remaining = now;
-    SCOPED_TRACE("after kill " + std::to_string(i) + ", " + std::to_string(now) + " of " +
-                 std::to_string(initial) + " objects still sealed with A");
-    ExpectEverythingRestores(dir_ / "k");  // A and B
   }
   EXPECT_TRUE(killed_mid_way) << "no kill landed while objects were left to re-seal";
-  std::vector<std::string> args = RetireArgs(dir_ / "k");
-  args.push_back("--drop-from-key-file");
-  ProcessResult done = RunProcess(args, ScratchEnv(0));
-  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
-  EXPECT_EQ(SealedWith(key_a_), 0);
-  ExpectEverythingRestores(dir_ / "k");  // B only now
+  FinishRetirement(dir_ / "k");
 }
 
 class KeyRetireRefusalTest : public KeyRetireTest {
