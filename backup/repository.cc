@@ -19,45 +19,6 @@ constexpr char kSnapshotsDir[] = "/snapshots/";
 constexpr char kManifestSuffix[] = ".manifest";
 constexpr char kDataSuffix[] = ".data";
 
-std::string InfoToJson(const RepositoryInfo& i) {
-  return json{{"format", i.format},
-              {"id", i.id},
-              {"created", i.created},
-              {"encryption", i.encryption},
-              {"kdf",
-               {{"algorithm", "scrypt"},
-                {"salt", Base64Encode(i.kdf_salt)},
-                {"n", i.kdf.n},
-                {"r", i.kdf.r},
-                {"p", i.kdf.p}}}}
-      .dump(2);
-}
-
-Result<RepositoryInfo> InfoFromJson(const std::string& text, const std::string& where) {
-  try {
-    json j = json::parse(text);
-    RepositoryInfo i;
-    i.format = j.at("format").get<int>();
-    if (i.format != 1) {
-      return Unsupported(where + " has repository format " + std::to_string(i.format) +
-                         "; upgrade aura-agent");
-    }
-    i.id = j.at("id").get<std::string>();
-    i.created = j.value("created", "");
-    i.encryption = j.at("encryption").get<std::string>();
-    const json& k = j.at("kdf");
-    auto salt = Base64Decode(k.at("salt").get<std::string>());
-    if (!salt.ok()) return Corruption(where + ": bad KDF salt");
-    i.kdf_salt = *salt;
-    i.kdf.n = k.at("n").get<uint64_t>();
-    i.kdf.r = k.at("r").get<uint32_t>();
-    i.kdf.p = k.at("p").get<uint32_t>();
-    return i;
-  } catch (const json::exception& e) {
-    return Corruption(where + " is not a valid repository file (" + e.what() + ")");
-  }
-}
-
 // Parses "<db>/snapshots/<id>.manifest" into a ref.
 std::optional<SnapshotRef> ParseManifestName(const std::string& name, uint64_t size) {
   auto at = name.rfind(kSnapshotsDir);
@@ -170,7 +131,7 @@ Result<RepositoryInfo> ReadRepositoryInfo(Storage& storage) {
     }
     return text.status();
   }
-  return InfoFromJson(*text, where + "/" + kRepositoryConfigName);
+  return ParseRepositoryInfo(*text, where + "/" + kRepositoryConfigName);
 }
 
 // Writes a new aura-repository.json unless one appears first (another writer won the race).
@@ -185,7 +146,7 @@ Status InitializeRepository(Storage& storage, const KeySource& keys, const Clock
   AURA_RETURN_IF_ERROR(RandomBytes(info.kdf_salt));
   WriteOptions no_overwrite;
   no_overwrite.no_overwrite = true;
-  Status s = PutObject(storage, kRepositoryConfigName, AsBytes(InfoToJson(info)), no_overwrite);
+  Status s = PutObject(storage, kRepositoryConfigName, AsBytes(RepositoryInfoToJson(info)), no_overwrite);
   return s.code() == Code::kAlreadyExists ? Status::Ok() : s;
 }
 

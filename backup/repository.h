@@ -27,6 +27,7 @@
 
 #include "backup/keyring.h"
 #include "backup/manifest.h"
+#include "backup/repository_info.h"
 #include "backup/storage/storage.h"
 #include "common/clock.h"
 #include "common/secure_wipe.h"
@@ -42,15 +43,6 @@ struct KeySource {
   std::string key_file;           // kKeyFile
   SecretString passphrase;        // kPassphrase, already read from its env variable or file
   std::string passphrase_origin;  // where it came from, for messages ("$AURA_BACKUP_PASSPHRASE")
-};
-
-struct RepositoryInfo {
-  int format = 1;
-  std::string id;
-  std::string created;
-  std::string encryption;  // "aes-256-gcm" or "none"
-  std::vector<uint8_t> kdf_salt;
-  ScryptParams kdf;
 };
 
 struct SnapshotRef {

@@ -35,6 +35,47 @@ bool TokenMatches(std::string_view got, const std::string& want) {
   return diff == 0;
 }
 
+using Request = http::request<http::string_body>;
+
+HttpResponse JsonError(int status, const std::string& what) {
+  return {status, "application/json", "{\"error\":\"" + what + "\"}\n"};
+}
+
+// True unless `token` is set and the request does not carry it as its bearer token.
+bool Authorized(const Request& req, const std::string* token) {
+  if (token == nullptr) return true;
+  auto auth = req[http::field::authorization];
+  return auth.size() >= 7 && auth.substr(0, 7) == "Bearer " &&
+         TokenMatches(std::string_view(auth.data() + 7, auth.size() - 7), *token);
+}
+
+// The answer to one read request, `ec` its parse outcome (not end of stream or a timeout):
+// 400/413/431 for a malformed or oversized one, 401 without the token (TCP), else the handler's,
+// 500 if the handler throws. Shared by the sessions and AnswerRequestBytes (the fuzzer's way in).
+HttpResponse AnswerParsed(error_code ec, const Request& req, const std::string* token,
+                          const HttpHandler& handler, ServerCounters& counters) {
+  if (ec) {
+    ++counters.bad_requests;
+    if (ec == http::error::body_limit) return JsonError(413, "request body larger than 64 KiB");
+    if (ec == http::error::header_limit) {
+      return JsonError(431, "request headers larger than 8 KiB");
+    }
+    return JsonError(400, "malformed HTTP request (" + ec.message() + ")");
+  }
+  ++counters.requests;
+  if (!Authorized(req, token)) {
+    ++counters.bad_requests;
+    return JsonError(401, "missing or wrong bearer token (see status_token_file)");
+  }
+  HttpRequest r{std::string(req.method_string()), std::string(req.target()), req.body()};
+  try {
+    return handler(r);
+  } catch (const std::exception& e) {
+    spdlog::error("status server: handler failed: {}", e.what());
+    return JsonError(500, "internal error");
+  }
+}
+
 }  // namespace
 
 struct StatusServer::Impl {
@@ -94,37 +135,11 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
       ++impl_->counters.bad_requests;
       return Shutdown();
     }
-    if (ec) {
-      ++impl_->counters.bad_requests;
-      int status = ec == http::error::body_limit     ? 413
-                   : ec == http::error::header_limit ? 431
-                                                     : 400;
-      std::string what = status == 413   ? "request body larger than 64 KiB"
-                         : status == 431 ? "request headers larger than 8 KiB"
-                                         : "malformed HTTP request (" + ec.message() + ")";
-      return Respond({status, "application/json", "{\"error\":\"" + what + "\"}\n"}, false);
-    }
-    ++impl_->counters.requests;
     const auto& req = parser_->get();
-    if (tcp_) {
-      auto auth = req[http::field::authorization];
-      if (auth.size() < 7 || auth.substr(0, 7) != "Bearer " ||
-          !TokenMatches(std::string_view(auth.data() + 7, auth.size() - 7), impl_->token)) {
-        ++impl_->counters.bad_requests;
-        return Respond({401, "application/json",
-                        "{\"error\":\"missing or wrong bearer token (see status_token_file)\"}\n"},
-                       false);
-      }
-    }
-    HttpRequest r{std::string(req.method_string()), std::string(req.target()), req.body()};
-    HttpResponse res;
-    try {
-      res = impl_->handler(r);
-    } catch (const std::exception& e) {
-      spdlog::error("status server: handler failed: {}", e.what());
-      res = {500, "application/json", "{\"error\":\"internal error\"}\n"};
-    }
-    Respond(std::move(res), req.keep_alive());
+    const std::string* token = tcp_ ? &impl_->token : nullptr;
+    // A malformed or unauthorized request closes the connection once answered.
+    const bool keep_alive = !ec && req.keep_alive() && Authorized(req, token);
+    Respond(AnswerParsed(ec, req, token, impl_->handler, impl_->counters), keep_alive);
   }
 
   void Respond(HttpResponse r, bool keep_alive) {
@@ -244,6 +259,26 @@ void StatusServer::Close() {
   auto closers = impl_->closers;  // closing erases entries
   for (auto& c : closers) c();
   if (!impl_->socket_path.empty()) ::unlink(impl_->socket_path.c_str());
+}
+
+HttpResponse AnswerRequestBytes(std::string_view bytes, const HttpHandler& handler,
+                                const std::string* token) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(kBodyLimit);
+  parser.eager(true);
+  error_code ec;
+  size_t used = 0;
+  while (!ec && !parser.is_done() && used < bytes.size()) {
+    used += parser.put(net::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec == http::error::need_more) break;
+  }
+  if (!ec && !parser.is_done()) {
+    parser.put_eof(ec);
+    if (!ec && !parser.is_done()) ec = http::error::partial_message;
+  }
+  ServerCounters counters;
+  return AnswerParsed(ec, parser.get(), token, handler, counters);
 }
 
 }  // namespace aura::agent

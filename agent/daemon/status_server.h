@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -62,5 +63,11 @@ class StatusServer {
  private:
   std::shared_ptr<Impl> impl_;
 };
+
+// What the server answers to `bytes` received as one request on a connection: parsed with the
+// server's limits, the bearer `token` checked when not null (TCP), then `handler`. The fuzzer's
+// way in (tests/fuzz/status_http_fuzz.cc); the sessions answer through the same code.
+HttpResponse AnswerRequestBytes(std::string_view bytes, const HttpHandler& handler,
+                                const std::string* token);
 
 }  // namespace aura::agent

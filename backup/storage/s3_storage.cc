@@ -10,6 +10,7 @@
 #include <future>
 #include <sstream>
 
+#include "backup/storage/s3_xml.h"
 #include "common/clock.h"
 #include "common/hashing.h"
 
@@ -38,44 +39,6 @@ void AddWriteHeaders(const S3Config& c, std::span<const uint8_t> body, bool with
     h.emplace_back("x-amz-object-lock-retain-until-date", FormatRfc3339(until, 0));
   }
   if (with_md5 && !c.object_lock_mode.empty()) h.emplace_back("content-md5", Md5Base64(body));
-}
-
-Result<pt::ptree> ParseXml(const std::string& body, const std::string& what) {
-  try {
-    std::istringstream in(body);
-    pt::ptree tree;
-    pt::read_xml(in, tree);
-    return tree;
-  } catch (const pt::ptree_error& e) {
-    return IOError("S3 returned unreadable XML for " + what + " (" + e.what() + ")");
-  }
-}
-
-// A key of a listing asked for with encoding-type=url: percent-encoded, '+' for a space (how S3
-// encodes it; botocore decodes it the same way). Asked for so that a key holding NUL or another
-// character XML 1.0 cannot carry does not make the whole listing unreadable (a key with NUL cut
-// the XML short, and every command failed). A '%' not followed by two hex digits stays as it is.
-std::string DecodeListedKey(const std::string& key) {
-  auto hex = [](char c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-  };
-  std::string out;
-  out.reserve(key.size());
-  for (size_t i = 0; i < key.size(); ++i) {
-    if (key[i] == '+') {
-      out += ' ';
-    } else if (key[i] == '%' && i + 2 < key.size() && hex(key[i + 1]) >= 0 &&
-               hex(key[i + 2]) >= 0) {
-      out += static_cast<char>(hex(key[i + 1]) * 16 + hex(key[i + 2]));
-      i += 2;
-    } else {
-      out += key[i];
-    }
-  }
-  return out;
 }
 
 class S3ObjectWriter final : public ObjectWriter {
@@ -139,9 +102,7 @@ class S3ObjectWriter final : public ObjectWriter {
     r.query = {{"uploads", ""}};
     AddWriteHeaders(client_->config(), {}, false, r.headers);
     AURA_ASSIGN_OR_RETURN(S3Response resp, client_->Send(r));
-    AURA_ASSIGN_OR_RETURN(pt::ptree t, ParseXml(resp.body, "CreateMultipartUpload"));
-    upload_id_ = t.get<std::string>("InitiateMultipartUploadResult.UploadId", "");
-    if (upload_id_.empty()) return IOError("S3 did not return an upload id for " + key_);
+    AURA_ASSIGN_OR_RETURN(upload_id_, ParseUploadId(resp.body, key_));
     return Status::Ok();
   }
 
@@ -347,21 +308,14 @@ Result<std::vector<ObjectInfo>> S3Storage::List(const std::string& prefix) {
     r.query = {{"list-type", "2"}, {"prefix", sent}, {"encoding-type", "url"}};
     if (!token.empty()) r.query.emplace_back("continuation-token", token);
     AURA_ASSIGN_OR_RETURN(S3Response resp, client_->Send(r));
-    AURA_ASSIGN_OR_RETURN(pt::ptree t, ParseXml(resp.body, "ListObjectsV2"));
-    const pt::ptree none;
-    const pt::ptree& result = t.get_child("ListBucketResult", none);
-    for (const auto& [tag, node] : result) {
-      if (tag != "Contents") continue;
-      std::string key = DecodeListedKey(node.get<std::string>("Key", ""));
-      if (key.compare(0, full.size(), full) != 0) continue;
-      std::string name = key.substr(strip.size());
+    AURA_ASSIGN_OR_RETURN(S3ListPage page, ParseListObjectsPage(resp.body));
+    for (S3ListedObject& o : page.objects) {
+      if (o.key.compare(0, full.size(), full) != 0) continue;
+      std::string name = o.key.substr(strip.size());
       if (!KeepListedName(name, Describe())) continue;
-      auto when = ParseRfc3339(node.get<std::string>("LastModified", ""));
-      out.push_back({name, node.get<uint64_t>("Size", 0), when.ok() ? *when : TimePoint{}});
+      out.push_back({std::move(name), o.size, o.modified});
     }
-    token = result.get<std::string>("IsTruncated", "false") == "true"
-                ? result.get<std::string>("NextContinuationToken", "")
-                : "";
+    token = std::move(page.next_token);
   } while (!token.empty());
   std::sort(out.begin(), out.end(),
             [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
@@ -414,20 +368,17 @@ Result<int> S3Storage::RemoveAbandonedWrites(std::chrono::seconds older_than,
       {"uploads", ""},
       {"prefix", client_->config().list_top_prefix_only ? full.substr(0, full.find('/')) : full}};
   AURA_ASSIGN_OR_RETURN(S3Response resp, client_->Send(r));
-  AURA_ASSIGN_OR_RETURN(pt::ptree t, ParseXml(resp.body, "ListMultipartUploads"));
+  AURA_ASSIGN_OR_RETURN(std::vector<S3ListedUpload> uploads, ParseMultipartUploads(resp.body));
   int aborted = 0;
   const TimePoint cutoff = SystemClock::Instance().Now() - older_than;
-  const pt::ptree none;
-  for (const auto& [tag, node] : t.get_child("ListMultipartUploadsResult", none)) {
-    if (tag != "Upload") continue;
+  for (const S3ListedUpload& u : uploads) {
     // A listing by the top prefix only (list_top_prefix_only) also shows other prefixes' uploads.
-    if (node.get<std::string>("Key", "").compare(0, full.size(), full) != 0) continue;
-    auto started = ParseRfc3339(node.get<std::string>("Initiated", ""));
-    if (!started.ok() || *started > cutoff) continue;
+    if (u.key.compare(0, full.size(), full) != 0) continue;
+    if (!u.initiated_known || u.initiated > cutoff) continue;
     S3Request del;
     del.method = "DELETE";
-    del.key = node.get<std::string>("Key", "");
-    del.query = {{"uploadId", node.get<std::string>("UploadId", "")}};
+    del.key = u.key;
+    del.query = {{"uploadId", u.upload_id}};
     AURA_RETURN_IF_ERROR(client_->Send(del, {404}).status());
     ++aborted;
   }

@@ -9,6 +9,7 @@
 #include "backup/restore.h"
 #include "backup/snapshot.h"
 #include "backup/storage/fault_storage.h"
+#include "backup/storage/s3_client.h"
 #include "integrity/logical_checksum.h"
 #include "tests/backup/storage_contract.h"
 #include "tests/support/fault_proxy.h"
@@ -173,19 +174,34 @@ TEST(S3Storage, AbandonedMultipartUploadLeavesNothingVisibleAndIsCleanedUp) {
   REQUIRE_MOTO();
   S3Config c = CheckedServer().Config(UniquePrefix());
   auto s = std::make_shared<S3Storage>(c);
+  // What a process killed in the middle of a multipart upload leaves behind: the upload started
+  // and one part sent, never completed nor aborted. Sent with a client of its own, as the killed
+  // process did (a leaked writer would keep a part thread running past the storage: ASan saw it).
   {
-    auto w = s->Create("db/snapshots/x.data", {});
-    ASSERT_TRUE(w.ok());
+    S3Client killed(c);
+    S3Request start;
+    start.method = "POST";
+    start.key = c.prefix + "/db/snapshots/x.data";
+    start.query = {{"uploads", ""}};
+    auto started = killed.Send(start);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    const size_t at = started->body.find("<UploadId>");
+    ASSERT_NE(at, std::string::npos) << started->body;
+    const std::string id =
+        started->body.substr(at + 10, started->body.find("</UploadId>") - at - 10);
     std::vector<uint8_t> part(6u << 20, 1);
-    ASSERT_TRUE((*w)->Append(part).ok());  // a part is uploaded
-    // A killed process never aborts: simulate by leaking the upload (no Abort, no Commit).
-    auto* leaked = w->release();
-    (void)leaked;
+    S3Request put;
+    put.method = "PUT";
+    put.key = start.key;
+    put.query = {{"partNumber", "1"}, {"uploadId", id}};
+    put.body = part;
+    ASSERT_TRUE(killed.Send(put).ok()) << "a part is uploaded";
   }
   EXPECT_TRUE(s->List("").value().empty()) << "an unfinished upload is invisible";
   auto aborted = s->RemoveAbandonedWrites(std::chrono::seconds(0));
   ASSERT_TRUE(aborted.ok()) << aborted.status().ToString();
   EXPECT_EQ(*aborted, 1);
+  EXPECT_EQ(*s->RemoveAbandonedWrites(std::chrono::seconds(0)), 0) << "and it is gone";
 }
 
 TEST(S3Storage, OutageDuringWalShippingSpoolsAndDrainsExactly) {
