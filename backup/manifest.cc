@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_number.h"
+
 namespace aura::backup {
 
 using nlohmann::json;
@@ -44,14 +46,14 @@ Result<SnapshotSummary> SummaryFrom(const json& j) {
   if (!created.ok()) return created.status();
   s.created = *created;
   s.label = j.value("label", "");
-  s.page_size = j.at("page_size").get<uint32_t>();
-  s.page_count = j.at("page_count").get<uint64_t>();
-  s.size = j.at("size").get<uint64_t>();
-  s.stored_size = j.value("stored_size", uint64_t{0});
+  s.page_size = JsonInt<uint32_t>(j.at("page_size"), "page_size");
+  s.page_count = JsonInt<uint64_t>(j.at("page_count"), "page_count");
+  s.size = JsonInt<uint64_t>(j.at("size"), "size");
+  s.stored_size = JsonInt<uint64_t>(j, "stored_size", uint64_t{0});
   s.encrypted = j.value("encrypted", false);
   s.key_id = j.value("key_id", "");
-  s.generation = j.value("generation", uint64_t{0});
-  s.txid = j.value("txid", uint64_t{0});
+  s.generation = JsonInt<uint64_t>(j, "generation", uint64_t{0});
+  s.txid = JsonInt<uint64_t>(j, "txid", uint64_t{0});
   s.source_check_failed = j.value("source_check", "") == "failed";
   return s;
 }
@@ -72,8 +74,9 @@ std::string SummaryToJson(const SnapshotSummary& s) { return SummaryJson(s).dump
 Result<SnapshotSummary> SummaryFromJson(const std::string& text, const std::string& what) {
   return Guard(what, [&]() -> Result<SnapshotSummary> {
     json j = json::parse(text);
-    if (j.value("format", 0) != kManifestFormat) {
-      return Unsupported(what + ": manifest format " + std::to_string(j.value("format", 0)) +
+    if (JsonInt<int>(j, "format", 0) != kManifestFormat) {
+      return Unsupported(what + ": manifest format " +
+                         std::to_string(JsonInt<int>(j, "format", 0)) +
                          " is not supported; upgrade aura-agent");
     }
     return SummaryFrom(j);
@@ -120,7 +123,7 @@ std::string ManifestToJson(const Manifest& m) {
 Result<Manifest> ManifestFromJson(const std::string& text, const std::string& what) {
   return Guard(what, [&]() -> Result<Manifest> {
     json j = json::parse(text);
-    if (j.value("format", 0) != kManifestFormat) {
+    if (JsonInt<int>(j, "format", 0) != kManifestFormat) {
       return Unsupported(what + ": manifest format is not supported; upgrade aura-agent");
     }
     Manifest m;
@@ -132,34 +135,36 @@ Result<Manifest> ManifestFromJson(const std::string& text, const std::string& wh
     if (j.contains("wal")) {
       const json& w = j["wal"];
       WalPosition p;
-      p.salt1 = w.at("salt1").get<uint32_t>();
-      p.salt2 = w.at("salt2").get<uint32_t>();
-      p.frame = w.at("frame").get<uint64_t>();
-      p.checksum = {w.at("checksum").at(0).get<uint32_t>(), w.at("checksum").at(1).get<uint32_t>()};
+      p.salt1 = JsonInt<uint32_t>(w.at("salt1"), "salt1");
+      p.salt2 = JsonInt<uint32_t>(w.at("salt2"), "salt2");
+      p.frame = JsonInt<uint64_t>(w.at("frame"), "frame");
+      p.checksum = {JsonInt<uint32_t>(w.at("checksum").at(0), "checksum"),
+                    JsonInt<uint32_t>(w.at("checksum").at(1), "checksum")};
       m.wal = p;
     }
     if (j.contains("replication")) {
       const json& r = j["replication"];
-      m.replication =
-          ReplicationPoint{r.at("generation").get<uint64_t>(), r.at("txid").get<uint64_t>(),
-                           r.at("db_checksum").get<uint64_t>()};
+      m.replication = ReplicationPoint{JsonInt<uint64_t>(r.at("generation"), "generation"),
+                                       JsonInt<uint64_t>(r.at("txid"), "txid"),
+                                       JsonInt<uint64_t>(r.at("db_checksum"), "db_checksum")};
     }
     if (j.contains("db_checksum")) {
-      m.db_checksum = j["db_checksum"].get<uint64_t>();
-      m.base_db_checksum = j.value("base_db_checksum", uint64_t{0});
-      m.pages_changed = j.value("pages_changed", uint64_t{0});
+      m.db_checksum = JsonInt<uint64_t>(j["db_checksum"], "db_checksum");
+      m.base_db_checksum = JsonInt<uint64_t>(j, "base_db_checksum", uint64_t{0});
+      m.pages_changed = JsonInt<uint64_t>(j, "pages_changed", uint64_t{0});
     }
     if (m.summary.kind == "incremental" && !m.db_checksum) {
       return Corruption(what + ": incremental manifest without database checksums");
     }
     for (const json& o : j.at("objects")) {
       m.objects.push_back({o.at("name").get<std::string>(), o.at("kind").get<std::string>(),
-                           o.at("stored_size").get<uint64_t>(),
-                           o.at("plaintext_size").get<uint64_t>(), o.at("chunks").get<uint64_t>(),
+                           JsonInt<uint64_t>(o.at("stored_size"), "stored_size"),
+                           JsonInt<uint64_t>(o.at("plaintext_size"), "plaintext_size"),
+                           JsonInt<uint64_t>(o.at("chunks"), "chunks"),
                            o.at("sha256").get<std::string>()});
     }
     if (m.objects.empty()) return Corruption(what + ": manifest names no objects");
-    m.duration_ms = j.value("duration_ms", int64_t{0});
+    m.duration_ms = JsonInt<int64_t>(j, "duration_ms", int64_t{0});
     m.agent_version = j.value("agent_version", "");
     return m;
   });

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/hashing.h"
+#include "common/json_number.h"
 
 namespace aura::backup {
 
@@ -43,7 +44,7 @@ Result<RepositoryInfo> ParseRepositoryInfo(const std::string& text, const std::s
   try {
     json j = json::parse(text);
     RepositoryInfo i;
-    i.format = j.at("format").get<int>();
+    i.format = JsonInt<int>(j.at("format"), "format");
     if (i.format != 1) {
       return Unsupported(where + " has repository format " + std::to_string(i.format) +
                          "; upgrade aura-agent");
@@ -59,9 +60,9 @@ Result<RepositoryInfo> ParseRepositoryInfo(const std::string& text, const std::s
     auto salt = Base64Decode(k.at("salt").get<std::string>());
     if (!salt.ok()) return Corruption(where + ": bad KDF salt");
     i.kdf_salt = *salt;
-    i.kdf.n = k.at("n").get<uint64_t>();
-    i.kdf.r = k.at("r").get<uint32_t>();
-    i.kdf.p = k.at("p").get<uint32_t>();
+    i.kdf.n = JsonInt<uint64_t>(k.at("n"), "n");
+    i.kdf.r = JsonInt<uint32_t>(k.at("r"), "r");
+    i.kdf.p = JsonInt<uint32_t>(k.at("p"), "p");
     AURA_RETURN_IF_ERROR(CheckKdf(i.kdf, where));
     return i;
   } catch (const json::exception& e) {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/object_codec.h"
+#include "common/json_number.h"
 
 namespace aura::backup {
 
@@ -33,8 +34,8 @@ Result<std::pair<int64_t, int64_t>> SegmentCommitTimes(Repository& repo, const S
   AURA_ASSIGN_OR_RETURN(ObjectHeader h, ReadObjectHeader(*reader, s.Name()));
   try {
     auto j = nlohmann::json::parse(h.public_metadata);
-    return std::make_pair(j.at("first_commit_us").get<int64_t>(),
-                          j.at("last_commit_us").get<int64_t>());
+    return std::make_pair(JsonInt<int64_t>(j.at("first_commit_us"), "first_commit_us"),
+                          JsonInt<int64_t>(j.at("last_commit_us"), "last_commit_us"));
   } catch (const nlohmann::json::exception&) {
     return Corruption(s.Name() + ": header metadata has no commit times");
   }

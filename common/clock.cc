@@ -96,6 +96,11 @@ Result<TimePoint> ParseRfc3339(std::string_view text) {
   if (pos != str.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
     return bad;
   }
+  // TimePoint counts nanoseconds in 64 bits: it ends in 2262. A time outside what a backup can
+  // carry is refused rather than overflowing (a fuzzed manifest's year 8084 did).
+  if (y < 1970 || y > 2261) {
+    return InvalidArgument("'" + str + "' is outside the times aura-agent handles (1970 to 2261)");
+  }
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;

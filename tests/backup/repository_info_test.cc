@@ -50,8 +50,13 @@ TEST(RepositoryInfo, MarkerThatIsNotJsonOrLacksFieldsIsCorruptionNotAnException)
     ASSERT_FALSE(info.ok()) << text;
     EXPECT_EQ(info.status().code(), Code::kCorruption) << text;
   }
-  EXPECT_EQ(ParseRepositoryInfo(R"({"format":2})", "t").status().code(),
-            Code::kUnsupported);
+  EXPECT_EQ(ParseRepositoryInfo(Marker(R"("n":3.5e21,"r":8,"p":1)"), "t").status().code(),
+            Code::kCorruption)
+      << "a float too large for the field is corruption, not undefined behaviour";
+  EXPECT_EQ(ParseRepositoryInfo(Marker(R"("n":32768,"r":-8,"p":1)"), "t").status().code(),
+            Code::kCorruption)
+      << "a negative count is not wrapped";
+  EXPECT_EQ(ParseRepositoryInfo(R"({"format":2})", "t").status().code(), Code::kUnsupported);
 }
 
 }  // namespace

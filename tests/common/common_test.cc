@@ -35,6 +35,19 @@ TEST(Status, DiskFullErrnoSaysSo) {
   EXPECT_NE(s.message().find("disk full"), std::string::npos);
 }
 
+// A fuzzed manifest's "created" in year 8084 overflowed the nanosecond clock (UBSan: signed
+// integer overflow in FromUnixMicros); S3 listings' LastModified went the same way.
+TEST(Clock, Rfc3339TimeBeyondTheClocksRangeOverflowedIt) {
+  for (const char* t : {"8084-12-04T10:00:00.000Z", "1013-12-04T10:00:00Z", "2262-04-12T00:00:00Z",
+                        "1969-12-31T23:59:59Z", "-999-01-01T00:00:00Z"}) {
+    auto parsed = ParseRfc3339(t);
+    ASSERT_FALSE(parsed.ok()) << t;
+    EXPECT_NE(parsed.status().message().find("1970 to 2261"), std::string::npos) << t;
+  }
+  EXPECT_TRUE(ParseRfc3339("2261-12-31T23:59:59Z").ok());
+  EXPECT_TRUE(ParseRfc3339("1970-01-01T00:00:00Z").ok());
+}
+
 TEST(Clock, Rfc3339RoundTrips) {
   auto t = ParseRfc3339("2026-11-24T20:14:05.123456Z");
   ASSERT_TRUE(t.ok());

@@ -52,8 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     MemoryReader in(bytes);
     (void)aura::backup::ReadObjectHeader(in, "fuzz.data");
   }
-  auto decoder = aura::backup::ObjectDecoder::Open(std::make_unique<MemoryReader>(bytes),
-                                                   FuzzKeys(), "", 1);
+  auto decoder =
+      aura::backup::ObjectDecoder::Open(std::make_unique<MemoryReader>(bytes), FuzzKeys(), "", 1);
   if (!decoder.ok()) return 0;
   uint64_t seen = 0;
   auto summary = (*decoder)->ReadAll([&seen](std::span<const uint8_t> plain) {

@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!info.ok()) return 0;
   const auto& k = info->kdf;
   if (k.n < 1024 || (k.n & (k.n - 1)) != 0 || k.r == 0 || k.p == 0) __builtin_trap();
-  auto again = aura::backup::ParseRepositoryInfo(aura::backup::RepositoryInfoToJson(*info), "again");
+  auto again =
+      aura::backup::ParseRepositoryInfo(aura::backup::RepositoryInfoToJson(*info), "again");
   if (!again.ok() || again->id != info->id || again->kdf_salt != info->kdf_salt) __builtin_trap();
   return 0;
 }

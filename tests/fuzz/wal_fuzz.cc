@@ -29,8 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> bytes(data, size);
   (void)aura::backup::ParseWalHeader(bytes);
   if (size >= aura::backup::kWalFrameHeaderSize) {
-    (void)aura::backup::ParseWalFrameHeader(
-        bytes.first<aura::backup::kWalFrameHeaderSize>());
+    (void)aura::backup::ParseWalFrameHeader(bytes.first<aura::backup::kWalFrameHeaderSize>());
   }
   FILE* f = std::fopen(ScratchPath().c_str(), "wb");
   if (f == nullptr) return 0;
@@ -39,8 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!written) return 0;
   auto scan = aura::backup::ScanWal(ScratchPath());
   if (scan.ok() && scan->last_commit_frame > 0) {
-    const uint64_t end = aura::backup::WalFrameOffset(scan->header.page_size,
-                                                       scan->last_commit_frame + 1);
+    const uint64_t end =
+        aura::backup::WalFrameOffset(scan->header.page_size, scan->last_commit_frame + 1);
     if (end > size) __builtin_trap();  // a commit frame beyond the bytes given
   }
   return 0;
