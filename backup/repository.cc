@@ -146,7 +146,8 @@ Status InitializeRepository(Storage& storage, const KeySource& keys, const Clock
   AURA_RETURN_IF_ERROR(RandomBytes(info.kdf_salt));
   WriteOptions no_overwrite;
   no_overwrite.no_overwrite = true;
-  Status s = PutObject(storage, kRepositoryConfigName, AsBytes(RepositoryInfoToJson(info)), no_overwrite);
+  Status s =
+      PutObject(storage, kRepositoryConfigName, AsBytes(RepositoryInfoToJson(info)), no_overwrite);
   return s.code() == Code::kAlreadyExists ? Status::Ok() : s;
 }
 
