@@ -287,7 +287,7 @@ Status Replicator::UploadSegment(const SpooledSegment& seg) {
   if (keep_uploaded_) {
     keep_uploaded_(seg.path, h);
   } else {
-    ::unlink(seg.path.c_str());
+    (void)RemoveFile(seg.path);
   }
   std::lock_guard<std::mutex> lock(mu_);
   status_.uploaded_txid = std::max(status_.uploaded_txid, h.last_txid);

@@ -177,10 +177,9 @@ Result<std::vector<ObjectInfo>> LocalStorage::List(const std::string& prefix) {
 
 Status LocalStorage::Delete(const std::string& name) {
   AURA_RETURN_IF_ERROR(ValidateObjectName(name));
-  if (::unlink(PathOf(name).c_str()) != 0) {
-    if (errno == ENOENT) return Status::Ok();
-    return ErrnoStatus(errno, "delete", PathOf(name));
-  }
+  Status removed = RemoveFile(PathOf(name));
+  if (removed.code() == Code::kNotFound) return Status::Ok();
+  AURA_RETURN_IF_ERROR(removed);
   return SyncDirectory(DirName(PathOf(name)));
 }
 
@@ -204,7 +203,7 @@ Result<int> LocalStorage::RemoveAbandonedWrites(std::chrono::seconds older_than,
         AURA_RETURN_IF_ERROR(visit(p));
       } else if (S_ISREG(st.st_mode) && n[0] == '.' && n.find(".tmp-") != std::string::npos &&
                  now - st.st_mtim.tv_sec >= min_age_seconds) {
-        if (::unlink(p.c_str()) == 0) ++removed;
+        if (RemoveFile(p).ok()) ++removed;
       }
     }
     return Status::Ok();
