@@ -146,6 +146,24 @@ Status SyncDirectory(const std::string& dir) {
   return platform::SyncDirectory(dir);
 }
 
+Status SyncFolderChain(const std::string& dir, std::set<std::string>* durable) {
+  const uid_t me = ::geteuid();
+  for (std::string d = dir;;) {
+    if (durable != nullptr && durable->count(d)) return Status::Ok();
+    const std::string parent = DirName(d);
+    Status s = SyncDirectory(parent);
+    // A parent this account may not read is not one it made: its owner keeps it.
+    if (s.code() == Code::kPermissionDenied) return Status::Ok();
+    AURA_RETURN_IF_ERROR(s);
+    if (durable != nullptr) durable->insert(d);
+    if (parent == "/" || parent == "." || parent == d) return Status::Ok();
+    struct stat st;
+    if (::lstat(parent.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", parent);
+    if (st.st_uid != me) return Status::Ok();  // someone else's folder: they keep it where it is
+    d = parent;
+  }
+}
+
 Status RenameNoReplace(const std::string& from, const std::string& to) {
   AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kRename, from, -1, to));
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,6 +67,14 @@ class File {
 
 // fsync on a directory so that a rename or unlink inside it is durable.
 Status SyncDirectory(const std::string& dir);
+
+// Makes folder `dir` durable where it is: fsyncs its parent, and the parent of each folder above
+// it that this account owns, up to the first one owned by someone else (a mount point, /var/lib)
+// or whose parent it may not read. A folder that exists is not durable for that: a run killed
+// between its mkdir and the fsync of its parent left the name in the page cache only, and a
+// power cut takes it with everything acknowledged inside since. Folders in `*durable` are known
+// durable already (the walk stops at them); those made durable are added to it.
+Status SyncFolderChain(const std::string& dir, std::set<std::string>* durable = nullptr);
 
 // rename(2) that fails with AlreadyExists instead of replacing `to`.
 Status RenameNoReplace(const std::string& from, const std::string& to);

@@ -11,9 +11,9 @@
 //     its old name, a removed one is back, each with the content its file last made durable.
 //   - Everything under the roots when the double is made is durable as it is (the test's setup
 //     stands for what an earlier, completed run left on disk).
-// Files are told apart by (device, inode). Before a remove or a rename over an existing name the
-// double keeps a hard link to the file that may lose its last name (in a stash folder beside the
-// first root), so its inode number is never reused while the model may still name it.
+// Files are told apart by (device, inode). The double holds a descriptor open on every file and
+// folder it models, so that none is freed and its inode number reused while the model may name it
+// (whether it is removed through the seam or not: a lock file, an rmdir).
 //
 // Durable steps are the fsyncs of files and folders under the roots, counted from 1. CutAt(k):
 // the k-th step and every file operation after it (any path) fail with kIOError "power cut" and
@@ -56,14 +56,9 @@ class LostWritesDisk final : public FileIoObserver {
   // `roots`: existing folders (absolute paths) whose contents the power cut rewrites.
   explicit LostWritesDisk(std::vector<std::string> roots) {
     for (std::string& r : roots) roots_.push_back(std::filesystem::path(r).lexically_normal());
-    stash_ = roots_.front().parent_path() / (".lost-writes-stash-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(stash_);
     Model();
   }
-  ~LostWritesDisk() override {
-    std::error_code ec;
-    std::filesystem::remove_all(stash_, ec);
-  }
+  ~LostWritesDisk() override { Unpin(); }
   LostWritesDisk(const LostWritesDisk&) = delete;
   LostWritesDisk& operator=(const LostWritesDisk&) = delete;
 
@@ -100,8 +95,6 @@ class LostWritesDisk final : public FileIoObserver {
       }
       return e.op == FileOp::kSyncFile ? CaptureFile(e) : CaptureFolder(std::string(e.path));
     }
-    if (e.op == FileOp::kRemove && Tracked(e.path)) Pin(std::string(e.path));
-    if (e.op == FileOp::kRename && Tracked(e.to)) Pin(std::string(e.to));
     return Status::Ok();
   }
 
@@ -159,17 +152,25 @@ class LostWritesDisk final : public FileIoObserver {
     return false;
   }
 
-  // The node of the file or folder `st` describes, made (never durable) when first seen.
-  NodeId IdOf(const struct stat& st) {
+  // The node of the file or folder `st` describes (reached at `path`), made (never durable) and
+  // pinned when first seen.
+  NodeId IdOf(const struct stat& st, const std::string& path) {
     const auto key = std::make_pair(static_cast<uint64_t>(st.st_dev), uint64_t{st.st_ino});
     auto it = ids_.find(key);
-    if (it != ids_.end()) return it->second;
+    if (it != ids_.end() && nodes_.at(it->second).folder == S_ISDIR(st.st_mode)) return it->second;
     const NodeId id = next_id_++;
     ids_[key] = id;
     Node& n = nodes_[id];
     n.folder = S_ISDIR(st.st_mode);
     n.mode = st.st_mode & 07777;
+    const int pin = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (pin >= 0) pins_.push_back(pin);
     return id;
+  }
+
+  void Unpin() {
+    for (int fd : pins_) ::close(fd);
+    pins_.clear();
   }
 
   static Result<std::string> ReadAll(int fd, const std::string& path) {
@@ -183,7 +184,9 @@ class LostWritesDisk final : public FileIoObserver {
     const int rc = e.fd >= 0 ? ::fstat(e.fd, &st) : ::stat(std::string(e.path).c_str(), &st);
     if (rc != 0) return ErrnoStatus(errno, "lost-writes model: stat", e.path);
     AURA_ASSIGN_OR_RETURN(std::string bytes, ReadAll(e.fd, std::string(e.path)));
-    Node& n = nodes_[IdOf(st)];
+    const std::string path =
+        e.fd >= 0 ? "/proc/self/fd/" + std::to_string(e.fd) : std::string(e.path);
+    Node& n = nodes_[IdOf(st, path)];
     n.content = std::move(bytes);
     n.mode = st.st_mode & 07777;
     n.mtime = st.st_mtim;
@@ -197,29 +200,15 @@ class LostWritesDisk final : public FileIoObserver {
     for (const std::string& name : ListDirectory(dir)) {
       struct stat cst {};
       if (::lstat((dir + "/" + name).c_str(), &cst) != 0) continue;
-      if (S_ISREG(cst.st_mode) || S_ISDIR(cst.st_mode)) entries[name] = IdOf(cst);
+      if (S_ISREG(cst.st_mode) || S_ISDIR(cst.st_mode)) entries[name] = IdOf(cst, dir + "/" + name);
     }
-    nodes_[IdOf(st)].entries = std::move(entries);
+    nodes_[IdOf(st, dir)].entries = std::move(entries);
     return Status::Ok();
-  }
-
-  // Keeps the modelled file at `path` from being freed (and its inode number reused).
-  void Pin(const std::string& path) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
-    const auto key = std::make_pair(static_cast<uint64_t>(st.st_dev), uint64_t{st.st_ino});
-    if (!ids_.count(key) || !pinned_.insert(key).second) return;
-    const std::string to = (stash_ / std::to_string(pinned_.size())).string();
-    (void)::link(path.c_str(), to.c_str());
   }
 
   // Everything under the roots as it is now, durable.
   void Model() {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(stash_, ec)) {
-      std::filesystem::remove(entry.path(), ec);
-    }
-    pinned_.clear();
+    Unpin();
     ids_.clear();
     nodes_.clear();
     root_ids_.clear();
@@ -229,7 +218,7 @@ class LostWritesDisk final : public FileIoObserver {
   NodeId ModelTree(const std::string& path) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return 0;
-    const NodeId id = IdOf(st);
+    const NodeId id = IdOf(st, path);
     if (S_ISDIR(st.st_mode)) {
       std::map<std::string, NodeId> entries;
       for (const std::string& name : ListDirectory(path)) {
@@ -289,8 +278,7 @@ class LostWritesDisk final : public FileIoObserver {
 
   mutable std::mutex mu_;
   std::vector<std::filesystem::path> roots_;
-  std::filesystem::path stash_;
-  std::set<std::pair<uint64_t, uint64_t>> pinned_;
+  std::vector<int> pins_;  // descriptors that keep every modelled inode allocated
   std::map<std::string, NodeId> root_ids_;
   std::map<std::pair<uint64_t, uint64_t>, NodeId> ids_;  // (device, inode) -> node
   std::map<NodeId, Node> nodes_;
