@@ -49,6 +49,11 @@ ResumePoint FromEnd(ReplicatedEnd e) {
 // snapshot with a replication point, whichever is furthest.
 Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::string& database,
                                                    const std::string& spool_dir) {
+  // What is resumed from must survive a power cut before anything is built on it. Regression
+  // (power-cut tests): a generation snapshot whose manifest a killed run had renamed into place
+  // but not synced was resumed from; a power cut took it, and the WAL shipped since had no base.
+  // (The spool is made durable by OpenSpool.)
+  AURA_RETURN_IF_ERROR(repo.storage().MakeDurable(database + "/"));
   std::optional<ResumePoint> best;
   AURA_ASSIGN_OR_RETURN(std::optional<ReplicatedEnd> end, FindReplicatedEnd(repo, database));
   if (end) best = FromEnd(std::move(*end));
@@ -124,10 +129,6 @@ Result<std::optional<ReplicatedEnd>> FindReplicatedEnd(Repository& repo,
 }
 
 Status Replicator::Resume() {
-  // What is resumed from must survive a power cut before anything is built on it. Regression
-  // (power-cut tests): a generation snapshot whose manifest a killed run had renamed into place
-  // but not synced was resumed from; a power cut took it, and the WAL shipped since had no base.
-  AURA_RETURN_IF_ERROR(repo_->storage().MakeDurable(opts_.database + "/"));
   AURA_ASSIGN_OR_RETURN(auto rp, FindResumePoint(*repo_, opts_.database, opts_.spool_dir));
   if (!rp) return StartGeneration("first start");
   generation_ = rp->generation;
