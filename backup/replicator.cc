@@ -48,6 +48,17 @@ Status Replicator::Start() {
 
 Status Replicator::OpenSpool() {
   AURA_RETURN_IF_ERROR(CreatePrivateDirectories(opts_.spool_dir));
+  // The spool and its generation folders durable where they are, at each start: spooled_txid
+  // promises that what is spooled survives a power cut. Regression (power-cut tests): the spool
+  // folder's own name was never fsynced into its parent, so a power cut could take the whole
+  // spool with transactions the replicator had reported spooled and moved the WAL lock past.
+  AURA_RETURN_IF_ERROR(SyncDirectory(opts_.spool_dir));
+  AURA_RETURN_IF_ERROR(SyncFolderChain(opts_.spool_dir));
+  for (const std::string& g : ListDirectory(opts_.spool_dir)) {
+    uint64_t gen = 0;
+    if (ParseGenerationName(g, &gen))
+      AURA_RETURN_IF_ERROR(SyncDirectory(opts_.spool_dir + "/" + g));
+  }
   // One replicator per spool: two would ship the same transactions twice and delete each
   // other's segments. The lock file's lock (flock on POSIX) is independent of SQLite's locks.
   const std::string lock_path = opts_.spool_dir + "/lock";

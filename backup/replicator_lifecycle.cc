@@ -49,6 +49,11 @@ ResumePoint FromEnd(ReplicatedEnd e) {
 // snapshot with a replication point, whichever is furthest.
 Result<std::optional<ResumePoint>> FindResumePoint(Repository& repo, const std::string& database,
                                                    const std::string& spool_dir) {
+  // What is resumed from must survive a power cut before anything is built on it. Regression
+  // (power-cut tests): a generation snapshot whose manifest a killed run had renamed into place
+  // but not synced was resumed from; a power cut took it, and the WAL shipped since had no base.
+  // (The spool is made durable by OpenSpool.)
+  AURA_RETURN_IF_ERROR(repo.storage().MakeDurable(database + "/"));
   std::optional<ResumePoint> best;
   AURA_ASSIGN_OR_RETURN(std::optional<ReplicatedEnd> end, FindReplicatedEnd(repo, database));
   if (end) best = FromEnd(std::move(*end));
@@ -287,7 +292,7 @@ Status Replicator::UploadSegment(const SpooledSegment& seg) {
   if (keep_uploaded_) {
     keep_uploaded_(seg.path, h);
   } else {
-    ::unlink(seg.path.c_str());
+    (void)RemoveFile(seg.path);
   }
   std::lock_guard<std::mutex> lock(mu_);
   status_.uploaded_txid = std::max(status_.uploaded_txid, h.last_txid);

@@ -29,10 +29,10 @@ std::optional<std::string> SegmentCache::Find(const SegmentRef& ref) const {
 
 void SegmentCache::Adopt(const std::string& file, const SegmentRef& ref) {
   if (enabled() && CreatePrivateDirectories(DirName(PathOf(ref))).ok() &&
-      ::rename(file.c_str(), PathOf(ref).c_str()) == 0) {
+      RenameReplace(file, PathOf(ref)).ok()) {
     return;
   }
-  ::unlink(file.c_str());  // another filesystem, or no room: compaction reads the target instead
+  (void)RemoveFile(file);  // another filesystem, or no room: compaction reads the target instead
 }
 
 Result<TempFile> SegmentCache::Begin(const SegmentRef& ref) {
@@ -41,11 +41,11 @@ Result<TempFile> SegmentCache::Begin(const SegmentRef& ref) {
 }
 
 void SegmentCache::Keep(TempFile temp) {
-  if (::rename(temp.temp_path().c_str(), temp.final_path().c_str()) != 0) temp.Abandon();
+  if (!RenameReplace(temp.temp_path(), temp.final_path()).ok()) temp.Abandon();
 }
 
 void SegmentCache::Remove(const SegmentRef& ref) {
-  if (enabled()) ::unlink(PathOf(ref).c_str());
+  if (enabled()) (void)RemoveFile(PathOf(ref));
 }
 
 std::vector<SegmentRef> SegmentCache::Scan(const std::string& database) const {
@@ -60,7 +60,7 @@ std::vector<SegmentRef> SegmentCache::Scan(const std::string& database) const {
       for (const std::string& f : ListDirectory(ldir)) {
         SegmentRef r{database, gen, l[0] - '0', 0, 0, 0};
         if (f[0] == '.') {
-          ::unlink((ldir + "/" + f).c_str());  // a merge that stopped half-way
+          (void)RemoveFile(ldir + "/" + f);  // a merge that stopped half-way
           continue;
         }
         struct stat st;

@@ -21,7 +21,7 @@ Result<std::vector<SpooledSegment>> ListSpool(const std::string& spool_dir, bool
     for (const std::string& f : ListDirectory(gdir)) {
       std::string path = gdir + "/" + f;
       if (f[0] == '.') {
-        if (clean) ::unlink(path.c_str());
+        if (clean) (void)RemoveFile(path);
         continue;
       }
       SpooledSegment s;
@@ -135,10 +135,7 @@ Result<SpooledSegment> SegmentBuilder::Finish(const SegmentHeader& tail) {
   h.first_commit_us = header_.first_commit_us;
   AURA_RETURN_IF_ERROR(Flush());
   auto bytes = EncodeSegmentHeader(h);
-  if (::pwrite(temp_.file().fd(), bytes.data(), bytes.size(), 0) !=
-      static_cast<ssize_t>(bytes.size())) {
-    return ErrnoStatus(errno, "write segment header", temp_.temp_path());
-  }
+  AURA_RETURN_IF_ERROR(temp_.file().WriteAt(0, bytes).WithContext("segment header"));
   // Rename to the name that carries the whole txid range.
   std::string final_path = dir_ + "/" + SegmentFileName(h.first_txid, h.last_txid);
   AURA_ASSIGN_OR_RETURN(uint64_t size, temp_.file().Size());

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/file_io_seam.h"
 #include "common/platform.h"
 
 namespace aura {
@@ -40,6 +41,7 @@ Result<File> File::OpenForRead(const std::string& path) {
 }
 
 Result<File> File::CreateExclusive(const std::string& path, int mode) {
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kCreate, path));
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus(errno, "create", path);
   File f(fd, path);
@@ -81,6 +83,7 @@ Result<size_t> File::ReadAt(uint64_t offset, std::span<uint8_t> buf) const {
 }
 
 Status File::WriteAll(std::span<const uint8_t> data) {
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kWrite, path_, fd_));
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
@@ -93,7 +96,23 @@ Status File::WriteAll(std::span<const uint8_t> data) {
   return Status::Ok();
 }
 
+Status File::WriteAt(uint64_t offset, std::span<const uint8_t> data) {
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kWrite, path_, fd_));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n =
+        ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "write", path_);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
 Status File::Sync() {
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kSyncFile, path_, fd_));
   if (::fsync(fd_) != 0) return ErrnoStatus(errno, "fsync", path_);
   return Status::Ok();
 }
@@ -122,9 +141,31 @@ Status File::Close() {
   return Status::Ok();
 }
 
-Status SyncDirectory(const std::string& dir) { return platform::SyncDirectory(dir); }
+Status SyncDirectory(const std::string& dir) {
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kSyncDirectory, dir));
+  return platform::SyncDirectory(dir);
+}
+
+Status SyncFolderChain(const std::string& dir, std::set<std::string>* durable) {
+  const uid_t me = ::geteuid();
+  for (std::string d = dir;;) {
+    if (durable != nullptr && durable->count(d)) return Status::Ok();
+    const std::string parent = DirName(d);
+    Status s = SyncDirectory(parent);
+    // A parent this account may not read is not one it made: its owner keeps it.
+    if (s.code() == Code::kPermissionDenied) return Status::Ok();
+    AURA_RETURN_IF_ERROR(s);
+    if (durable != nullptr) durable->insert(d);
+    if (parent == "/" || parent == "." || parent == d) return Status::Ok();
+    struct stat st;
+    if (::lstat(parent.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", parent);
+    if (st.st_uid != me) return Status::Ok();  // someone else's folder: they keep it where it is
+    d = parent;
+  }
+}
 
 Status RenameNoReplace(const std::string& from, const std::string& to) {
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kRename, from, -1, to));
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
     return Status::Ok();
   }
@@ -136,7 +177,14 @@ Status RenameNoReplace(const std::string& from, const std::string& to) {
 }
 
 Status RenameReplace(const std::string& from, const std::string& to) {
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kRename, from, -1, to));
   if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus(errno, "rename to", to);
+  return Status::Ok();
+}
+
+Status RemoveFile(const std::string& path) {
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kRemove, path));
+  if (::unlink(path.c_str()) != 0) return ErrnoStatus(errno, "delete", path);
   return Status::Ok();
 }
 
@@ -163,6 +211,7 @@ Status CreateDirectories(const std::string& dir, int mode) {
   if (parent != dir && parent != "." && parent != "/") {
     AURA_RETURN_IF_ERROR(CreateDirectories(parent, mode));
   }
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kMakeDirectory, dir));
   if (::mkdir(dir.c_str(), mode) != 0) {
     return errno == EEXIST ? Status::Ok() : ErrnoStatus(errno, "mkdir", dir);
   }
@@ -211,6 +260,7 @@ Result<std::string> ReadFileToString(File& f, size_t max_bytes) {
 
 Result<TempFile> TempFile::Create(const std::string& final_path, int mode) {
   std::string pattern = DirName(final_path) + "/." + BaseName(final_path) + ".tmp-XXXXXX";
+  AURA_RETURN_IF_ERROR(BeforeFileOp(FileOp::kCreate, pattern));
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   int fd = ::mkostemp(buf.data(), O_CLOEXEC);
@@ -218,7 +268,7 @@ Result<TempFile> TempFile::Create(const std::string& final_path, int mode) {
   if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
     int err = errno;
     ::close(fd);
-    ::unlink(buf.data());
+    (void)RemoveFile(buf.data());
     return ErrnoStatus(err, "chmod", buf.data());
   }
   TempFile t;
@@ -290,7 +340,7 @@ Status TempFile::Commit(bool no_replace) {
 void TempFile::Abandon() {
   if (temp_path_.empty()) return;
   (void)file_.Close();
-  ::unlink(temp_path_.c_str());
+  (void)RemoveFile(temp_path_);
   temp_path_.clear();
 }
 

@@ -6,11 +6,15 @@
 // renamed, and the directory fsynced. TempFile implements that; WriteFileAtomic is the one-shot
 // form.
 //
+// Every operation that writes, creates, renames, removes or syncs consults the file-I/O seam first
+// (common/file_io_seam.h), so a test double can model a power cut; without one it costs nothing.
+//
 // Thread-safety: a File is used by one thread at a time; different Files are independent.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,6 +51,8 @@ class File {
   // Reads buf.size() bytes at `offset` (pread); returns the count (short only at end of file).
   Result<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) const;
   Status WriteAll(std::span<const uint8_t> data);
+  // Writes all of `data` at `offset` (pwrite), leaving the current offset where it was.
+  Status WriteAt(uint64_t offset, std::span<const uint8_t> data);
   Status Sync();
   // Starts writing [offset, offset+length) back to disk without waiting (Linux
   // sync_file_range), so a final Sync of a large file has little left to do. Best effort.
@@ -62,11 +68,23 @@ class File {
 // fsync on a directory so that a rename or unlink inside it is durable.
 Status SyncDirectory(const std::string& dir);
 
+// Makes folder `dir` durable where it is: fsyncs its parent, and the parent of each folder above
+// it that this account owns, up to the first one owned by someone else (a mount point, /var/lib)
+// or whose parent it may not read. A folder that exists is not durable for that: a run killed
+// between its mkdir and the fsync of its parent left the name in the page cache only, and a
+// power cut takes it with everything acknowledged inside since. Folders in `*durable` are known
+// durable already (the walk stops at them); those made durable are added to it.
+Status SyncFolderChain(const std::string& dir, std::set<std::string>* durable = nullptr);
+
 // rename(2) that fails with AlreadyExists instead of replacing `to`.
 Status RenameNoReplace(const std::string& from, const std::string& to);
 
 // rename(2), replacing `to` if it exists.
 Status RenameReplace(const std::string& from, const std::string& to);
+
+// unlink(2). kNotFound when `path` does not exist. Every file the agent removes goes through
+// this (or TempFile::Abandon, which calls it), so the file-I/O seam sees each removal.
+Status RemoveFile(const std::string& path);
 
 // Directory part of a path ("." when there is none).
 std::string DirName(const std::string& path);

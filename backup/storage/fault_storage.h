@@ -63,6 +63,7 @@ class FaultStorage final : public Storage {
   Status DeleteMany(const std::vector<std::string>& names) override;
   Result<int> RemoveAbandonedWrites(std::chrono::seconds older_than,
                                     const std::string& under = "") override;
+  Status MakeDurable(const std::string& prefix) override { return inner_->MakeDurable(prefix); }
 
   // Used by the wrapped writers and readers.
   Status Check(StorageOp op);

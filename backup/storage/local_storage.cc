@@ -110,18 +110,13 @@ LocalStorage::LocalStorage(std::string root) : root_(std::move(root)) {
 }
 
 Status LocalStorage::EnsureParentDirs(const std::string& name) {
-  std::string dir = DirName(PathOf(name));
-  std::vector<std::string> missing;
-  for (std::string d = dir; !PathExists(d); d = DirName(d)) {
-    missing.push_back(d);
-    if (d == "/" || d == ".") break;
-  }
+  const std::string dir = DirName(PathOf(name));
+  std::lock_guard<std::mutex> lock(durable_mu_);
+  if (durable_dirs_.count(dir) != 0) return Status::Ok();
   AURA_RETURN_IF_ERROR(CreateDirectories(dir, kFolderMode));
-  // A new directory entry is durable only once its parent is fsynced.
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    AURA_RETURN_IF_ERROR(SyncDirectory(DirName(*it)));
-  }
-  return Status::Ok();
+  // Regression (power-cut tests): only the parents of folders this call created were fsynced, so
+  // a folder a killed run had made was taken as durable and lost, objects and all, in a power cut.
+  return SyncFolderChain(dir, &durable_dirs_);
 }
 
 Result<std::unique_ptr<ObjectWriter>> LocalStorage::Create(const std::string& name,
@@ -177,11 +172,33 @@ Result<std::vector<ObjectInfo>> LocalStorage::List(const std::string& prefix) {
 
 Status LocalStorage::Delete(const std::string& name) {
   AURA_RETURN_IF_ERROR(ValidateObjectName(name));
-  if (::unlink(PathOf(name).c_str()) != 0) {
-    if (errno == ENOENT) return Status::Ok();
-    return ErrnoStatus(errno, "delete", PathOf(name));
-  }
+  Status removed = RemoveFile(PathOf(name));
+  if (removed.code() == Code::kNotFound) return Status::Ok();
+  AURA_RETURN_IF_ERROR(removed);
   return SyncDirectory(DirName(PathOf(name)));
+}
+
+Status LocalStorage::MakeDurable(const std::string& prefix) {
+  auto slash = prefix.find_last_of('/');
+  const std::string start = slash == std::string::npos ? root_ : PathOf(prefix.substr(0, slash));
+  if (!PathExists(start)) return Status::Ok();
+  std::lock_guard<std::mutex> lock(durable_mu_);
+  AURA_RETURN_IF_ERROR(SyncFolderChain(start, &durable_dirs_));
+  std::function<Status(const std::string&)> visit = [&](const std::string& dir) -> Status {
+    if (synced_dirs_.count(dir) == 0) {
+      AURA_RETURN_IF_ERROR(SyncDirectory(dir));
+      synced_dirs_.insert(dir);
+    }
+    for (const std::string& n : ListDirectory(dir)) {
+      struct stat st;
+      const std::string p = dir + "/" + n;
+      if (n[0] != '.' && ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        AURA_RETURN_IF_ERROR(visit(p));
+      }
+    }
+    return Status::Ok();
+  };
+  return visit(start);
 }
 
 Result<int> LocalStorage::RemoveAbandonedWrites(std::chrono::seconds older_than,
@@ -204,7 +221,7 @@ Result<int> LocalStorage::RemoveAbandonedWrites(std::chrono::seconds older_than,
         AURA_RETURN_IF_ERROR(visit(p));
       } else if (S_ISREG(st.st_mode) && n[0] == '.' && n.find(".tmp-") != std::string::npos &&
                  now - st.st_mtim.tv_sec >= min_age_seconds) {
-        if (::unlink(p.c_str()) == 0) ++removed;
+        if (RemoveFile(p).ok()) ++removed;
       }
     }
     return Status::Ok();

@@ -10,9 +10,19 @@
 // whatever the umask: the agent's user writes, its group (`aura-agent` for the Debian package,
 // INSTALL.md) may read the backups, others nothing. Folders that exist are left as they are.
 //
-// Thread-safety: safe for concurrent use; nothing is cached.
+// Folders: a folder is durable only once its parent is fsynced, and one that exists may not be (a
+// run killed between its mkdir and that fsync left it in the page cache only; a power cut then
+// takes every object acknowledged in it since). So the first write into a folder in a process
+// fsyncs the parents up the chain (SyncFolderChain), and the storage remembers which folders it
+// has made durable; later writes there cost no extra fsync. MakeDurable fsyncs every folder under
+// the prefix (once per storage): what a killed writer renamed into place but never synced.
+//
+// Thread-safety: safe for concurrent use; the only state is the set of folders made durable,
+// under a mutex.
 #pragma once
 
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "backup/storage/storage.h"
@@ -40,15 +50,19 @@ class LocalStorage final : public Storage {
   // least `older_than` old, under the root or only under the folder `under`.
   Result<int> RemoveAbandonedWrites(std::chrono::seconds older_than,
                                     const std::string& under = "") override;
+  Status MakeDurable(const std::string& prefix) override;
 
   const std::string& root() const { return root_; }
 
  private:
   std::string PathOf(const std::string& name) const { return root_ + "/" + name; }
-  // mkdir -p for the object's directory, fsyncing each parent whose entries changed.
+  // mkdir -p for the object's folder, made durable (see above) unless it is known to be.
   Status EnsureParentDirs(const std::string& name);
 
   std::string root_;
+  std::mutex durable_mu_;
+  std::set<std::string> durable_dirs_;  // folders whose own name this storage made durable
+  std::set<std::string> synced_dirs_;   // folders whose entries MakeDurable made durable
 };
 
 }  // namespace aura::backup

@@ -59,6 +59,8 @@ Status Storage::DeleteMany(const std::vector<std::string>& names) {
 
 Result<int> Storage::RemoveAbandonedWrites(std::chrono::seconds, const std::string&) { return 0; }
 
+Status Storage::MakeDurable(const std::string&) { return Status::Ok(); }
+
 Status PutObject(Storage& storage, const std::string& name, std::span<const uint8_t> data,
                  const WriteOptions& options) {
   WriteOptions o = options;

@@ -110,6 +110,14 @@ class Storage {
   // Idempotent. Default: a backend whose writes leave nothing behind has nothing to remove (0).
   virtual Result<int> RemoveAbandonedWrites(std::chrono::seconds older_than,
                                             const std::string& under = "");
+
+  // Makes durable every object a listing of `prefix` shows now, for a writer about to build on
+  // what an earlier process left (the replicator resuming after the newest segment or generation
+  // snapshot): a process killed between renaming an object into place and fsyncing its folder
+  // left it visible but not durable, and a power cut would take it from under what was built on
+  // it. Cheap when repeated. Default: nothing to do (an object store's write is durable once it
+  // returns).
+  virtual Status MakeDurable(const std::string& prefix);
 };
 
 // kInvalidArgument unless `name` is a valid object name: non-empty, at most 1024 bytes, no

@@ -236,6 +236,22 @@ TEST_P(StorageContract, DeleteManyCoversMoreThanOneBatch) {
   EXPECT_EQ(Names(*storage_, ""), std::vector<std::string>{"kept"});
 }
 
+// What it does is only visible to a power cut (tests/backup/power_cut_test.cc); here: on every
+// backend it succeeds, on any prefix (also one that names nothing), repeatedly, and changes
+// nothing.
+TEST_P(StorageContract, MakeDurableChangesNothingVisible) {
+  for (const char* n : {"db/snapshots/a", "db/wal/1/0/b", "other/c"}) {
+    ASSERT_TRUE(PutObject(*storage_, n, Pattern(10, 1)).ok()) << n;
+  }
+  for (const char* prefix : {"db/", "db/wal/", "", "none/"}) {
+    Status s = storage_->MakeDurable(prefix);
+    EXPECT_TRUE(s.ok()) << prefix << ": " << s.ToString();
+  }
+  EXPECT_TRUE(storage_->MakeDurable("db/").ok()) << "repeating is safe";
+  EXPECT_EQ(Names(*storage_, ""),
+            (std::vector<std::string>{"db/snapshots/a", "db/wal/1/0/b", "other/c"}));
+}
+
 TEST_P(StorageContract, WriteOfAKilledProcessIsInvisibleAndRemovedOnlyOnceOld) {
   ASSERT_TRUE(PutObject(*storage_, "db/committed", Pattern(10, 1)).ok());
   // A real process opens the same storage, writes more than one S3 part (so a multipart upload
