@@ -6,6 +6,8 @@
 
 #include "common/file_io.h"
 #include "common/file_io_seam.h"
+#include "common/sqlite.h"
+#include "tests/support/sqlite_vfs_seam.h"
 #include "tests/support/test_env.h"
 
 namespace aura::testing {
@@ -160,6 +162,46 @@ TEST_F(LostWritesTest, ANewFolderIsDurableOnlyOnceItsParentIsSynced) {
   struct stat st {};
   ASSERT_EQ(::stat((root_ + "/c").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0750u);
+}
+
+// SQLite's files through the VFS shim (tests/support/sqlite_vfs_seam.h): a commit SQLite did not
+// fsync is lost at the power cut, one it did fsync survives.
+class LostWritesSqliteTest : public LostWritesTest {
+ protected:
+  void SetUp() override {
+    LostWritesTest::SetUp();
+    auto db = SqliteDb::OpenOrCreate(db_, 5000);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("PRAGMA journal_mode=WAL; CREATE TABLE t(v TEXT)").ok());
+  }
+  // Commits `v` with PRAGMA synchronous=`sync` through the shim, then the power cut.
+  void CommitThenCut(const std::string& sync, const std::string& v) {
+    LostWritesDisk disk({root_});
+    {
+      ScopedFileIoObserver on(&disk);
+      ScopedSqliteVfsSeam through_the_seam;
+      auto db = SqliteDb::Open(db_, SQLITE_OPEN_READWRITE, 5000);
+      ASSERT_TRUE(db.ok());
+      ASSERT_TRUE(db->Exec("PRAGMA synchronous=" + sync).ok());
+      ASSERT_TRUE(db->Exec("INSERT INTO t VALUES('" + v + "')").ok());
+    }
+    ASSERT_TRUE(disk.ApplyPowerCut().ok());
+  }
+  int64_t Rows(const std::string& v) {
+    auto db = SqliteDb::Open(db_, SQLITE_OPEN_READWRITE, 5000);
+    return db.ok() ? db->QueryInt("SELECT count(*) FROM t WHERE v = '" + v + "'").value() : -1;
+  }
+  const std::string db_ = root_ + "/app.db";
+};
+
+TEST_F(LostWritesSqliteTest, ACommitSqliteDidNotSyncIsLost) {
+  CommitThenCut("OFF", "lost");
+  EXPECT_EQ(Rows("lost"), 0);
+}
+
+TEST_F(LostWritesSqliteTest, ACommitSqliteSyncedSurvives) {
+  CommitThenCut("FULL", "kept");
+  EXPECT_EQ(Rows("kept"), 1);
 }
 
 TEST(FileIoSeam, WithoutAnObserverNothingChanges) {

@@ -26,8 +26,10 @@
 // Not modelled: torn sectors and writes reordered inside a file (a file is either as at its last
 // fsync or, never synced, empty); metadata made durable by a journal commit for another file
 // (ext4 may keep a renamed but unsynced file as a name with no data: here the name is lost too);
-// files written behind the seam (SQLite's, lock files): they are kept as at the last fsync the
-// double saw, empty if it saw none.
+// files written behind the seam (lock files; SQLite's, unless tests/support/sqlite_vfs_seam.h
+// routes them through it): they are kept as at the last fsync the double saw, empty if none.
+// The double never closes a descriptor of a modelled file while it runs (only ApplyPowerCut and
+// the destructor do, with no connection open): that would drop SQLite's fcntl locks on it.
 //
 // Thread-safety: Before() may be called from any thread (the snapshot pipeline's workers); the
 // other methods from the test's thread while no operation runs.
@@ -135,6 +137,7 @@ class LostWritesDisk final : public FileIoObserver {
     std::map<std::string, NodeId> entries;  // a folder's durable names
     mode_t mode = 0600;
     struct timespec mtime = {0, UTIME_NOW};  // a file's, as of its durable content
+    int pin = -1;                            // a read-only descriptor, open while modelled
   };
 
   static Status PowerCut(const FileOpEvent& e) {
@@ -163,8 +166,8 @@ class LostWritesDisk final : public FileIoObserver {
     Node& n = nodes_[id];
     n.folder = S_ISDIR(st.st_mode);
     n.mode = st.st_mode & 07777;
-    const int pin = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (pin >= 0) pins_.push_back(pin);
+    n.pin = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (n.pin >= 0) pins_.push_back(n.pin);
     return id;
   }
 
@@ -173,20 +176,32 @@ class LostWritesDisk final : public FileIoObserver {
     pins_.clear();
   }
 
-  static Result<std::string> ReadAll(int fd, const std::string& path) {
-    // The descriptor may be write-only: read the file it names through /proc.
-    const std::string via = fd >= 0 ? "/proc/self/fd/" + std::to_string(fd) : path;
-    return ReadFileToString(via, size_t{1} << 30);
+  // The file's bytes now, read through its pin. Never through a descriptor opened and closed
+  // here: closing any descriptor of a file drops every fcntl lock this process holds on it, and
+  // SQLite's locks on a database are fcntl locks.
+  static Result<std::string> ReadPinned(const Node& n) {
+    struct stat st {};
+    if (n.pin < 0 || ::fstat(n.pin, &st) != 0) return IOError("lost-writes model: unreadable file");
+    std::string out(static_cast<size_t>(st.st_size), '\0');
+    size_t done = 0;
+    while (done < out.size()) {
+      const ssize_t r = ::pread(n.pin, out.data() + done, out.size() - done, off_t(done));
+      if (r <= 0) break;
+      done += static_cast<size_t>(r);
+    }
+    out.resize(done);
+    return out;
   }
 
   Status CaptureFile(const FileOpEvent& e) {
     struct stat st {};
     const int rc = e.fd >= 0 ? ::fstat(e.fd, &st) : ::stat(std::string(e.path).c_str(), &st);
     if (rc != 0) return ErrnoStatus(errno, "lost-writes model: stat", e.path);
-    AURA_ASSIGN_OR_RETURN(std::string bytes, ReadAll(e.fd, std::string(e.path)));
+    // The descriptor may be write-only: pin the file it names through /proc.
     const std::string path =
         e.fd >= 0 ? "/proc/self/fd/" + std::to_string(e.fd) : std::string(e.path);
     Node& n = nodes_[IdOf(st, path)];
+    AURA_ASSIGN_OR_RETURN(std::string bytes, ReadPinned(n));
     n.content = std::move(bytes);
     n.mode = st.st_mode & 07777;
     n.mtime = st.st_mtim;
@@ -229,7 +244,7 @@ class LostWritesDisk final : public FileIoObserver {
       }
       nodes_[id].entries = std::move(entries);
     } else {
-      auto bytes = ReadFileToString(path, size_t{1} << 30);
+      auto bytes = ReadPinned(nodes_[id]);
       nodes_[id].content = bytes.ok() ? *bytes : "";
       nodes_[id].mtime = st.st_mtim;
     }
