@@ -46,11 +46,11 @@ Compactor::Compactor(std::shared_ptr<Repository> repo, std::string database,
 
 void Compactor::Adopt(const std::string& spooled_path, const SegmentHeader& header) {
   SegmentRef ref{database_, header.generation, 0, header.first_txid, header.last_txid, 0};
-  cache_.Adopt(spooled_path, ref);
+  const bool cached = cache_.Adopt(spooled_path, ref);
   if (generation_ != 0 && header.generation != generation_) listed_ = false;  // rotation
   generation_ = header.generation;
   index_[ref.Name()] =
-      Known{ref, std::make_pair(header.first_commit_us, header.last_commit_us), cache_.enabled()};
+      Known{ref, std::make_pair(header.first_commit_us, header.last_commit_us), cached};
 }
 
 Result<int> Compactor::RunIfDue(uint64_t segments_uploaded) {
@@ -298,8 +298,8 @@ Status Compactor::Merge(const std::vector<SegmentRef>& inputs, const CompactionL
         return ReadSegmentFile(body.temp_path(), write, kSegmentHeaderSize);
       }));
   const bool top = level.level == kCompactionLevels[std::size(kCompactionLevels) - 1].level;
-  Known k{out, std::make_pair(written.first_commit_us, written.last_commit_us), !top};
-  if (!top) cache_.Keep(std::move(body));
+  Known k{out, std::make_pair(written.first_commit_us, written.last_commit_us), false};
+  if (!top) k.cached = cache_.Keep(std::move(body));
   index_[out.Name()] = k;
   spdlog::info("compact {}: level {} segment {} from {} input(s)", database_, level.level,
                out.Name(), inputs.size());

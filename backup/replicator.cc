@@ -169,10 +169,13 @@ void Replicator::Rollback() {
   pos_ = undo_->pos;
   last_txid_ = undo_->last_txid;
   db_pages_ = undo_->db_pages;
-  checksum_.Resize(undo_->pages);
+  // The hashes first, newest change undone first, and the page count last: a page the segment
+  // added and then changed has a recorded hash, and putting it back after the resize grew the
+  // checksum by that page again (regression: ARolledBackSegmentThatGrewTheDatabaseBrokeTheChain).
   for (auto it = undo_->old_hashes.rbegin(); it != undo_->old_hashes.rend(); ++it) {
     checksum_.SetPageHash(it->first, it->second);
   }
+  checksum_.Resize(undo_->pages);
   undo_.reset();
 }
 

@@ -1,8 +1,11 @@
 #include "backup/segment_cache.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 namespace aura::backup {
@@ -14,6 +17,28 @@ std::string LevelDir(const std::string& dir, uint64_t generation, int level) {
 }
 
 }  // namespace
+
+std::optional<DiskSpace> StatDiskSpace(const std::string& dir) {
+  // The cache folder is made by the first copy: until then, the folder it will be made in.
+  for (std::string d = dir; !d.empty(); d = DirName(d)) {
+    struct statvfs v {};
+    if (::statvfs(d.c_str(), &v) == 0) {
+      return DiskSpace{uint64_t{v.f_bavail} * v.f_frsize, uint64_t{v.f_blocks} * v.f_frsize};
+    }
+    if (errno != ENOENT || d == "/" || d == ".") break;
+  }
+  return std::nullopt;
+}
+
+uint64_t CacheReserve(uint64_t total) {
+  return std::clamp<uint64_t>(total / 10, uint64_t{64} << 20, uint64_t{1} << 30);
+}
+
+bool SegmentCache::AboveReserve() const {
+  if (!probe_) return true;
+  const std::optional<DiskSpace> d = probe_(dir_);
+  return d.has_value() && d->free > CacheReserve(d->total);
+}
 
 std::string SegmentCache::PathOf(const SegmentRef& ref) const {
   return LevelDir(dir_, ref.generation, ref.level) + "/" +
@@ -27,12 +52,13 @@ std::optional<std::string> SegmentCache::Find(const SegmentRef& ref) const {
   return p;
 }
 
-void SegmentCache::Adopt(const std::string& file, const SegmentRef& ref) {
-  if (enabled() && CreatePrivateDirectories(DirName(PathOf(ref))).ok() &&
+bool SegmentCache::Adopt(const std::string& file, const SegmentRef& ref) {
+  if (enabled() && AboveReserve() && CreatePrivateDirectories(DirName(PathOf(ref))).ok() &&
       RenameReplace(file, PathOf(ref)).ok()) {
-    return;
+    return true;
   }
   (void)RemoveFile(file);  // another filesystem, or no room: compaction reads the target instead
+  return false;
 }
 
 Result<TempFile> SegmentCache::Begin(const SegmentRef& ref) {
@@ -40,8 +66,10 @@ Result<TempFile> SegmentCache::Begin(const SegmentRef& ref) {
   return TempFile::Create(PathOf(ref), 0600);
 }
 
-void SegmentCache::Keep(TempFile temp) {
-  if (!RenameReplace(temp.temp_path(), temp.final_path()).ok()) temp.Abandon();
+bool SegmentCache::Keep(TempFile temp) {
+  if (AboveReserve() && RenameReplace(temp.temp_path(), temp.final_path()).ok()) return true;
+  temp.Abandon();
+  return false;
 }
 
 void SegmentCache::Remove(const SegmentRef& ref) {

@@ -137,9 +137,10 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     }
     const auto& req = parser_->get();
     const std::string* token = tcp_ ? &impl_->token : nullptr;
+    HttpResponse answer = AnswerParsed(ec, req, token, impl_->handler, impl_->counters);
     // A malformed or unauthorized request closes the connection once answered.
-    const bool keep_alive = !ec && req.keep_alive() && Authorized(req, token);
-    Respond(AnswerParsed(ec, req, token, impl_->handler, impl_->counters), keep_alive);
+    const bool keep_alive = !ec && req.keep_alive() && answer.status != 401;
+    Respond(std::move(answer), keep_alive);
   }
 
   void Respond(HttpResponse r, bool keep_alive) {

@@ -12,6 +12,7 @@
 #include "backup/replicator.h"
 #include "backup/storage/fault_storage.h"
 #include "backup/storage/local_storage.h"
+#include "common/file_io_seam.h"
 #include "integrity/logical_checksum.h"
 #include "tests/support/test_env.h"
 #include "tests/tools/aura_dataset.h"
@@ -309,6 +310,51 @@ TEST_F(ReplicationTest, DiskFullInTheSpoolPausesShippingWithoutBlockingWriters) 
     EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kLatest}, "latest.db"), SourceChecksum());
   }
   ::umount2(mount_point.path().c_str(), MNT_DETACH);
+}
+
+// Fails the next `n` renames into `folder` as a full disk would (the spool's final rename of a
+// segment).
+class FailRenamesInto : public FileIoObserver {
+ public:
+  FailRenamesInto(std::string folder, int n) : folder_(std::move(folder)), left_(n) {}
+  Status Before(const FileOpEvent& e) override {
+    if (e.op != FileOp::kRename || e.to.find(folder_) != 0 || left_ == 0) return Status::Ok();
+    --left_;
+    return IOError("rename: No space left on device (injected)");
+  }
+
+ private:
+  std::string folder_;
+  std::atomic<int> left_;
+};
+
+// Found by the chaos soak: a segment that could not be spooled (disk full) was rolled back with
+// the page hashes put back after the page count, so a page the segment had added and then
+// changed came back; the next segment's checksum_before no longer matched the chain and every
+// restore past it failed ("checksum before mismatch").
+TEST_F(ReplicationTest, ARolledBackSegmentThatGrewTheDatabaseBrokeTheChain) {
+  ReplicatorOptions o = Options();
+  o.segment_max_age = std::chrono::hours(1);  // one open segment for all three commits
+  Replicator r(o, repo_);
+  ASSERT_TRUE(r.Start().ok());
+  ASSERT_TRUE(app_->Exec("CREATE TABLE Growth(v BLOB)").ok());
+  ASSERT_TRUE(r.Step().ok());
+  ASSERT_TRUE(app_->Exec("INSERT INTO Growth VALUES (zeroblob(3000))").ok());  // a new page
+  ASSERT_TRUE(r.Step().ok());
+  ASSERT_TRUE(app_->Exec("UPDATE Growth SET v = randomblob(3000)").ok());  // that page again
+  ASSERT_TRUE(r.Step().ok());
+  {
+    FailRenamesInto full(o.spool_dir, 1);
+    ScopedFileIoObserver installed(&full);
+    Status cut = r.Flush();
+    ASSERT_FALSE(cut.ok()) << "the injected full disk did not reach the spool";
+  }
+  ASSERT_TRUE(r.Flush().ok());  // the same transactions, read again from the WAL
+  ASSERT_TRUE(r.Upload().ok());
+  Commit(1, 5, &r, true);  // and the chain goes on from there
+  ASSERT_TRUE(r.Flush().ok());
+  ASSERT_TRUE(r.Upload().ok());
+  EXPECT_EQ(RestoredChecksum({PointInTime::Kind::kLatest}, "latest.db"), SourceChecksum());
 }
 
 TEST_F(ReplicationTest, RestoresToEveryTransaction) {

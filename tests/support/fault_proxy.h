@@ -1,6 +1,7 @@
 // A TCP proxy of our own between the agent and an HTTP server, injecting the faults a real
 // server cannot produce on demand: refused connections, connection resets, 503 SlowDown answers
-// and stalls, for every request or for the next N requests whose request line contains a string.
+// stalls and slow answers (each request held `delay` before it is forwarded), for every request or
+// for the next N requests whose request line contains a string.
 // One request per connection (it asks the server for Connection: close), which keeps it simple
 // and makes every request visible.
 #pragma once
@@ -22,7 +23,7 @@ namespace aura::testing {
 
 class FaultProxy {
  public:
-  enum class Mode { kPass, kRefuse, kReset, kSlowDown, kStall };
+  enum class Mode { kPass, kRefuse, kReset, kSlowDown, kStall, kDelay };
 
   explicit FaultProxy(int upstream_port) : upstream_(upstream_port) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -49,6 +50,8 @@ class FaultProxy {
 
   int port() const { return port_; }
   void SetMode(Mode m) { mode_ = m; }
+  // How long kDelay holds each request before forwarding it.
+  void SetDelay(std::chrono::milliseconds d) { delay_ms_ = static_cast<int>(d.count()); }
   // The next `n` requests whose request line contains `match` get `m`; others pass.
   void FailNext(int n, Mode m, const std::string& match = "") {
     std::lock_guard<std::mutex> lock(mu_);
@@ -144,6 +147,7 @@ class FaultProxy {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     } else {
+      if (m == Mode::kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
       Forward(c, head, body);
     }
     ::close(c);
@@ -181,6 +185,7 @@ class FaultProxy {
   int fail_left_ = 0;
   Mode fail_mode_ = Mode::kPass;
   std::string fail_match_;
+  std::atomic<int> delay_ms_{500};
   std::atomic<int> requests_{0};
   std::atomic<int> faults_{0};
 };

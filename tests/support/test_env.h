@@ -140,7 +140,21 @@ class ChildProcess {
     }
   }
 
-  void Signal(int sig) { ::kill(pid_, sig); }
+  // Never kill(-1): a program that did not start has no process to signal.
+  void Signal(int sig) {
+    if (pid_ > 0 && !reaped_) ::kill(pid_, sig);
+  }
+
+  // Whether the process has not exited yet (it stays unreaped, so Wait still reports how it
+  // ended).
+  bool Running() {
+    if (pid_ <= 0 || reaped_) return false;
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+      return false;
+    }
+    return info.si_pid == 0;
+  }
 
   // Waits for exit, collecting the rest of stdout and stderr.
   ProcessResult Wait() {
@@ -148,6 +162,12 @@ class ChildProcess {
     std::thread err_reader([&] { r.err = Drain(err_fd_); });
     r.out = Drain(out_fd_);
     err_reader.join();
+    if (pid_ <= 0) {  // posix_spawn failed (no such program): never waitpid(-1), any child
+      r.exit_code = 127;
+      r.err += "could not start the program (posix_spawn failed)";
+      reaped_ = true;
+      return r;
+    }
     int status = 0;
     ::waitpid(pid_, &status, 0);
     reaped_ = true;
