@@ -109,8 +109,14 @@ class S3ObjectWriter final : public ObjectWriter {
   // Sends the buffered bytes as the next part, keeping at most upload_concurrency in flight.
   Status SendPart() {
     if (upload_id_.empty()) AURA_RETURN_IF_ERROR(StartMultipart());
-    const int number = static_cast<int>(etags_.size()) + 1;
-    etags_.emplace_back();
+    int number = 0;
+    {
+      // Under the lock: a part's thread may be storing its ETag while this one grows the vector
+      // (a data race ThreadSanitizer found: the store could land in the freed old buffer).
+      std::lock_guard<std::mutex> lock(mu_);
+      number = static_cast<int>(etags_.size()) + 1;
+      etags_.emplace_back();
+    }
     auto body = std::make_shared<std::vector<uint8_t>>(std::move(buf_));
     buf_ = std::vector<uint8_t>();
     buf_.reserve(client_->config().part_size);

@@ -25,6 +25,25 @@ extern char** environ;
 namespace aura::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+// How many times slower than a plain build the sanitizer this build carries runs the agent:
+// for the few checks that bound how late the agent notices something (a commit's observed time),
+// never for a speed assertion.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int kSanitizerSlowdown = 10;
+#elif defined(__SANITIZE_ADDRESS__)
+inline constexpr int kSanitizerSlowdown = 3;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr int kSanitizerSlowdown = 10;
+#elif __has_feature(address_sanitizer)
+inline constexpr int kSanitizerSlowdown = 3;
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+
 class TempDir {
  public:
   TempDir() {
