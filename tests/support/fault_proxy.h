@@ -44,8 +44,14 @@ class FaultProxy {
     stop_ = true;
     acceptor_.join();
     ::close(listen_fd_);
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& t : handlers_) t.join();
+    // Joined without the lock: a handler still deciding on its request takes it (holding it here
+    // deadlocked a test under ThreadSanitizer, whose slowness let a late request arrive).
+    std::vector<std::thread> handlers;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handlers.swap(handlers_);
+    }
+    for (auto& t : handlers) t.join();
   }
 
   int port() const { return port_; }
