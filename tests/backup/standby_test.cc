@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "backup/db_checksum.h"
+#include "backup/segment_io.h"
 #include "backup/standby_files.h"
 #include "tests/support/replicated_repo.h"
 
@@ -35,6 +36,51 @@ class StandbyTest : public ReplicatedRepoTest {
     ShipMore(commits);
   }
   void ShipMore(int commits) { ShipRecording(*shipper_, commits, std::chrono::seconds(30)); }
+
+  // Replaces segment `s` with a validly sealed object (authentication passes) whose header
+  // `edit` changed: what another source shipping under the same name would upload.
+  void Reseal(const SegmentRef& s, const std::function<void(SegmentHeader&)>& edit) {
+    std::vector<uint8_t> plain;
+    ASSERT_TRUE(ReadSegment(*repo_, s, [&](std::span<const uint8_t> d) {
+                  plain.insert(plain.end(), d.begin(), d.end());
+                  return Status::Ok();
+                }).ok());
+    ASSERT_GT(plain.size(), kSegmentHeaderSize);
+    auto h = DecodeSegmentHeader(std::span<const uint8_t>(plain).first(kSegmentHeaderSize));
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    edit(*h);
+    ASSERT_TRUE(RemoveFile(dir_ / ("repo/" + s.Name())).ok());
+    Status w = WriteSegmentObject(
+        *repo_, s, *h, clock_.Now(),
+        [&](const std::function<Status(std::span<const uint8_t>)>& write) {
+          return write(std::span<const uint8_t>(plain).subspan(kSegmentHeaderSize));
+        });
+    ASSERT_TRUE(w.ok()) << w.ToString();
+  }
+
+  // Seeds a standby, ships four more segments, reseals the second new one with `edit` and
+  // checks the catch-up refuses it with `why`, leaving the standby at the first new one.
+  void ExpectResealedSegmentRefused(const std::function<void(SegmentHeader&)>& edit,
+                                    const std::string& why) {
+    StartShipping(2);
+    auto sb = OpenStandby();
+    ASSERT_NE(sb, nullptr);
+    const uint64_t seeded = sb->state().txid;
+    ShipMore(4);
+    std::vector<SegmentRef> fresh;
+    for (const SegmentRef& seg : Segments(0)) {
+      if (seg.first_txid > seeded) fresh.push_back(seg);
+    }
+    ASSERT_GE(fresh.size(), 2u);
+    Reseal(fresh[1], edit);
+    if (HasFatalFailure()) return;
+    auto step = sb->CatchUp();
+    ASSERT_FALSE(step.ok()) << "a segment that " << why << " was applied";
+    EXPECT_EQ(step.status().code(), Code::kCorruption) << step.status().ToString();
+    EXPECT_NE(step.status().message().find(why), std::string::npos) << step.status().message();
+    EXPECT_EQ(sb->state().txid, fresh[0].last_txid);
+    EXPECT_EQ(StandbyChecksum(), truth_[fresh[0].last_txid]);
+  }
 
   std::unique_ptr<Replicator> shipper_;
 };
@@ -93,6 +139,18 @@ TEST_F(StandbyTest, ADamagedSegmentIsRefusedAndTheStandbyStaysAtTheLastVerifiedP
   auto promoted = PromoteStandby(StandbyPath(), IntegrityLevel::kQuick, 2, std::chrono::seconds(5));
   ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
   EXPECT_EQ(promoted->txid, fresh[0].last_txid);
+}
+
+// Authentic segments that do not continue the standby (another database's or generation's, or
+// one starting from a different database state) are refused before a page is written.
+TEST_F(StandbyTest, AValidlySealedSegmentOfAnotherGenerationIsRefused) {
+  ExpectResealedSegmentRefused([](SegmentHeader& h) { h.generation += 1; },
+                               "belongs to another database or generation");
+}
+
+TEST_F(StandbyTest, AValidlySealedSegmentFromAnotherDatabaseStateIsRefused) {
+  ExpectResealedSegmentRefused([](SegmentHeader& h) { h.checksum_before ^= 1; },
+                               "does not start from the standby's database");
 }
 
 // A follower killed after its redo journal was durable, with the database half written: the
