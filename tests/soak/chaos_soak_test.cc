@@ -122,9 +122,12 @@ class ChaosSoak : public ::testing::Test {
   void DiskFull() {
     if (!disk_->mounted()) return CheckRestore();
     const std::string filler = dir_ / "state/filler";
-    Note("  filled the spool's disk with " + std::to_string(disk_->Fill(filler) >> 10) + " KiB");
+    const uint64_t filled = disk_->Fill(filler);
+    Note("  filled the spool's disk with " + std::to_string(filled >> 10) + " KiB");
     ++counts_.disk_full_spells;
-    EXPECT_EQ(disk_->FreeBytes(), 0u) << "the filler left space on the spool's disk";
+    // The fill stops at the first write the disk refuses (ENOSPC), never at its own cap; the free
+    // space read afterwards is not checked: the agent frees some as it drains (seen after 320 s).
+    EXPECT_LT(filled, disk_->max_bytes()) << "the fill stopped before the disk was full";
     Pause(2000, 5000);
     world_->ExpectAlive("with the spool's disk full");
     fs::remove(filler);
