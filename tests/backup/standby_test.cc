@@ -37,6 +37,15 @@ class StandbyTest : public ReplicatedRepoTest {
   }
   void ShipMore(int commits) { ShipRecording(*shipper_, commits, std::chrono::seconds(30)); }
 
+  // The level-0 segments that start after `txid`, oldest first.
+  std::vector<SegmentRef> SegmentsAfter(uint64_t txid) {
+    std::vector<SegmentRef> out;
+    for (const SegmentRef& s : Segments(0)) {
+      if (s.first_txid > txid) out.push_back(s);
+    }
+    return out;
+  }
+
   // Replaces segment `s` with a validly sealed object (authentication passes) whose header
   // `edit` changed: what another source shipping under the same name would upload.
   void Reseal(const SegmentRef& s, const std::function<void(SegmentHeader&)>& edit) {
@@ -67,10 +76,7 @@ class StandbyTest : public ReplicatedRepoTest {
     ASSERT_NE(sb, nullptr);
     const uint64_t seeded = sb->state().txid;
     ShipMore(4);
-    std::vector<SegmentRef> fresh;
-    for (const SegmentRef& seg : Segments(0)) {
-      if (seg.first_txid > seeded) fresh.push_back(seg);
-    }
+    const std::vector<SegmentRef> fresh = SegmentsAfter(seeded);
     ASSERT_GE(fresh.size(), 2u);
     Reseal(fresh[1], edit);
     if (HasFatalFailure()) return;
@@ -118,10 +124,7 @@ TEST_F(StandbyTest, ADamagedSegmentIsRefusedAndTheStandbyStaysAtTheLastVerifiedP
   ASSERT_NE(sb, nullptr);
   const uint64_t seeded = sb->state().txid;
   ShipMore(4);
-  std::vector<SegmentRef> fresh;
-  for (const SegmentRef& s : Segments(0)) {
-    if (s.first_txid > seeded) fresh.push_back(s);
-  }
+  const std::vector<SegmentRef> fresh = SegmentsAfter(seeded);
   ASSERT_GE(fresh.size(), 2u);
   FlipByte(fresh[1].Name());
   auto step = sb->CatchUp();

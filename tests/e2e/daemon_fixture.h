@@ -35,17 +35,7 @@ using aura::testing::Writer;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// Polls `pred` every `poll` (50 ms; 1 ms to catch a short-lived state) until it holds or
-// `timeout` passes.
-template <typename F>
-bool WaitUntil(F&& pred, std::chrono::milliseconds timeout, std::chrono::milliseconds poll = 50ms) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(poll);
-  }
-  return pred();
-}
+using aura::testing::WaitUntil;
 
 class DaemonTest : public ::testing::Test {
  protected:
@@ -113,12 +103,7 @@ class DaemonTest : public ::testing::Test {
 
   // A minute of the hour half an hour away, fixed for the test (configs written later match).
   int OtherMinute() const { return other_minute_; }
-  const int other_minute_ =
-      static_cast<int>((std::chrono::duration_cast<std::chrono::minutes>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count() +
-                        30) %
-                       60);
+  const int other_minute_ = aura::testing::MinuteHalfAnHourAway();
 
   void WriteConfig(const std::string& text) {
     ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", text).ok());

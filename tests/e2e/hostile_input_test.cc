@@ -30,15 +30,7 @@ using namespace std::chrono_literals;
 
 constexpr char kRed[] = "\x1b[31m";  // what a hostile name would colour the terminal with
 
-template <typename F>
-bool WaitUntil(F&& pred, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
+using aura::testing::WaitUntil;
 
 class HostileNamesTest : public ::testing::Test {
  protected:

@@ -61,12 +61,7 @@ class ChaosSoak : public ::testing::Test {
                     nullptr});
     dbs_.push_back({"gamma", {"local"}, "", nullptr});
     for (const SoakDb& d : dbs_) aura::testing::CopyFile(dir_ / "initial.db", Db(d.name));
-    const int other_minute =
-        static_cast<int>((std::chrono::duration_cast<std::chrono::minutes>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count() +
-                          30) %
-                         60);
+    const int other_minute = aura::testing::MinuteHalfAnHourAway();
     ASSERT_TRUE(WriteFileAtomic(dir_ / "agent.toml", world_->Config(dbs_, other_minute)).ok());
   }
 

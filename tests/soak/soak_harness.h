@@ -69,15 +69,7 @@ struct SoakDb {
   std::unique_ptr<aura::testing::Writer> writer;
 };
 
-template <typename F>
-bool WaitUntil(F&& pred, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
+using aura::testing::WaitUntil;
 
 // A tmpfs of `mib` MiB mounted at `dir` while it lives (needs root; `error` says why not).
 class SmallDisk {

@@ -44,6 +44,28 @@ inline constexpr int kSanitizerSlowdown = 1;
 inline constexpr int kSanitizerSlowdown = 1;
 #endif
 
+// Polls `pred` every `poll` (50 ms; 1 ms to catch a short-lived state) until it holds or
+// `timeout` passes.
+template <typename F>
+bool WaitUntil(F&& pred, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds poll = std::chrono::milliseconds(50)) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(poll);
+  }
+  return pred();
+}
+
+// A minute of the hour half an hour from now: a policy at it does not run during a test.
+inline int MinuteHalfAnHourAway() {
+  return static_cast<int>((std::chrono::duration_cast<std::chrono::minutes>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count() +
+                           30) %
+                          60);
+}
+
 class TempDir {
  public:
   TempDir() {
